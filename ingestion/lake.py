@@ -1,0 +1,110 @@
+"""The lake: where Bronze Parquet, rejected rows and the audit log live.
+
+Paths are lake-relative POSIX strings (``bronze/hospital_a/patients/load_id=.../part-0.parquet``).
+Two implementations share one protocol: :class:`LocalLake` (a folder, the default) and
+``ingestion.lake_adls.AdlsLake`` (ADLS Gen2, ``abfss://container@account.dfs.core.windows.net/path``).
+Both publish data with an atomic rename, so a reader never sees a half-written file or load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Lake(Protocol):
+    """What the loaders need from a lake."""
+
+    @property
+    def uri(self) -> str:
+        """Where the lake is, for people and for dbt (a folder path or an ``abfss://`` URI)."""
+        ...
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` atomically: readers see the old state or the whole file."""
+        ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def list_files(self, prefix: str) -> list[str]:
+        """Every file below ``prefix`` (recursive), lake-relative, sorted."""
+        ...
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The immediate sub-folders of ``prefix``, lake-relative, sorted."""
+        ...
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move a file or a whole folder; atomic; fails if ``dst`` exists."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Remove a file or a folder tree (used only for abandoned temporary loads)."""
+        ...
+
+
+class LocalLake:
+    """A lake in a local folder."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    @property
+    def uri(self) -> str:
+        return str(self.root)
+
+    def _abs(self, path: str) -> Path:
+        target = (self.root / path).resolve()
+        if target != self.root and self.root not in target.parents:
+            raise ValueError(f"lake path {path!r} escapes the lake root {self.root}")
+        return target
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        target = self._abs(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._abs(path).read_bytes()
+
+    def exists(self, path: str) -> bool:
+        return self._abs(path).exists()
+
+    def list_files(self, prefix: str) -> list[str]:
+        base = self._abs(prefix)
+        if not base.exists():
+            return []
+        if base.is_file():
+            return [prefix]
+        return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        base = self._abs(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in base.iterdir() if p.is_dir())
+
+    def rename(self, src: str, dst: str) -> None:
+        source, target = self._abs(src), self._abs(dst)
+        if target.exists():
+            raise FileExistsError(f"cannot move {src} to {dst}: the target exists")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+
+    def delete(self, path: str) -> None:
+        target = self._abs(path)
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
