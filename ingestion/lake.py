@@ -108,3 +108,14 @@ class LocalLake:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+
+
+def open_lake(location: str | os.PathLike[str]) -> Lake:
+    """Open the lake at ``location``: a local folder, or an ``abfss://`` URI for ADLS Gen2."""
+    text = os.fspath(location)
+    if text.startswith("abfss://"):
+        from ingestion.lake_adls import AdlsLake  # imported lazily: Azure SDK only when used
+
+        lake: Lake = AdlsLake.from_uri(text)
+        return lake
+    return LocalLake(text)
