@@ -100,7 +100,7 @@ class LocalLake:
         if target.exists():
             raise FileExistsError(f"cannot move {src} to {dst}: the target exists")
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(source, target)
+        source.rename(target)
 
     def delete(self, path: str) -> None:
         target = self._abs(path)

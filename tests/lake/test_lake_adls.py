@@ -1,0 +1,99 @@
+"""AdlsLake specifics: atomic publication, URIs, credentials and endpoint from the environment.
+
+Runs the real Azure SDK against the in-memory ADLS Gen2 stand-in of ``conftest.py`` (Azurite
+has no ``dfs`` endpoint).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from ingestion.lake import open_lake
+from ingestion.lake_adls import AdlsLake, credential_from_env, parse_abfss_uri
+
+from .conftest import ACCOUNT, DUMMY_KEY, FILE_SYSTEM, AdlsServer, open_adls
+
+
+def test_write_publishes_by_rename_only(adls_server: AdlsServer) -> None:
+    lake = open_adls(adls_server, root="root")
+    lake.write_bytes("bronze/t/part.parquet", b"x" * 1000)
+    target = f"/{ACCOUNT}/{FILE_SYSTEM}/root/bronze/t/part.parquet"
+    writes = [
+        (verb, unquote(path))
+        for verb, path in adls_server.store.requests
+        if verb in {"PUT", "PATCH"} and "restype=container" not in path
+    ]
+    # the data goes to a temporary path; the target only ever appears through one rename
+    on_target = [(verb, path) for verb, path in writes if path.split("?")[0] == target]
+    assert on_target == [("PUT", f"{target}?mode=legacy")]
+    assert any("action=flush" in path and ".tmp" in path for _, path in writes)
+
+
+def test_a_failed_upload_keeps_the_old_file_and_no_temporary(adls_server: AdlsServer) -> None:
+    lake = open_adls(adls_server)
+    lake.write_bytes("bronze/t/_load.json", b"old")
+    adls_server.store.refuse_actions.add("flush")
+    with pytest.raises(HttpResponseError):
+        lake.write_bytes("bronze/t/_load.json", b"new")
+    adls_server.store.refuse_actions.clear()
+    assert lake.read_bytes("bronze/t/_load.json") == b"old"
+    assert lake.list_files("bronze") == ["bronze/t/_load.json"]
+
+
+def test_folder_rename_is_one_directory_rename(adls_server: AdlsServer) -> None:
+    lake = open_adls(adls_server)
+    for i in range(5):
+        lake.write_bytes(f"_tmp/load/part-{i}.parquet", b"p")
+    before = len(adls_server.store.requests)
+    lake.rename("_tmp/load", "bronze/t/load_id=1")
+    renames = [
+        p for v, p in adls_server.store.requests[before:] if v == "PUT" and "mode=legacy" in p
+    ]
+    assert len(renames) == 1
+    assert len(lake.list_files("bronze/t/load_id=1")) == 5
+
+
+def test_open_lake_uses_endpoint_and_key_from_environment(
+    adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_adls(adls_server)  # creates the file system
+    monkeypatch.setenv("RCM_ADLS_ENDPOINT", adls_server.endpoint)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", DUMMY_KEY)
+    uri = f"abfss://{FILE_SYSTEM}@{ACCOUNT}.dfs.core.windows.net/prod/lake"
+    lake = open_lake(uri)
+    assert isinstance(lake, AdlsLake)
+    assert lake.uri == uri
+    lake.write_bytes("audit/x.parquet", b"row")
+    assert f"/{ACCOUNT}/{FILE_SYSTEM}/prod/lake/audit/x.parquet" in {
+        unquote(p).split("?")[0] for _, p in adls_server.store.requests
+    }
+    assert open_lake(uri).read_bytes("audit/x.parquet") == b"row"
+
+
+def test_parse_abfss_uri() -> None:
+    assert parse_abfss_uri("abfss://lake@acct.dfs.core.windows.net/a/b/") == (
+        "lake",
+        "acct",
+        "acct.dfs.core.windows.net",
+        "a/b",
+    )
+    assert parse_abfss_uri("abfss://lake@acct.dfs.core.windows.net")[3] == ""
+    for bad in ("https://acct.dfs.core.windows.net/lake", "abfss://acct.dfs.core.windows.net/x"):
+        with pytest.raises(ValueError, match="abfss"):
+            parse_abfss_uri(bad)
+
+
+def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_KEY", raising=False)
+    monkeypatch.setenv("AZURE_STORAGE_SAS_TOKEN", "?sv=2024-01-01&sig=abc")
+    assert credential_from_env("acct") == "sv=2024-01-01&sig=abc"
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_KEY", DUMMY_KEY)
+    assert credential_from_env("acct") == {"account_name": "acct", "account_key": DUMMY_KEY}
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_KEY")
+    monkeypatch.delenv("AZURE_STORAGE_SAS_TOKEN")
+    from azure.identity import DefaultAzureCredential
+
+    assert isinstance(credential_from_env("acct"), DefaultAzureCredential)
