@@ -1,10 +1,357 @@
-"""Placeholder: filled in by its stage."""
+"""`rcm bench`: time every stage of the pipeline and measure its peak memory.
+
+Each stage runs as its own ``rcm`` sub-process so that the figures are those a user sees,
+and its memory is the peak resident set size of the whole process tree (sampled), not of
+this process. Results are printed as a table and written as JSON under
+``benchmarks/results/``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import psutil
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    del subparsers
+from ingestion.console import format_table, info
+
+EMR_TABLES = ("departments", "encounters", "patients", "providers", "transactions")
+DEFAULT_END = date(2024, 12, 31)
+
+
+@dataclass
+class StageResult:
+    """One measured stage."""
+
+    scenario: str
+    stage: str
+    seconds: float
+    peak_rss_mb: float
+    rows: int
+    exit_code: int
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class BenchReport:
+    scale: float
+    started_at: str
+    machine: dict[str, Any]
+    stages: list[StageResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "started_at": self.started_at,
+            "machine": self.machine,
+            "stages": [asdict(s) | {"rows_per_second": s.rows_per_second} for s in self.stages],
+        }
+
+
+class TreeMemorySampler:
+    """Samples the summed RSS of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+
+def run_measured(command: Sequence[str], log_path: Path) -> tuple[float, float, int]:
+    """Run ``command``; return (seconds, peak RSS of its process tree in MB, exit code)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT)
+        with TreeMemorySampler(proc.pid) as sampler:
+            code = proc.wait()
+        seconds = time.perf_counter() - started
+    return seconds, sampler.peak_bytes / 1_048_576, code
+
+
+def count_source_rows(sources: Path) -> int:
+    """Rows in the generated sources: every EMR table row plus every claims CSV data line."""
+    total = 0
+    for db in sorted((sources / "emr").glob("*.db")):
+        with sqlite3.connect(db) as conn:
+            for table in EMR_TABLES:
+                total += int(conn.execute(f'select count(*) from "{table}"').fetchone()[0])
+    claims = sources / "landing" / "claims"
+    for csv_file in sorted(claims.rglob("*.csv")):
+        with csv_file.open("rb") as handle:
+            total += max(sum(1 for _ in handle) - 1, 0)
+    return total
+
+
+def audit_rows_written(lake: Path, known_runs: set[str]) -> tuple[int, set[str]]:
+    """Rows written by the ingest runs that appeared since ``known_runs`` (from the audit)."""
+    import duckdb
+
+    audit = lake / "audit" / "load_audit"
+    runs = {p.name for p in audit.glob("run_id=*")} if audit.exists() else set()
+    new_runs = sorted(runs - known_runs)
+    if not new_runs:
+        return 0, runs
+    files = [str(f) for run in new_runs for f in (audit / run).glob("*.parquet")]
+    if not files:
+        return 0, runs
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            "select coalesce(sum(rows_written), 0) from read_parquet(?, union_by_name = true)",
+            [files],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0, runs
+
+
+def warehouse_rows(warehouse: Path) -> int:
+    """Rows in the transaction fact (what a build produces), 0 when it is not there."""
+    import duckdb
+
+    if not warehouse.exists():
+        return 0
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        row = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fct_transactions'"
+        ).fetchone()
+        if not row or not row[0]:
+            return 0
+        counted = con.execute("select count(*) from marts.fct_transactions").fetchone()
+        return int(counted[0]) if counted else 0
+    finally:
+        con.close()
+
+
+@dataclass
+class BenchPlan:
+    scale: float
+    workdir: Path
+    seed: int
+    end: date
+    until: str = "all"
+    advance_days: tuple[int, ...] = (1, 7)
+
+    @property
+    def sources(self) -> Path:
+        return self.workdir / "sources"
+
+    @property
+    def lake(self) -> Path:
+        return self.workdir / "lake"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.workdir / "warehouse" / "rcm.duckdb"
+
+
+def _rcm(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ingestion.cli", *args]
+
+
+def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchReport:
+    """Generate, ingest and build at ``plan.scale``; then an incremental day, a no-change
+    rerun and an advance of a week. Every stage is timed and its memory sampled."""
+    report = BenchReport(
+        scale=plan.scale,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine={
+            "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    )
+    for folder in (plan.lake, plan.warehouse.parent):
+        if folder.exists():
+            shutil.rmtree(folder)
+    env_lake = str(plan.lake)
+    os.environ["RCM_LAKE_DIR"] = env_lake
+    os.environ["RCM_WAREHOUSE_PATH"] = str(plan.warehouse)
+    plan.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    logs = plan.workdir / "logs"
+    known_runs: set[str] = set()
+
+    def stage(scenario: str, name: str, command: list[str], rows: Callable[[], int]) -> None:
+        nonlocal known_runs
+        progress(f"bench: {scenario} / {name} ...")
+        seconds, peak, code = run_measured(command, logs / f"{scenario}-{name}.log")
+        counted = rows() if code == 0 else 0
+        result = StageResult(scenario, name, round(seconds, 2), round(peak, 1), counted, code)
+        report.stages.append(result)
+        progress(
+            f"bench: {scenario} / {name}: {seconds:.1f} s, {peak:,.0f} MB peak, "
+            f"{counted:,} rows, exit {code}"
+        )
+        if code != 0:
+            raise RuntimeError(
+                f"stage {scenario}/{name} failed with exit code {code}; "
+                f"see {logs / f'{scenario}-{name}.log'}"
+            )
+
+    def ingest_rows() -> int:
+        nonlocal known_runs
+        written, known_runs = audit_rows_written(plan.lake, known_runs)
+        return written
+
+    ingest_cmd = _rcm("ingest", "--sources", str(plan.sources), "--lake", env_lake)
+    build_cmd = _rcm("build")
+
+    stage(
+        "full",
+        "generate",
+        _rcm(
+            "generate",
+            "--out",
+            str(plan.sources),
+            "--scale",
+            str(plan.scale),
+            "--seed",
+            str(plan.seed),
+            "--end",
+            plan.end.isoformat(),
+            "--force",
+        ),
+        lambda: count_source_rows(plan.sources),
+    )
+    if plan.until == "generate":
+        return report
+    stage("full", "ingest", ingest_cmd, ingest_rows)
+    if plan.until == "ingest":
+        return report
+    stage("full", "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
+    if plan.until == "build":
+        return report
+
+    current = plan.end
+    for days in plan.advance_days:
+        current = current + timedelta(days=days)
+        scenario = f"advance_{days}d"
+        stage(
+            scenario,
+            "generate",
+            _rcm("generate", "--out", str(plan.sources), "--advance-to", current.isoformat()),
+            lambda: 0,
+        )
+        stage(scenario, "ingest", ingest_cmd, ingest_rows)
+        stage(scenario, "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
+        if days == plan.advance_days[0]:
+            stage("no_change", "ingest", ingest_cmd, ingest_rows)
+            stage("no_change", "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
+    return report
+
+
+def summary_table(report: BenchReport) -> str:
+    rows = [
+        (
+            s.scenario,
+            s.stage,
+            round(s.seconds, 1),
+            round(s.rows_per_second),
+            s.rows,
+            round(s.peak_rss_mb),
+        )
+        for s in report.stages
+    ]
+    return format_table(("scenario", "stage", "seconds", "rows/s", "rows", "peak MB"), rows)
+
+
+def write_report(report: BenchReport, results_dir: Path) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = report.started_at.replace(":", "").replace("-", "")
+    path = results_dir / f"bench_scale{report.scale:g}_{stamp}.json"
+    path.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _handle(args: argparse.Namespace) -> int:
+    plan = BenchPlan(
+        scale=args.scale,
+        workdir=Path(args.workdir) / f"scale{args.scale:g}",
+        seed=args.seed,
+        end=DEFAULT_END,
+        until=args.until,
+    )
+    info(f"bench: scale {plan.scale:g}, working folder {plan.workdir}")
+    try:
+        report = run_bench(plan)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(summary_table(report))
+    path = write_report(report, Path(args.results))
+    info(f"\nresults written to {path}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="time generate, ingest and build (full, incremental day, no-change, week)",
+        description=(
+            "Run the pipeline at a scale and print, per stage, wall time, rows per second and "
+            "peak memory of the whole process tree; results also go to benchmarks/results/."
+        ),
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = about 1M transactions")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--workdir", default="benchmarks/work", help="where sources, lake and warehouse go"
+    )
+    parser.add_argument("--results", default="benchmarks/results")
+    parser.add_argument(
+        "--until",
+        choices=("generate", "ingest", "build", "all"),
+        default="all",
+        help="stop after this stage of the full run (default: all scenarios)",
+    )
+    parser.set_defaults(func=_handle)
