@@ -1,10 +1,613 @@
-"""Placeholder: filled in by its stage."""
+"""`rcm ingest`: load every active entity of the load config into Bronze, with an audit row.
+
+For each entity, in config order: an EMR table (full snapshot, or incremental from the last
+high-water mark), the landing files of a CSV entity (each new file is one load; a file whose
+content was loaded before is detected by its sha256 and skipped), or a code set (NPI extract
+or NPPES API, ICD-10-CM list or API). One failing entity does not stop the others; the run
+ends with a summary table and a non-zero exit code when any entity failed.
+
+Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    del subparsers
+from ingestion import console
+from ingestion.audit import AUDIT_ROOT, AuditLog, AuditRecord
+from ingestion.bronze import (
+    Hook,
+    LoadManifest,
+    LoadWriter,
+    Progress,
+    WriteSettings,
+    new_load_id,
+    read_boundary,
+    recover,
+    row_digest,
+)
+from ingestion.config import (
+    CSV_KINDS,
+    ConfigError,
+    EntityConfig,
+    LoadConfig,
+    emr_url,
+    emr_url_variable,
+    load_config,
+)
+from ingestion.lake import Lake, open_lake
+from ingestion.sources import SourceUnavailableError, codesets
+from ingestion.sources.csvfile import CsvFile
+from ingestion.sources.landing import find_files, move_to_processed, sha256_file
+from ingestion.sources.sql import TableReader, connect, safe_url
+
+SUMMARY_HEADERS = ("entity", "mode", "rows", "rejected", "watermark", "seconds", "status")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """What one ingest run reads and where it writes."""
+
+    sources: Path = Path("sources")
+    lake: str = "lake"
+    config_path: Path | None = None
+    only: tuple[str, ...] = ()
+    online: bool = False
+    nppes_url: str | None = None
+    icd_url: str | None = None
+    batch_rows: int = 50_000
+    write: WriteSettings = field(default_factory=WriteSettings)
+    env: Mapping[str, str] | None = None
+    progress: Progress | None = None
+    hook: Hook | None = None
+    """Called at ``before_publish`` / ``before_audit`` with the load id (tests stop there)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> IngestSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "lake": env.get("RCM_LAKE_DIR") or "lake",
+            "nppes_url": env.get("RCM_NPPES_URL") or None,
+            "icd_url": env.get("RCM_ICD_URL") or None,
+            "env": env,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    mode: str
+    status: str
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    watermark: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    records: list[AuditRecord] = field(default_factory=list)
+
+    @property
+    def load_ids(self) -> list[str]:
+        return [r.load_id for r in self.records if r.load_id and r.status == "success"]
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    lake_uri: str
+    entities: list[EntityResult]
+    recovered: list[AuditRecord]
+    seconds: float
+
+    @property
+    def failed(self) -> list[EntityResult]:
+        return [e for e in self.entities if e.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def rows_read(self) -> int:
+        return sum(e.rows_read for e in self.entities)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(e.rows_written for e in self.entities)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(e.rows_rejected for e in self.entities)
+
+
+class EntityFailedError(RuntimeError):
+    """A file of a file entity failed; its audit row is written, later files wait."""
+
+
+def select_entities(config: LoadConfig, only: Sequence[str]) -> list[EntityConfig]:
+    """Active entities, or those named by ``--only`` (which must exist and be active)."""
+    if not only:
+        return [e for e in config.entities if e.is_active]
+    by_name = config.by_name()
+    problems = []
+    for name in only:
+        entity = by_name.get(name)
+        if entity is None:
+            problems.append(
+                f"--only {name}: no such entity in {config.path}; known: {', '.join(by_name)}"
+            )
+        elif not entity.is_active:
+            problems.append(
+                f"--only {name}: the entity is inactive (is_active=0 on line {entity.line} of "
+                f"{config.path}); set is_active to 1 to load it"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    wanted = set(only)
+    return [e for e in config.entities if e.name in wanted]
+
+
+def _status_of(records: Sequence[AuditRecord]) -> str:
+    statuses = {r.status for r in records}
+    for status in ("failed", "success", "recovered", "skipped_duplicate"):
+        if status in statuses:
+            return status
+    return "no_change"
+
+
+class _Run:
+    def __init__(self, settings: IngestSettings, lake: Lake, audit: AuditLog, run_id: str) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.audit = audit
+        self.run_id = run_id
+        self.progress: Progress = settings.progress or console.info
+        self.env: Mapping[str, str] = os.environ if settings.env is None else settings.env
+        self._engines: dict[str, Engine] = {}
+        self._down: dict[str, str] = {}
+        self.config: LoadConfig | None = None
+
+    def close(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+
+    # audit rows ------------------------------------------------------------------------
+
+    def _record(
+        self,
+        entity: EntityConfig,
+        status: str,
+        started: datetime,
+        *,
+        source_name: str | None = None,
+        sha: str | None = None,
+        error: str | None = None,
+        watermark_before: str | None = None,
+        watermark_after: str | None = None,
+    ) -> AuditRecord:
+        record = AuditRecord(
+            run_id=self.run_id,
+            load_id=None,
+            database=entity.database,
+            datasource=entity.datasource,
+            tablename=entity.table,
+            loadtype=entity.loadtype,
+            source_name=source_name,
+            rows_read=0,
+            rows_written=0,
+            rows_rejected=0,
+            watermark_column=entity.watermark,
+            watermark_before=watermark_before,
+            watermark_after=watermark_after,
+            content_sha256=sha,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            status=status,
+            error=error,
+        )
+        self.audit.append(record, entity.audit_file_name)
+        return record
+
+    def _manifest(
+        self, entity: EntityConfig, source_system: str, source_name: str, columns: Sequence[str]
+    ) -> LoadManifest:
+        now = datetime.now(UTC)
+        return LoadManifest(
+            load_id=new_load_id(now),
+            run_id=self.run_id,
+            database=entity.database,
+            datasource=entity.datasource,
+            tablename=entity.table,
+            loadtype=entity.loadtype,
+            source_kind=entity.source_kind,
+            source_system=entity.source_system or source_system,
+            source_name=source_name,
+            columns=list(columns),
+            watermark_column=entity.watermark,
+            started_at=now.isoformat(),
+        )
+
+    def _writer(self, entity: EntityConfig, manifest: LoadManifest) -> LoadWriter:
+        return LoadWriter(self.lake, entity, manifest, self.settings.write, self.progress)
+
+    def _commit(self, entity: EntityConfig, writer: LoadWriter) -> AuditRecord:
+        """Finish, publish (the commit) and audit a load."""
+        manifest = writer.finish(empty_part=True)
+        writer.publish(self.settings.hook)
+        if self.settings.hook is not None:
+            self.settings.hook("before_audit", manifest.load_id)
+        record = manifest.audit_record(self.run_id, "success", None)
+        self.audit.append(record, entity.audit_file_name)
+        return record
+
+    # entities --------------------------------------------------------------------------
+
+    def run_entity(self, entity: EntityConfig) -> EntityResult:
+        started = datetime.now(UTC)
+        mode: str = entity.loadtype
+        records: list[AuditRecord] = []
+        error: str | None = None
+        try:
+            if entity.source_kind == "sql":
+                records.append(self._load_sql(entity))
+            elif entity.source_kind in CSV_KINDS or (
+                entity.source_kind == "nppes" and not self.settings.online
+            ):
+                mode = f"{mode} (files)"
+                for record in self._load_files(entity):
+                    records.append(record)
+            elif entity.source_kind == "nppes":
+                mode = f"{mode} (api)"
+                records.append(self._load_npi_api(entity))
+            else:
+                mode = f"{mode} ({'api' if self.settings.online else 'offline'})"
+                records.append(self._load_icd(entity))
+        except EntityFailedError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            records.append(self._record(entity, "failed", started, error=error))
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        result = EntityResult(
+            entity=entity.name,
+            mode=mode,
+            status=_status_of(records),
+            rows_read=sum(r.rows_read for r in records if r.status == "success"),
+            rows_written=sum(r.rows_written for r in records if r.status == "success"),
+            rows_rejected=sum(r.rows_rejected for r in records if r.status == "success"),
+            watermark=next(
+                (r.watermark_after for r in reversed(records) if r.watermark_after), None
+            ),
+            seconds=seconds,
+            error=error,
+            records=records,
+        )
+        line = (
+            f"{entity.name}: {result.status}, {result.rows_written:,} rows written, "
+            f"{result.rows_rejected:,} rejected ({seconds:,.1f}s)"
+        )
+        self.progress(line if error is None else f"{line}: {error}")
+        return result
+
+    def _engine(self, database: str) -> Engine:
+        """One engine per database URL, probed once: a database that is down fails its
+        entities at once instead of waiting for a connection timeout per table."""
+        url = emr_url(database, self.settings.sources, self.env)
+        if url in self._down:
+            raise SourceUnavailableError(self._down[url])
+        if url not in self._engines:
+            try:
+                engine = connect(url, database)
+                with engine.connect():
+                    pass
+            except SourceUnavailableError as exc:
+                self._down[url] = str(exc)
+                raise
+            except SQLAlchemyError as exc:
+                orig = getattr(exc, "orig", None) or exc
+                first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+                self._down[url] = (
+                    f"EMR database {database} at {safe_url(url)} is not reachable: {first} "
+                    f"(check the server, or {emr_url_variable(database)})"
+                )
+                raise SourceUnavailableError(self._down[url]) from exc
+            self._engines[url] = engine
+        return self._engines[url]
+
+    def _load_sql(self, entity: EntityConfig) -> AuditRecord:
+        assert entity.database is not None
+        started = datetime.now(UTC)
+        incremental = entity.loadtype == "incremental"
+        mark = self.audit.high_water_mark(entity.name) if entity.watermark else None
+        before = mark.watermark_after if mark else None
+        since = before if incremental else None
+        self.progress(
+            f"{entity.name}: {entity.loadtype} load of {entity.tablename} from {entity.database}"
+            + (f" where {entity.watermark} >= {since!r}" if since else "")
+        )
+        known: set[bytes] = set()
+        if since is not None:
+            last = self.audit.latest_load_at(entity.name, since)
+            if last is not None:
+                known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
+        reader = TableReader(self._engine(entity.database), entity)
+        manifest = self._manifest(entity, entity.datasource, entity.tablename, reader.columns)
+        manifest.watermark_before = before
+        writer = self._writer(entity, manifest)
+        wm = reader.columns.index(entity.watermark) if entity.watermark else None
+        high = since
+        at_high: list[tuple[str | None, ...]] = []
+        already_loaded = 0
+        try:
+            for batch in reader.batches(since, self.settings.batch_rows):
+                if wm is not None:
+                    marks = batch[wm]
+                    present = [w for w in marks if w is not None]
+                    if present:
+                        batch_high = max(present)
+                        if high is None or batch_high > high:
+                            high, at_high = batch_high, []
+                        if batch_high == high:
+                            at_high.extend(
+                                tuple(c[i] for c in batch) for i, w in enumerate(marks) if w == high
+                            )
+                    if since is not None and known:
+                        drop = {
+                            i
+                            for i, w in enumerate(marks)
+                            if w == since and row_digest([c[i] for c in batch]) in known
+                        }
+                        if drop:
+                            already_loaded += len(drop)
+                            batch = [[v for i, v in enumerate(c) if i not in drop] for c in batch]
+                manifest.rows_read += len(batch[0])
+                writer.write(batch, None)
+            manifest.watermark_after = high
+            writer.boundary = [row_digest(row) for row in at_high]
+            if already_loaded:
+                self.progress(
+                    f"  {entity.name}: {already_loaded:,} row(s) at the watermark {since!r} "
+                    "were loaded before and are skipped"
+                )
+            if incremental and manifest.rows_read == 0:
+                writer.abandon()
+                return self._record(
+                    entity,
+                    "no_change",
+                    started,
+                    source_name=entity.tablename,
+                    watermark_before=before,
+                    watermark_after=before,
+                )
+            return self._commit(entity, writer)
+        except Exception:
+            writer.abandon()
+            raise
+
+    def _load_files(self, entity: EntityConfig) -> Iterator[AuditRecord]:
+        started = datetime.now(UTC)
+        files = find_files(self.settings.sources, entity)
+        if not files:
+            self.progress(f"{entity.name}: no new file in {entity.landing_dir}")
+            yield self._record(entity, "no_change", started)
+            return
+        self.progress(f"{entity.name}: {len(files)} file(s) in {entity.landing_dir}")
+        for path in files:
+            file_started = datetime.now(UTC)
+            sha = sha256_file(path)
+            seen = self.audit.loaded_sha(entity.name, sha)
+            if seen is not None:
+                moved = move_to_processed(path, f"duplicate_{self.run_id}")
+                self.progress(
+                    f"  {entity.name}: {path.name} has the content of {seen.source_name} "
+                    f"(load {seen.load_id}): not loaded again, moved to {moved.name}"
+                )
+                yield self._record(
+                    entity,
+                    "skipped_duplicate",
+                    file_started,
+                    source_name=path.name,
+                    sha=sha,
+                    error=(
+                        f"same content (sha256) as {seen.source_name} loaded by "
+                        f"{seen.load_id}; moved to processed/{moved.name}"
+                    ),
+                )
+                continue
+            try:
+                if entity.source_kind == "nppes":
+                    record = self._write_codeset(entity, codesets.npi_from_extract(path), sha)
+                else:
+                    record = self._load_csv(entity, path, sha)
+            except Exception as exc:
+                message = f"{path.name}: {exc}" if path.name not in str(exc) else str(exc)
+                yield self._record(
+                    entity,
+                    "failed",
+                    file_started,
+                    source_name=path.name,
+                    sha=sha,
+                    error=message,
+                )
+                raise EntityFailedError(
+                    f"{message} (later files of this entity wait in landing)"
+                ) from exc
+            moved = move_to_processed(path, record.load_id or self.run_id)
+            self.progress(
+                f"  {entity.name}: {path.name}: {record.rows_written:,} rows, "
+                f"{record.rows_rejected:,} rejected; moved to processed/{moved.name}"
+            )
+            yield record
+
+    def _load_csv(self, entity: EntityConfig, path: Path, sha: str) -> AuditRecord:
+        with CsvFile(path, entity.required_columns) as csv_file:
+            manifest = self._manifest(entity, entity.datasource, path.name, csv_file.header)
+            manifest.content_sha256 = sha
+            writer = self._writer(entity, manifest)
+            try:
+                for chunk in csv_file.chunks(self.settings.batch_rows):
+                    manifest.rows_read += chunk.rows_read
+                    writer.write(chunk.columns, chunk.lines)
+                    for reject in chunk.rejects:
+                        writer.reject(reject.line, reject.reason, reject.raw)
+            except Exception:
+                writer.abandon()
+                raise
+        try:
+            return self._commit(entity, writer)
+        except Exception:
+            writer.abandon()
+            raise
+
+    def _write_codeset(
+        self, entity: EntityConfig, rows: codesets.CodesetRows, sha: str | None
+    ) -> AuditRecord:
+        manifest = self._manifest(entity, rows.source_system, rows.source_name, rows.columns)
+        manifest.content_sha256 = sha
+        writer = self._writer(entity, manifest)
+        try:
+            manifest.rows_read = len(rows.rows)
+            batch = self.settings.batch_rows
+            columns = rows.column_lists()
+            for start in range(0, len(rows.rows), batch):
+                writer.write(
+                    [c[start : start + batch] for c in columns],
+                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1)) if sha else None,
+                )
+            return self._commit(entity, writer)
+        except Exception:
+            writer.abandon()
+            raise
+
+    def _load_npi_api(self, entity: EntityConfig) -> AuditRecord:
+        assert self.config is not None
+        targets = [e.target for e in self.config.entities if e.table == "providers"]
+        numbers = codesets.provider_npis(self.lake, targets)
+        self.progress(f"{entity.name}: looking up {len(numbers):,} NPIs of Bronze providers")
+        rows = codesets.npi_from_api(self.settings.nppes_url, numbers)
+        return self._write_codeset(entity, rows, None)
+
+    def _load_icd(self, entity: EntityConfig) -> AuditRecord:
+        where = "the API" if self.settings.online else "the offline code files"
+        self.progress(f"{entity.name}: full load of the ICD-10-CM code list from {where}")
+        if self.settings.online:
+            rows = codesets.icd_from_api(self.settings.icd_url)
+        else:
+            rows = codesets.icd_offline()
+        return self._write_codeset(entity, rows, None)
+
+
+def run_ingest(settings: IngestSettings) -> IngestResult:
+    """Recover, then load every selected entity; never raises for a failing entity."""
+    config = load_config(settings.config_path)
+    entities = select_entities(config, settings.only)
+    started = datetime.now(UTC)
+    lake = open_lake(settings.lake)
+    run_id = new_load_id(started)
+    audit = AuditLog.read(lake)
+    run = _Run(settings, lake, audit, run_id)
+    run.config = config
+    run.progress(f"ingest run {run_id}: {len(entities)} entities into {lake.uri}")
+    recovered = recover(lake, config.entities, audit, run_id, run.progress)
+    results: list[EntityResult] = []
+    try:
+        for entity in entities:
+            results.append(run.run_entity(entity))
+    finally:
+        run.close()
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return IngestResult(run_id, lake.uri, results, recovered, seconds)
+
+
+def format_summary(result: IngestResult) -> str:
+    rows = [
+        (
+            e.entity,
+            e.mode,
+            e.rows_written,
+            e.rows_rejected,
+            e.watermark,
+            round(e.seconds, 2),
+            e.status,
+        )
+        for e in result.entities
+    ]
+    lines = [console.format_table(SUMMARY_HEADERS, rows)]
+    lines.append(
+        f"\n{len(result.entities)} entities, {result.rows_written:,} rows written, "
+        f"{result.rows_rejected:,} rejected, {len(result.failed)} failed "
+        f"in {result.seconds:,.1f}s (run {result.run_id})"
+    )
+    if result.recovered:
+        lines.append(f"recovered {len(result.recovered)} load(s) that had no audit row")
+    for failed in result.failed:
+        lines.append(f"FAILED {failed.entity}: {failed.error}")
+    lines.append(f"lake: {result.lake_uri}  audit: {AUDIT_ROOT}/run_id={result.run_id}/")
+    return "\n".join(lines)
+
+
+def _command(args: argparse.Namespace) -> int:
+    settings = IngestSettings.from_env(
+        sources=args.sources,
+        lake=args.lake,
+        config_path=args.config,
+        only=tuple(args.only),
+        online=args.online,
+    )
+    try:
+        result = run_ingest(settings)
+    except ConfigError as exc:
+        console.error(str(exc))
+        return 2
+    console.info("")
+    console.info(format_summary(result))
+    if result.failed:
+        names = ", ".join(f.entity for f in result.failed)
+        console.error(f"{len(result.failed)} entity(ies) failed: {names}; see above")
+        return 1
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="load the EMR tables, landing files and code sets into Bronze Parquet",
+        description=(
+            "Load every active entity of the load config into the Bronze lake "
+            "(append-only Parquet, one audit row per load). Exit code 0 when all entities "
+            "loaded, 1 when any failed, 2 for a bad config or arguments."
+        ),
+    )
+    parser.add_argument(
+        "--sources", type=Path, default=Path("sources"), help="sources folder (default sources)"
+    )
+    parser.add_argument(
+        "--lake",
+        default=None,
+        help="lake folder or abfss:// URI (default: $RCM_LAKE_DIR, else lake)",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="load config CSV")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="DATASOURCE.TABLE",
+        help="load only this entity (repeatable), e.g. hospital_a.patients",
+    )
+    parser.add_argument(
+        "--online",
+        action="store_true",
+        help="code sets from the NPPES / ICD APIs ($RCM_NPPES_URL, $RCM_ICD_URL)",
+    )
+    parser.set_defaults(func=_command)

@@ -1,0 +1,349 @@
+"""Writing Bronze loads: Parquet parts, rejected rows, the manifest, atomic publication, recovery.
+
+A load is written under ``_tmp/<load_id>/`` (``bronze/`` parts and manifest, ``rejected/``)
+and published by renaming ``rejected/`` into place first and the ``bronze/`` folder last:
+that rename is the commit. The audit row follows. :func:`recover` runs at the start of every
+ingest: it removes abandoned temporary loads (and a rejected folder whose load never
+committed) and writes the missing audit row, status ``recovered``, of a load that was
+published but not audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.audit import AuditLog, AuditRecord
+from ingestion.config import EntityConfig
+from ingestion.lake import Lake
+
+TMP_ROOT = "_tmp"
+MANIFEST = "_load.json"
+BOUNDARY_FILE = "_boundary.bin"
+BOUNDARY_DIGEST = 16  # bytes of blake2b per boundary row hash
+
+LINEAGE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("_source_system", pa.string()),
+    pa.field("_source_name", pa.string()),
+    pa.field("_source_row", pa.int64()),
+    pa.field("_load_id", pa.string()),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC")),
+)
+REJECTED_SCHEMA = pa.schema(
+    [
+        ("_source_name", pa.string()),
+        ("_source_row", pa.int64()),
+        ("_reject_reason", pa.string()),
+        ("_raw", pa.string()),
+        ("_load_id", pa.string()),
+        ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+Progress = Callable[[str], None]
+# called with (stage, load_id) at "before_publish" and "before_audit": a test can stop there
+Hook = Callable[[str, str], None]
+
+
+def new_load_id(now: datetime | None = None) -> str:
+    """``<UTC yyyymmddTHHMMSSffffffZ>-<8 hex>``: sorts in load order."""
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
+
+
+def to_text(value: object) -> str | None:
+    """The lossless text of a source value (``None`` stays ``None``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def text_column(values: Sequence[object]) -> list[str | None]:
+    return [v if v is None or v.__class__ is str else to_text(v) for v in values]  # type: ignore[misc]
+
+
+def row_digest(values: Sequence[str | None]) -> bytes:
+    """Hash of a full row (column order of the load): tells re-read boundary rows apart."""
+    payload = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=BOUNDARY_DIGEST).digest()
+
+
+@dataclass(frozen=True)
+class WriteSettings:
+    row_group_rows: int = 131_072
+    part_rows: int = 1_048_576
+
+
+@dataclass
+class LoadManifest:
+    """``_load.json``: what a published load holds; enough to rebuild its audit row."""
+
+    load_id: str
+    run_id: str
+    database: str | None
+    datasource: str
+    tablename: str
+    loadtype: str
+    source_kind: str
+    source_system: str
+    source_name: str
+    columns: list[str]
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    watermark_column: str | None = None
+    watermark_before: str | None = None
+    watermark_after: str | None = None
+    boundary_rows: int = 0
+    content_sha256: str | None = None
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    rejected_path: str | None = None
+    target_path: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> LoadManifest:
+        return cls(**json.loads(data))
+
+    def audit_record(self, run_id: str, status: str, error: str | None) -> AuditRecord:
+        return AuditRecord(
+            run_id=run_id,
+            load_id=self.load_id,
+            database=self.database,
+            datasource=self.datasource,
+            tablename=self.tablename,
+            loadtype=self.loadtype,
+            source_name=self.source_name,
+            rows_read=self.rows_read,
+            rows_written=self.rows_written,
+            rows_rejected=self.rows_rejected,
+            watermark_column=self.watermark_column,
+            watermark_before=self.watermark_before,
+            watermark_after=self.watermark_after,
+            content_sha256=self.content_sha256,
+            started_at=datetime.fromisoformat(self.started_at),
+            finished_at=datetime.fromisoformat(self.finished_at),
+            status=status,
+            error=error,
+        )
+
+
+class CountMismatchError(RuntimeError):
+    """Rows read did not reconcile with rows written + rejected: a loader bug, never published."""
+
+
+class LoadWriter:
+    """Streams one load: string columns + lineage into Parquet parts under ``_tmp/``."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        entity: EntityConfig,
+        manifest: LoadManifest,
+        settings: WriteSettings,
+        progress: Progress,
+    ) -> None:
+        self.lake = lake
+        self.entity = entity
+        self.manifest = manifest
+        self.settings = settings
+        self.progress = progress
+        self.ingested_at = datetime.fromisoformat(manifest.started_at)
+        self.tmp = f"{TMP_ROOT}/{manifest.load_id}"
+        self.schema = pa.schema(
+            [pa.field(c, pa.string()) for c in manifest.columns] + list(LINEAGE_FIELDS)
+        )
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._sink: pa.BufferOutputStream | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._part_rows = 0
+        self._rejects: list[dict[str, object]] = []
+        self.boundary: list[bytes] = []
+
+    # rows ------------------------------------------------------------------------------
+
+    def write(self, columns: Sequence[Sequence[str | None]], source_rows: list[int] | None) -> None:
+        """Add rows given column-wise, in the order of ``manifest.columns``."""
+        n = len(columns[0]) if columns else 0
+        if n == 0:
+            return
+        m = self.manifest
+        arrays: list[pa.Array] = [pa.array(c, type=pa.string()) for c in columns]
+        arrays += [
+            pa.array([m.source_system] * n, type=pa.string()),
+            pa.array([m.source_name] * n, type=pa.string()),
+            pa.array(source_rows, type=pa.int64()) if source_rows else pa.nulls(n, pa.int64()),
+            pa.array([m.load_id] * n, type=pa.string()),
+            pa.array([self.ingested_at] * n, type=pa.timestamp("us", tz="UTC")),
+        ]
+        self._pending.append(pa.Table.from_arrays(arrays, schema=self.schema))
+        self._pending_rows += n
+        m.rows_written += n
+        if self._pending_rows >= self.settings.row_group_rows:
+            self._flush_row_group()
+
+    def reject(self, source_row: int | None, reason: str, raw: str) -> None:
+        self._rejects.append(
+            {
+                "_source_name": self.manifest.source_name,
+                "_source_row": source_row,
+                "_reject_reason": reason,
+                "_raw": raw,
+                "_load_id": self.manifest.load_id,
+                "_ingested_at": self.ingested_at,
+            }
+        )
+        self.manifest.rows_rejected += 1
+
+    def _flush_row_group(self) -> None:
+        if not self._pending_rows:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        if self._writer is None:
+            self._sink = pa.BufferOutputStream()
+            self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._part_rows += table.num_rows
+        if self._part_rows >= self.settings.part_rows:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        if self._writer is None or self._sink is None:
+            return
+        self._writer.close()
+        data = self._sink.getvalue().to_pybytes()
+        name = f"part-{len(self.manifest.parts):05d}.parquet"
+        self.lake.write_bytes(f"{self.tmp}/bronze/{name}", data)
+        self.manifest.parts.append({"file": name, "rows": self._part_rows, "bytes": len(data)})
+        self.progress(
+            f"  {self.entity.name}: wrote {name} ({self._part_rows:,} rows, "
+            f"{len(data) / 1e6:,.1f} MB; {self.manifest.rows_written:,} rows so far)"
+        )
+        self._writer, self._sink, self._part_rows = None, None, 0
+
+    # finishing -------------------------------------------------------------------------
+
+    def finish(self, empty_part: bool = False) -> LoadManifest:
+        """Write the last part, the rejected rows and the manifest under ``_tmp/``."""
+        self._flush_row_group()
+        self._close_part()
+        m = self.manifest
+        if empty_part and not m.parts:
+            sink = io.BytesIO()
+            pq.write_table(self.schema.empty_table(), sink, compression="zstd")
+            self.lake.write_bytes(f"{self.tmp}/bronze/part-00000.parquet", sink.getvalue())
+            m.parts.append({"file": "part-00000.parquet", "rows": 0, "bytes": sink.tell()})
+        if m.rows_read != m.rows_written + m.rows_rejected:
+            raise CountMismatchError(
+                f"{self.entity.name} {m.source_name}: read {m.rows_read} rows but wrote "
+                f"{m.rows_written} and rejected {m.rows_rejected}; nothing was published"
+            )
+        if self._rejects:
+            table = pa.Table.from_pylist(self._rejects, schema=REJECTED_SCHEMA)
+            sink = io.BytesIO()
+            pq.write_table(table, sink, compression="zstd")
+            self.lake.write_bytes(f"{self.tmp}/rejected/rejected.parquet", sink.getvalue())
+            m.rejected_path = f"{self.entity.rejected_target}/load_id={m.load_id}"
+        if self.boundary:
+            self.lake.write_bytes(f"{self.tmp}/bronze/{BOUNDARY_FILE}", b"".join(self.boundary))
+        m.boundary_rows = len(self.boundary)
+        m.target_path = f"{self.entity.target}/load_id={m.load_id}"
+        m.finished_at = datetime.now(UTC).isoformat()
+        self.lake.write_bytes(f"{self.tmp}/bronze/{MANIFEST}", m.to_json())
+        return m
+
+    def publish(self, hook: Hook | None) -> None:
+        """Rename the load into place: rejected rows first, Bronze last (the commit)."""
+        m = self.manifest
+        if hook is not None:
+            hook("before_publish", m.load_id)
+        if m.rejected_path:
+            self.lake.rename(f"{self.tmp}/rejected", m.rejected_path)
+        self.lake.rename(f"{self.tmp}/bronze", m.target_path)
+        self.lake.delete(self.tmp)
+
+    def abandon(self) -> None:
+        self.lake.delete(self.tmp)
+
+
+def read_boundary(lake: Lake, load_folder: str) -> set[bytes]:
+    path = f"{load_folder}/{BOUNDARY_FILE}"
+    if not lake.exists(path):
+        return set()
+    data = lake.read_bytes(path)
+    return {data[i : i + BOUNDARY_DIGEST] for i in range(0, len(data), BOUNDARY_DIGEST)}
+
+
+def recover(
+    lake: Lake,
+    entities: Iterable[EntityConfig],
+    audit: AuditLog,
+    run_id: str,
+    progress: Progress,
+) -> list[AuditRecord]:
+    """Clean abandoned temporary loads and audit published loads that have no audit row."""
+    for tmp in lake.list_dirs(TMP_ROOT):
+        load_id = tmp.rsplit("/", 1)[-1]
+        manifest_path = f"{tmp}/bronze/{MANIFEST}"
+        if lake.exists(manifest_path):
+            manifest = LoadManifest.from_json(lake.read_bytes(manifest_path))
+            committed = manifest.target_path and lake.exists(manifest.target_path)
+            if manifest.rejected_path and not committed and lake.exists(manifest.rejected_path):
+                lake.delete(manifest.rejected_path)
+        lake.delete(tmp)
+        progress(f"recovery: removed the abandoned temporary load {load_id}")
+
+    recovered: list[AuditRecord] = []
+    for entity in entities:
+        audited = audit.load_ids(entity.name)
+        for folder in lake.list_dirs(entity.target):
+            name = folder.rsplit("/", 1)[-1]
+            if not name.startswith("load_id="):
+                continue
+            load_id = name.removeprefix("load_id=")
+            if load_id in audited:
+                continue
+            manifest_path = f"{folder}/{MANIFEST}"
+            if not lake.exists(manifest_path):
+                progress(f"recovery: {folder} has no {MANIFEST}; left as it is, not audited")
+                continue
+            manifest = LoadManifest.from_json(lake.read_bytes(manifest_path))
+            record = manifest.audit_record(
+                run_id,
+                "recovered",
+                f"audit row written by recovery in run {run_id}: load published by run "
+                f"{manifest.run_id} had no audit row",
+            )
+            audit.append(record, entity.audit_file_name)
+            recovered.append(record)
+            progress(
+                f"recovery: {entity.name} load {load_id} was published but not audited; "
+                f"audit row written (status recovered, {manifest.rows_written:,} rows)"
+            )
+    return recovered

@@ -1,0 +1,353 @@
+"""The load config: one row per Bronze entity, validated on read.
+
+The file (``ingestion/config/load_config.csv`` by default) keeps the columns of the familiar
+Azure Data Factory load config - ``database, datasource, tablename, loadtype, watermark,
+is_active, targetpath`` - and adds what a metadata-driven loader needs:
+
+- ``source_kind``: ``sql`` (an EMR table), ``claims_csv`` / ``cpt_csv`` (landing CSV files),
+  ``nppes`` (NPI extract file, or the NPPES API with ``--online``), ``icd10cm`` (the ICD-10-CM
+  code list, offline or from the API with ``--online``);
+- ``source_system``: the ``_source_system`` lineage value (empty: the reader decides);
+- ``landing_dir`` and ``file_pattern``: where landing files are, relative to the sources
+  folder, and the regular expression their *file name* must match in full (the pattern is
+  what tells hospital 1's claims files from hospital 2's);
+- ``primary_key``: the source key (documentation for staging's de-duplication);
+- ``required_columns``: ``|``-separated header names a CSV file must have.
+
+Adding a table is one row. Where an EMR database is comes from the environment, never from
+this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default
+``sqlite:///<sources>/emr/<database>.db``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "config" / "load_config.csv"
+
+SourceKind = Literal["sql", "claims_csv", "cpt_csv", "nppes", "icd10cm"]
+LoadType = Literal["full", "incremental"]
+
+FILE_KINDS: frozenset[str] = frozenset({"claims_csv", "cpt_csv", "nppes"})
+CSV_KINDS: frozenset[str] = frozenset({"claims_csv", "cpt_csv"})
+
+CONFIG_COLUMNS: tuple[str, ...] = (
+    "database",
+    "datasource",
+    "tablename",
+    "loadtype",
+    "watermark",
+    "is_active",
+    "targetpath",
+    "source_kind",
+    "source_system",
+    "landing_dir",
+    "file_pattern",
+    "primary_key",
+    "required_columns",
+)
+REQUIRED_CONFIG_COLUMNS: tuple[str, ...] = (
+    "datasource",
+    "tablename",
+    "loadtype",
+    "is_active",
+    "source_kind",
+)
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
+_TRUE = {"1", "true", "yes", "y"}
+_FALSE = {"0", "false", "no", "n"}
+
+
+class ConfigError(ValueError):
+    """The load config cannot be used; the message names file, line and field."""
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class EntityConfig(BaseModel):
+    """One row of the load config: one Bronze entity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database: str | None = None
+    datasource: str
+    tablename: str
+    loadtype: LoadType
+    watermark: str | None = None
+    is_active: bool
+    targetpath: str | None = None
+    source_kind: SourceKind
+    source_system: str | None = None
+    landing_dir: str | None = None
+    file_pattern: str | None = None
+    primary_key: str | None = None
+    required_columns: tuple[str, ...] = ()
+    line: int = 0
+
+    @field_validator(
+        "database",
+        "watermark",
+        "targetpath",
+        "source_system",
+        "landing_dir",
+        "file_pattern",
+        "primary_key",
+        mode="before",
+    )
+    @classmethod
+    def _optional_text(cls, value: object) -> object:
+        return _blank_to_none(value)
+
+    @field_validator("loadtype", "source_kind", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("is_active", mode="before")
+    @classmethod
+    def _flag(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(f"{value!r} is not a flag: write 1 (load it) or 0 (skip it)")
+        return value
+
+    @field_validator("datasource")
+    @classmethod
+    def _datasource(cls, value: str) -> str:
+        value = value.strip()
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid name: use letters, digits and _ (e.g. hospital_a)"
+            )
+        return value
+
+    @field_validator("tablename")
+    @classmethod
+    def _tablename(cls, value: str) -> str:
+        value = value.strip()
+        if not _TABLE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a table name: use name or schema.name (letters, digits and _)"
+            )
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a logical database name: use letters, digits and _ "
+                "(it becomes the environment variable RCM_EMR_<DATABASE>_URL)"
+            )
+        return value
+
+    @field_validator("targetpath", "landing_dir")
+    @classmethod
+    def _relative_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.strip("/").split("/")
+        if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(
+                f"{value!r} must be a relative path with / separators and no . or .. parts"
+            )
+        return "/".join(parts)
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("required_columns", mode="before")
+    @classmethod
+    def _columns(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(c.strip() for c in value.split("|") if c.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EntityConfig:
+        kind = self.source_kind
+        if kind == "sql":
+            if self.database is None:
+                raise ValueError(
+                    "field 'database': source_kind sql needs the logical database name "
+                    "(e.g. hospital_a)"
+                )
+            if self.loadtype == "incremental" and self.watermark is None:
+                raise ValueError(
+                    "field 'watermark': an incremental load needs its watermark column "
+                    "(e.g. ModifiedDate); set it, or set loadtype to full"
+                )
+        elif self.watermark is not None:
+            raise ValueError(
+                f"field 'watermark': only source_kind sql has a watermark column; "
+                f"leave it empty for {kind}"
+            )
+        if kind in FILE_KINDS:
+            if self.landing_dir is None:
+                raise ValueError(
+                    f"field 'landing_dir': source_kind {kind} reads landing files; "
+                    "set the folder relative to the sources folder (e.g. landing/claims)"
+                )
+            if self.file_pattern is None:
+                raise ValueError(
+                    f"field 'file_pattern': source_kind {kind} needs the regular expression "
+                    "the file names must match (e.g. hospital1_claim_data.*\\.csv)"
+                )
+        return self
+
+    # derived names -------------------------------------------------------------------
+
+    @property
+    def table(self) -> str:
+        """The Bronze table name: the source table name without schema, lower case."""
+        return self.tablename.rsplit(".", 1)[-1].lower()
+
+    @property
+    def name(self) -> str:
+        """``datasource.table``: how ``--only`` and the summary name the entity."""
+        return f"{self.datasource}.{self.table}"
+
+    @property
+    def target(self) -> str:
+        return self.targetpath or f"bronze/{self.datasource}/{self.table}"
+
+    @property
+    def rejected_target(self) -> str:
+        return f"rejected/{self.datasource}/{self.table}"
+
+    @property
+    def audit_file_name(self) -> str:
+        return f"{self.datasource}__{self.table}.parquet"
+
+    def matches(self, file_name: str) -> bool:
+        return (
+            self.file_pattern is not None and re.fullmatch(self.file_pattern, file_name) is not None
+        )
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    path: Path
+    entities: tuple[EntityConfig, ...]
+
+    def by_name(self) -> dict[str, EntityConfig]:
+        return {e.name: e for e in self.entities}
+
+
+def _describe(exc: ValidationError, path: Path, line: int, row: Mapping[str, str]) -> list[str]:
+    messages = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if p != "__root__"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if loc:
+            field = loc[0]
+            value = row.get(field, "")
+            allowed = ""
+            if err["type"] == "literal_error":
+                allowed = f"; expected one of {err.get('ctx', {}).get('expected', '')}"
+                msg = f"{value!r} is not allowed{allowed}"
+            elif err["type"] == "missing":
+                msg = "is required and is empty"
+            messages.append(f"{path}: line {line}, field {field!r}: {msg}; fix the row")
+        else:
+            messages.append(f"{path}: line {line}: {msg}")
+    return messages
+
+
+def load_config(path: Path | None = None) -> LoadConfig:
+    """Read and validate the load config; raise :class:`ConfigError` listing every problem."""
+    path = path or DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the load config {path}: {exc.strerror}") from exc
+    reader = csv.reader(text.splitlines())
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ConfigError(f"{path}: the load config is empty; it needs a header row") from None
+    problems: list[str] = []
+    unknown = [h for h in header if h not in CONFIG_COLUMNS]
+    if unknown:
+        problems.append(
+            f"{path}: line 1: unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"the known columns are {', '.join(CONFIG_COLUMNS)}"
+        )
+    missing = [c for c in REQUIRED_CONFIG_COLUMNS if c not in header]
+    if missing:
+        problems.append(f"{path}: line 1: missing column(s) {', '.join(missing)}; add them")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        problems.append(f"{path}: line 1: column(s) named twice: {', '.join(dupes)}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+    entities: list[EntityConfig] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            problems.append(
+                f"{path}: line {line}: {len(record)} fields, the header has {len(header)}; "
+                "check for a missing or extra comma"
+            )
+            continue
+        row = dict(zip(header, record, strict=True))
+        try:
+            entity = EntityConfig.model_validate({**row, "line": line})
+        except ValidationError as exc:
+            problems.extend(_describe(exc, path, line, row))
+            continue
+        if entity.name in seen:
+            problems.append(
+                f"{path}: line {line}, field 'tablename': entity {entity.name} is already "
+                f"configured on line {seen[entity.name]}; remove one of the two rows"
+            )
+            continue
+        seen[entity.name] = line
+        entities.append(entity)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return LoadConfig(path=path, entities=tuple(entities))
+
+
+def emr_url(database: str, sources: Path, env: Mapping[str, str] | None = None) -> str:
+    """The SQLAlchemy URL of a logical EMR database (environment first, SQLite by default)."""
+    env = os.environ if env is None else env
+    key = f"RCM_EMR_{database.upper()}_URL"
+    url = env.get(key)
+    if url:
+        return url
+    return f"sqlite:///{(sources / 'emr' / f'{database}.db').resolve()}"
+
+
+def emr_url_variable(database: str) -> str:
+    return f"RCM_EMR_{database.upper()}_URL"

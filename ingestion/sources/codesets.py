@@ -1,0 +1,86 @@
+"""Code sets for Bronze: NPI (extract file or NPPES API) and ICD-10-CM (offline list or API).
+
+The clients live in :mod:`ingestion.codesets`; this module only turns their flat rows into
+what the orchestrator writes: a source system, a source name, the columns and the rows.
+The clients are imported when used (the offline ICD-10-CM list takes a second to import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.lake import Lake
+from ingestion.sources import SourceUnavailableError
+
+
+@dataclass(frozen=True)
+class CodesetRows:
+    source_system: str
+    source_name: str
+    columns: tuple[str, ...]
+    rows: list[dict[str, str | None]]
+
+    def column_lists(self) -> list[list[str | None]]:
+        return [[row.get(c) for row in self.rows] for c in self.columns]
+
+
+def npi_from_extract(path: Path) -> CodesetRows:
+    from ingestion.codesets import nppes
+
+    return CodesetRows("nppes", path.name, nppes.NPI_COLUMNS, nppes.read_extract(path))
+
+
+def npi_from_api(base_url: str | None, numbers: Iterable[str]) -> CodesetRows:
+    from ingestion.codesets import nppes
+
+    if not base_url:
+        raise SourceUnavailableError(
+            "--online needs the NPPES API base URL in RCM_NPPES_URL "
+            f"(e.g. {nppes.DEFAULT_BASE_URL})"
+        )
+    client = nppes.NppesClient(base_url)
+    rows = client.lookup(numbers)
+    return CodesetRows("nppes", f"NPPES API {base_url}", nppes.NPI_COLUMNS, rows)
+
+
+def icd_offline() -> CodesetRows:
+    from ingestion.codesets import icd10
+
+    return CodesetRows("cms", "simple_icd_10_cm", icd10.ICD_COLUMNS, icd10.offline_codes())
+
+
+def icd_from_api(base_url: str | None) -> CodesetRows:
+    from ingestion.codesets import icd10
+
+    if not base_url:
+        raise SourceUnavailableError(
+            "--online needs the ICD-10-CM API base URL in RCM_ICD_URL "
+            f"(e.g. {icd10.DEFAULT_BASE_URL})"
+        )
+    with icd10.IcdClient(base_url) as client:
+        rows = client.fetch_all()
+    return CodesetRows("nlm", f"NLM Clinical Tables {base_url}", icd10.ICD_COLUMNS, rows)
+
+
+def provider_npis(lake: Lake, provider_targets: Sequence[str]) -> list[str]:
+    """Distinct NPIs of the providers loaded to Bronze (``NPI`` column), as 10-char strings."""
+    from ingestion.codesets import nppes
+
+    seen: set[str] = set()
+    for target in provider_targets:
+        for path in lake.list_files(target):
+            if not path.endswith(".parquet"):
+                continue
+            parquet = pq.ParquetFile(pa.BufferReader(lake.read_bytes(path)))
+            if "NPI" not in parquet.schema_arrow.names:
+                continue
+            for value in parquet.read(columns=["NPI"]).column("NPI").to_pylist():
+                npi = nppes.normalise_npi(value)
+                if npi is not None:
+                    seen.add(npi)
+    return sorted(seen)

@@ -1,0 +1,141 @@
+"""EMR tables through SQLAlchemy (SQLite by default, PostgreSQL / Azure SQL by URL).
+
+Rows are streamed in batches (server-side cursor where the driver has one) and turned into
+column-wise lossless text; a full load selects the table, an incremental one the rows whose
+watermark column is at or after the last high-water mark (``>=``: rows that share the mark's
+timestamp and arrived after the previous extraction are kept; the orchestrator drops the ones
+already loaded by their row hash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy.types import NullType
+
+from ingestion.bronze import text_column
+from ingestion.config import EntityConfig, emr_url_variable
+from ingestion.sources import SourceFormatError, SourceUnavailableError
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return "<unparseable URL>"
+
+
+def connect(url: str, database: str) -> Engine:
+    """An engine for ``url``; a SQLite file must exist and is opened read-only."""
+    try:
+        parsed = make_url(url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise SourceUnavailableError(
+            f"{emr_url_variable(database)} is not a valid SQLAlchemy URL: {exc}"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        name = parsed.database
+        if not name or name == ":memory:" or name.startswith("file:"):
+            return sa.create_engine(url)
+        path = Path(name)
+        if not path.is_file():
+            raise SourceUnavailableError(
+                f"EMR database {database}: SQLite file {path} does not exist; run "
+                f"`rcm generate --out <sources>` or set {emr_url_variable(database)}"
+            )
+        return sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+    connect_args: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = 10
+    try:
+        return sa.create_engine(url, connect_args=connect_args)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise SourceUnavailableError(
+            f"EMR database {database}: cannot use {safe_url(url)}: {exc}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+class TableReader:
+    """One EMR table: its columns, and its rows in text batches."""
+
+    def __init__(self, engine: Engine, entity: EntityConfig) -> None:
+        self.engine = engine
+        self.entity = entity
+        schema, _, name = entity.tablename.rpartition(".")
+        try:
+            with engine.connect() as conn:
+                self.table = sa.Table(
+                    name, sa.MetaData(), schema=schema or None, autoload_with=conn
+                )
+        except NoSuchTableError as exc:
+            raise SourceFormatError(
+                f"table {entity.tablename} not found in {safe_url(str(engine.url))} "
+                f"(config line {entity.line}, tablename)"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise SourceUnavailableError(
+                f"cannot read {entity.tablename} from {safe_url(str(engine.url))}: "
+                f"{_first_line(exc)}"
+            ) from exc
+        self.raw = engine.dialect.name == "sqlite"
+        if self.raw:
+            # SQLite stores what it was given: read and compare the stored values as they
+            # are (a declared DATETIME would otherwise be re-formatted on the way in and out)
+            for column in self.table.columns:
+                column.type = NullType()
+        self.columns = [c.name for c in self.table.columns]
+        if entity.watermark is not None and entity.watermark not in self.columns:
+            raise SourceFormatError(
+                f"watermark column {entity.watermark!r} is not a column of {entity.tablename} "
+                f"(columns: {', '.join(self.columns)}); fix config line {entity.line}, watermark"
+            )
+
+    def _typed(self, column: sa.Column[Any], text: str) -> object:
+        """The watermark text as the column's Python type, so the driver binds it natively."""
+        if self.raw:
+            return text
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            return text
+        try:
+            if python_type is datetime:
+                return datetime.fromisoformat(text)
+            if python_type is date:
+                return date.fromisoformat(text)
+            if python_type in (int, float, Decimal):
+                return python_type(text)
+        except (ValueError, ArithmeticError):
+            return text
+        return text
+
+    def batches(self, since: str | None, batch_rows: int) -> Iterator[list[list[str | None]]]:
+        """Column-wise text batches; with ``since``, rows whose watermark is ``>= since``."""
+        stmt = sa.select(self.table)
+        if since is not None and self.entity.watermark is not None:
+            column = self.table.c[self.entity.watermark]
+            stmt = stmt.where(column >= self._typed(column, since))
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(yield_per=batch_rows).execute(stmt)
+                for rows in result.partitions(batch_rows):
+                    yield [text_column(col) for col in zip(*rows, strict=True)]
+        except SQLAlchemyError as exc:
+            raise SourceUnavailableError(
+                f"reading {self.entity.tablename} from {safe_url(str(self.engine.url))} "
+                f"failed: {_first_line(exc)}"
+            ) from exc

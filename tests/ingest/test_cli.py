@@ -1,0 +1,117 @@
+"""`rcm ingest` as a person runs it: progress, summary, exit codes, failing sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.cli import main
+from ingestion.config import load_config
+
+from .conftest import SQL_ENTITIES, read_audit, read_bronze, write_config
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RCM_EMR_HOSPITAL_A_URL", "RCM_EMR_HOSPITAL_B_URL", "RCM_LAKE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(sources: Path, lake: Path, *extra: str) -> int:
+    return main(["ingest", "--sources", str(sources), "--lake", str(lake), *extra])
+
+
+def test_default_config_end_to_end_and_audit_readable_by_duckdb(
+    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(sources, lake) == 0
+    out = capsys.readouterr().out
+    for header in ("entity", "mode", "rows", "rejected", "watermark", "seconds", "status"):
+        assert header in out
+    entities = [e.name for e in load_config().entities if e.is_active]
+    summary = out[out.index("entity  ") :]
+    for name in entities:
+        assert name in summary
+    assert "0 failed" in out
+    # dbt reads the audit log and Bronze with DuckDB globs
+    audit = duckdb.sql(
+        f"select datasource || '.' || tablename as entity, status, rows_written "
+        f"from read_parquet('{lake}/audit/load_audit/*/*.parquet')"
+    ).fetchall()
+    assert {a[0] for a in audit} == set(entities)
+    assert {a[1] for a in audit} == {"success"}
+    icd = read_bronze(lake, "codesets", "icd10cm_codes")
+    audited_icd = sum(a[2] for a in audit if a[0] == "codesets.icd10cm_codes")
+    assert icd.num_rows == audited_icd > 0
+    assert set(icd.column("_source_system").to_pylist()) == {"cms"}
+
+
+def test_only_and_rerun_is_a_no_change_run(
+    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(sources, lake, "--only", "hospital_a.encounters", "--only", "hospital_b.patients") == 0
+    )
+    assert {r["tablename"] for r in read_audit(lake)} == {"encounters", "patients"}
+    capsys.readouterr()
+    assert run(sources, lake, "--only", "hospital_a.encounters") == 0
+    out = capsys.readouterr().out
+    assert "no_change" in out
+    assert read_audit(lake)[-1]["status"] == "no_change"
+
+
+def test_bad_arguments_and_config_exit_2(
+    sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(sources, lake, "--only", "hospital_c.patients") == 2
+    assert "no such entity" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("datasource,tablename,loadtype,is_active,source_kind\nh,t,sometimes,1,sql\n")
+    assert run(sources, lake, "--config", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "'loadtype'" in err
+    inactive = write_config(
+        tmp_path / "c.csv", ["hospital_a.patients"], {"hospital_a.patients": {"is_active": "0"}}
+    )
+    assert run(sources, lake, "--config", str(inactive), "--only", "hospital_a.patients") == 2
+    assert "inactive" in capsys.readouterr().err
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))
+
+
+def test_missing_database_fails_that_source_only(
+    sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (sources / "emr" / "hospital_b.db").unlink()
+    config = write_config(tmp_path / "c.csv", [*SQL_ENTITIES, "codesets.cpt_codes"])
+    assert run(sources, lake, "--config", str(config)) == 1
+    captured = capsys.readouterr()
+    assert "hospital_b.db does not exist" in captured.out
+    assert "5 entity(ies) failed" in captured.err
+    for table in ("departments", "encounters", "patients", "providers", "transactions"):
+        assert read_bronze(lake, "hospital_a", table).num_rows > 0
+    assert read_bronze(lake, "codesets", "cpt_codes").num_rows > 0
+    assert not (sources / "emr" / "hospital_b.db").exists(), "a missing SQLite file is not created"
+    failed = [r for r in read_audit(lake) if r["status"] == "failed"]
+    assert sorted(r["tablename"] for r in failed) == sorted(
+        ["departments", "encounters", "patients", "providers", "transactions"]
+    )
+    assert all("RCM_EMR_HOSPITAL_B_URL" in r["error"] for r in failed)
+
+
+def test_database_server_down_fails_with_its_url(
+    sources: Path,
+    lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_B_URL", "postgresql+psycopg://rcm:secret@127.0.0.1:1/emr")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.patients", "hospital_b.patients"])
+    assert run(sources, lake, "--config", str(config)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED hospital_b.patients" in out
+    assert "127.0.0.1:1" in out
+    assert "secret" not in out
+    assert read_bronze(lake, "hospital_a", "patients").num_rows > 0

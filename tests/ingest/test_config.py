@@ -1,0 +1,139 @@
+"""The load config: the shipped file validates, and every mistake names line and field."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from ingestion.config import DEFAULT_CONFIG_PATH, ConfigError, emr_url, load_config
+
+HEADER = (
+    "database,datasource,tablename,loadtype,watermark,is_active,targetpath,source_kind,"
+    "source_system,landing_dir,file_pattern,primary_key,required_columns"
+)
+GOOD = "hospital_a,hospital_a,patients,incremental,ModifiedDate,1,,sql,hospital_a,,,PatientID,"
+
+
+def write(tmp_path: Path, *lines: str, header: str = HEADER) -> Path:
+    path = tmp_path / "load_config.csv"
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_shipped_config_has_every_entity_of_the_contract() -> None:
+    config = load_config()
+    with DEFAULT_CONFIG_PATH.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(config.entities) == len(rows)
+    names = {e.name for e in config.entities}
+    for hospital in ("hospital_a", "hospital_b"):
+        for table in ("departments", "encounters", "patients", "providers", "transactions"):
+            assert f"{hospital}.{table}" in names
+        assert f"{hospital}.claims" in names
+    assert {"codesets.cpt_codes", "codesets.npi", "codesets.icd10cm_codes"} <= names
+    by_name = config.by_name()
+    assert by_name["hospital_b.patients"].watermark == "Updated_Date"
+    assert by_name["hospital_a.departments"].loadtype == "full"
+    assert by_name["hospital_a.claims"].matches("hospital1_claim_data_2024_03.csv")
+    assert by_name["hospital_a.claims"].matches("hospital1_claim_data_2024_03_15.csv")
+    assert by_name["hospital_a.claims"].matches("hospital1_claim_data.csv")
+    assert not by_name["hospital_a.claims"].matches("hospital2_claim_data_2024_03.csv")
+    assert by_name["hospital_b.claims"].matches("hospital2_claim_data_2024_03.csv")
+    assert by_name["hospital_a.encounters"].target == "bronze/hospital_a/encounters"
+
+
+def test_good_row_is_read(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    (entity,) = config.entities
+    assert entity.is_active is True
+    assert entity.line == 2
+    assert entity.target == "bronze/hospital_a/patients"
+
+
+def test_bad_loadtype_names_line_and_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, GOOD, GOOD.replace("patients", "encounters").replace("incremental", "delta")
+    )
+    message = error_of(path)
+    assert str(path) in message
+    assert "line 3" in message
+    assert "'loadtype'" in message
+    assert "'delta'" in message
+    assert "full" in message and "incremental" in message
+
+
+def test_incremental_without_watermark(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD.replace("ModifiedDate", "")))
+    assert "line 2" in message
+    assert "watermark" in message
+    assert "set loadtype to full" in message
+
+
+def test_bad_is_active(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD.replace(",1,", ",maybe,")))
+    assert "line 2" in message
+    assert "'is_active'" in message
+    assert "write 1" in message
+
+
+def test_unknown_column(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + ",x", header=HEADER + ",schedule")
+    message = error_of(path)
+    assert "line 1" in message
+    assert "'schedule'" in message
+    assert "known columns" in message
+
+
+def test_duplicate_entity_names_both_lines(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD, GOOD.replace(",1,", ",0,")))
+    assert "line 3" in message
+    assert "line 2" in message
+    assert "hospital_a.patients" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    message = error_of(
+        write(
+            tmp_path,
+            GOOD.replace("incremental", "weekly"),
+            ",hospital_a,claims,incremental,,1,,claims_csv,,landing/claims,,ClaimID,",
+            ",hospital_a,claims2,incremental,,1,,claims_csv,,landing/claims,([bad,,",
+        )
+    )
+    assert "line 2" in message and "'loadtype'" in message
+    assert "line 3" in message and "file_pattern" in message
+    assert "line 4" in message and "regular expression" in message
+
+
+def test_sql_row_needs_a_database_and_file_row_no_watermark(tmp_path: Path) -> None:
+    message = error_of(
+        write(
+            tmp_path,
+            GOOD.replace("hospital_a,hospital_a", ",hospital_a"),
+            ",hospital_a,claims,incremental,ModifiedDate,1,,claims_csv,,landing/claims,x.csv,,",
+        )
+    )
+    assert "line 2" in message and "'database'" in message
+    assert "line 3" in message and "only source_kind sql has a watermark" in message
+
+
+def test_wrong_field_count_and_unsafe_path(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD + ",extra", GOOD.replace(",1,,", ",1,../outside,")))
+    assert "line 2" in message and "comma" in message
+    assert "line 3" in message and "'targetpath'" in message
+
+
+def test_emr_url_from_environment_or_default(tmp_path: Path) -> None:
+    env = {"RCM_EMR_HOSPITAL_A_URL": "postgresql+psycopg://u@h/db"}
+    assert emr_url("hospital_a", tmp_path, env) == env["RCM_EMR_HOSPITAL_A_URL"]
+    default = emr_url("hospital_b", tmp_path, env)
+    assert default.startswith("sqlite:///")
+    assert default.endswith("/emr/hospital_b.db")

@@ -1,0 +1,223 @@
+"""Landing files to Bronze: claims and CPT CSVs, the NPI extract, re-landing, rejects."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from .conftest import (
+    CLAIM_COLUMNS,
+    claim_row,
+    data_files,
+    ingest,
+    load_folders,
+    read_audit,
+    read_bronze,
+    write_claims,
+    write_config,
+)
+
+CLAIMS = ["hospital_a.claims", "hospital_b.claims"]
+
+
+def data_lines(path: Path) -> int:
+    with path.open(newline="") as handle:
+        return sum(1 for _ in csv.reader(handle)) - 1
+
+
+def test_claims_files_are_loaded_per_hospital_and_moved(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    landing = sources / "landing" / "claims"
+    write_claims(sources, "hospital1_claim_data_2024_02.csv", range(5, 8), 1)
+    expected = {p.name: data_lines(p) for p in landing.glob("*.csv")}
+    config = write_config(tmp_path / "c.csv", CLAIMS)
+    result = ingest(sources, lake, config)
+    assert result.ok
+    a = read_bronze(lake, "hospital_a", "claims")
+    b = read_bronze(lake, "hospital_b", "claims")
+    hospital1 = {n: c for n, c in expected.items() if n.startswith("hospital1")}
+    assert a.num_rows == sum(hospital1.values())
+    assert b.num_rows == expected["hospital2_claim_data_2024_01.csv"]
+    assert set(a.column("_source_name").to_pylist()) == set(hospital1)
+    # one load per file, each file in processed/, none left in landing
+    assert len(load_folders(lake, "hospital_a", "claims")) == len(hospital1)
+    assert sorted(p.name for p in (landing / "processed").iterdir()) == sorted(expected)
+    assert not list(landing.glob("*.csv"))
+    # line numbers: the first data row is line 2; empty values are null
+    rows = [r for r in a.to_pylist() if r["_source_name"] == "hospital1_claim_data_2024_01.csv"]
+    assert sorted(r["_source_row"] for r in rows) == list(range(2, 2 + len(rows)))
+    pending = [r for r in rows if r["ClaimStatus"] == "Pending"]
+    assert pending and all(r["PaidAmount"] is None for r in pending)
+    assert "DenialReasonCode" in a.column_names and "AllowedAmount" in a.column_names
+    audit = [r for r in read_audit(lake) if r["tablename"] == "claims"]
+    assert {r["source_name"] for r in audit} == set(expected)
+    assert all(len(r["content_sha256"]) == 64 for r in audit)
+
+
+def test_relanded_file_is_detected_and_not_loaded_twice(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    landing = sources / "landing" / "claims"
+    ingest(sources, lake, config)
+    loaded = data_files(lake)
+    rows = read_bronze(lake, "hospital_a", "claims").num_rows
+    # the same content lands again, under the same name and under another name
+    shutil.copy(landing / "processed" / "hospital1_claim_data_2024_01.csv", landing)
+    shutil.copy(
+        landing / "processed" / "hospital1_claim_data_2024_01.csv",
+        landing / "hospital1_claim_data_2024_01_31.csv",
+    )
+    again = ingest(sources, lake, config)
+    assert again.ok
+    assert again.entities[0].status == "skipped_duplicate"
+    assert data_files(lake) == loaded
+    assert read_bronze(lake, "hospital_a", "claims").num_rows == rows
+    processed = sorted(p.name for p in (landing / "processed").iterdir())
+    assert len(processed) == 3
+    assert sum("__duplicate_" in name for name in processed) == 1
+    assert not list(landing.glob("hospital1*.csv"))
+    statuses = [r["status"] for r in read_audit(lake) if r["run_id"] == again.run_id]
+    assert statuses == ["skipped_duplicate", "skipped_duplicate"]
+
+    # a corrected export under a known name is new content: loaded, kept apart in processed
+    write_claims(sources, "hospital1_claim_data_2024_01.csv", range(3), 1)
+    third = ingest(sources, lake, config)
+    assert third.entities[0].status == "success"
+    assert len(list((landing / "processed").iterdir())) == 4
+
+
+def test_malformed_lines_are_rejected_with_line_and_reason(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    landing = sources / "landing" / "claims"
+    good = [claim_row(i, 1) for i in range(20, 26)]
+
+    def line(row: dict[str, str]) -> str:
+        return ",".join(row[c] for c in CLAIM_COLUMNS)
+
+    header = ",".join(CLAIM_COLUMNS)
+    lines: list[bytes] = [header.encode()]
+    bad_lines: dict[int, str] = {}
+    lines.append(line(good[0]).encode())
+    lines.append(line(good[1]).rsplit(",", 2)[0].encode())  # two fields short
+    bad_lines[len(lines)] = "wrong number of fields"
+    lines.append((line(good[2]) + ",surplus").encode())
+    bad_lines[len(lines)] = "extra value"
+    lines.append(line(good[3]).replace("Aetna", 'Ae"tna"x').replace("CLAIM", '"CLAIM', 1).encode())
+    bad_lines[len(lines)] = "broken quoting"
+    lines.append(line(good[4]).replace("Aetna", "Aetn\xe9").encode("latin-1"))
+    bad_lines[len(lines)] = "not valid UTF-8"
+    lines.append(b"")  # a blank line is not a record
+    lines.append(line(good[5]).replace("Aetna", '"Aetna').encode())  # never closed
+    bad_lines[len(lines)] = "never closed"
+    good_after = [claim_row(i, 1) for i in range(30, 33)]
+    lines.extend(line(r).encode() for r in good_after)
+    (landing / "hospital1_claim_data_2024_05.csv").write_bytes(b"\n".join(lines) + b"\n")
+
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name.endswith("05.csv"))
+    assert record.rows_rejected == len(bad_lines)
+    assert record.rows_read == record.rows_written + record.rows_rejected
+    assert record.rows_written == 1 + len(good_after)
+
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    assert folder.name == f"load_id={record.load_id}"
+    rejected = pq.read_table(folder / "rejected.parquet").to_pylist()
+    by_line = {r["_source_row"]: r for r in rejected}
+    assert set(by_line) == set(bad_lines)
+    for number, problem in bad_lines.items():
+        reason = by_line[number]["_reject_reason"]
+        assert problem in reason and f"line {number}" in reason
+        assert by_line[number]["_source_name"] == "hospital1_claim_data_2024_05.csv"
+        assert by_line[number]["_raw"]
+    assert (
+        "'PayorID'"
+        in by_line[max(n for n, p in bad_lines.items() if "UTF-8" in p)]["_reject_reason"]
+    )
+    short = min(bad_lines)
+    assert (
+        "'Coinsurance'" in by_line[short]["_reject_reason"]
+        or "missing" in by_line[short]["_reject_reason"]
+    )
+    ids = {r["ClaimID"] for r in read_bronze(lake, "hospital_a", "claims").to_pylist()}
+    assert {r["ClaimID"] for r in good_after} <= ids
+
+
+def test_missing_required_column_fails_the_entity_only(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    landing = sources / "landing" / "claims"
+    path = landing / "hospital1_claim_data_2024_06.csv"
+    header = [c for c in CLAIM_COLUMNS if c not in ("ClaimStatus", "PayorType")]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerow(claim_row(1, 1))
+    config = write_config(tmp_path / "c.csv", [*CLAIMS, "codesets.cpt_codes"])
+    result = ingest(sources, lake, config)
+    assert not result.ok
+    (failed,) = result.failed
+    assert failed.entity == "hospital_a.claims"
+    assert "hospital1_claim_data_2024_06.csv" in (failed.error or "")
+    assert "ClaimStatus" in (failed.error or "") and "PayorType" in (failed.error or "")
+    assert path.exists(), "a failed file stays in landing"
+    # the earlier file of the same entity and the other entities loaded
+    assert read_bronze(lake, "hospital_a", "claims").num_rows > 0
+    assert read_bronze(lake, "hospital_b", "claims").num_rows > 0
+    assert read_bronze(lake, "codesets", "cpt_codes").num_rows == 3
+    assert not (lake / "_tmp").exists() or not list((lake / "_tmp").iterdir())
+    audit = read_audit(lake)
+    failed_rows = [r for r in audit if r["status"] == "failed"]
+    assert [r["source_name"] for r in failed_rows] == [path.name]
+
+
+def test_codeset_files_cpt_and_npi_extract(sources: Path, lake: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.csv", ["codesets.cpt_codes", "codesets.npi"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    cpt = read_bronze(lake, "codesets", "cpt_codes")
+    assert "0051T" in cpt.column("CPT Codes").to_pylist()
+    assert set(cpt.column("_source_system").to_pylist()) == {"ama"}
+    npi = read_bronze(lake, "codesets", "npi").to_pylist()
+    assert all(len(r["npi"]) == 10 and r["npi"].startswith("00") for r in npi)
+    assert {r["_source_system"] for r in npi} == {"nppes"}
+    assert sorted(r["_source_row"] for r in npi) == list(range(1, len(npi) + 1))
+    assert (sources / "landing" / "npi" / "processed" / "nppes_npi_extract.json").exists()
+    # nothing new landed: no_change, no new data
+    before = data_files(lake)
+    again = ingest(sources, lake, config)
+    assert [e.status for e in again.entities] == ["no_change", "no_change"]
+    assert data_files(lake) == before
+
+
+def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) -> None:
+    from ingestion.sources.csvfile import CsvFile
+
+    path = tmp_path / "f.csv"
+    path.write_text('a,b,c\n1,2,3\n4,"5,6\n7,8,9\n10,11,"12"\n13,14,15\n')
+    with CsvFile(path, ["a", "b"]) as f:
+        chunks = list(f.chunks(2))
+    rows = [line for c in chunks for line in c.lines]
+    rejects = [r for c in chunks for r in c.rejects]
+    values = [v for c in chunks for v in c.columns[0]]
+    assert rows == [2, 4, 5, 6]
+    assert values == ["1", "7", "10", "13"]
+    assert [r.line for r in rejects] == [3]
+    assert "line 3: broken quoting" in rejects[0].reason
+    assert rejects[0].raw == '4,"5,6'
+    assert sum(len(c.lines) + len(c.rejects) for c in chunks) == 5
+
+    # a quote closed on a later line that leaves the record with too many fields
+    path.write_text('a,b,c\n1,"2,3\nx",y,z\n4,5,6\n')
+    with CsvFile(path, ["a"]) as f:
+        (chunk,) = list(f.chunks(100))
+    assert [r.line for r in chunk.rejects] == [2]
+    assert "spans several lines" in chunk.rejects[0].reason
+    assert chunk.lines == [3, 4]

@@ -1,0 +1,149 @@
+"""Crashes between writing and committing a load, and between committing and auditing it:
+no partial data is visible, and the next run recovers."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from .conftest import (
+    Crash,
+    crash_at,
+    data_files,
+    ingest,
+    load_folders,
+    read_audit,
+    read_bronze,
+    write_config,
+)
+
+
+def visible_rows(lake: Path, datasource: str, table: str) -> int:
+    """What a reader (dbt on DuckDB) sees of a Bronze table."""
+    pattern = lake / "bronze" / datasource / table / "*" / "*.parquet"
+    if not list(pattern.parent.parent.glob("*/*.parquet")):
+        return 0
+    (count,) = duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchone()  # type: ignore[misc]
+    return int(count)
+
+
+def source_count(sources: Path, datasource: str, table: str) -> int:
+    with sqlite3.connect(sources / "emr" / f"{datasource}.db") as conn:
+        (count,) = conn.execute(f"select count(*) from {table}").fetchone()
+    return int(count)
+
+
+def test_crash_before_publish_leaves_nothing_visible(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    with pytest.raises(Crash):
+        ingest(sources, lake, config, hook=crash_at("before_publish"))
+    assert list((lake / "_tmp").rglob("part-*.parquet")), "the parts were written under _tmp"
+    assert visible_rows(lake, "hospital_a", "transactions") == 0
+    assert read_audit(lake) == []
+
+    messages: list[str] = []
+    result = ingest(sources, lake, config, messages=messages)
+    assert result.ok
+    assert any("removed the abandoned temporary load" in m for m in messages)
+    assert not list((lake / "_tmp").iterdir())
+    expected = source_count(sources, "hospital_a", "transactions")
+    assert visible_rows(lake, "hospital_a", "transactions") == expected
+    assert [r["status"] for r in read_audit(lake)] == ["success"]
+
+
+def test_crash_between_rejected_and_bronze_rename_is_rolled_back(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    landing = sources / "landing" / "claims"
+    path = landing / "hospital1_claim_data_2024_01.csv"
+    path.write_text(path.read_text() + "broken,line\n")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    with pytest.raises(Crash):
+        ingest(sources, lake, config, hook=crash_at("before_publish"))
+    # the process died after moving the rejected rows into place, before the commit
+    (tmp,) = (lake / "_tmp").iterdir()
+    target = lake / "rejected" / "hospital_a" / "claims" / f"load_id={tmp.name}"
+    target.parent.mkdir(parents=True)
+    (tmp / "rejected").rename(target)
+    assert path.exists(), "an uncommitted file stays in landing"
+
+    result = ingest(sources, lake, config)
+    assert result.ok
+    assert not target.exists(), "the rejected rows of the uncommitted load are removed"
+    (rejected_load,) = (lake / "rejected" / "hospital_a" / "claims").iterdir()
+    assert rejected_load.name == f"load_id={result.entities[0].load_ids[0]}"
+    assert result.entities[0].rows_rejected == 1
+
+
+def test_crash_between_commit_and_audit_is_recovered(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.encounters", "hospital_a.claims"])
+    with pytest.raises(Crash):
+        ingest(sources, lake, config, hook=crash_at("before_audit"))
+    # the encounters load is committed and complete, only its audit row is missing
+    (folder,) = load_folders(lake, "hospital_a", "encounters")
+    expected = source_count(sources, "hospital_a", "encounters")
+    assert visible_rows(lake, "hospital_a", "encounters") == expected
+    assert read_audit(lake) == []
+
+    messages: list[str] = []
+    result = ingest(sources, lake, config, messages=messages)
+    assert result.ok
+    (recovered,) = result.recovered
+    assert recovered.status == "recovered"
+    assert f"load_id={recovered.load_id}" == folder.name
+    assert recovered.rows_written == expected
+    assert recovered.watermark_after is not None
+    # the recovered watermark is used: nothing is loaded twice
+    encounters = next(e for e in result.entities if e.entity == "hospital_a.encounters")
+    assert encounters.status == "no_change"
+    assert visible_rows(lake, "hospital_a", "encounters") == expected
+    statuses = [(r["tablename"], r["status"]) for r in read_audit(lake)]
+    assert ("encounters", "recovered") in statuses and ("encounters", "no_change") in statuses
+
+
+def test_killed_process_after_commit_recovers_the_file_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    script = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from ingestion.ingest import IngestSettings, run_ingest
+
+        def die(stage, load_id):
+            if stage == "before_audit":
+                os._exit(9)
+
+        run_ingest(IngestSettings(sources=Path({str(sources)!r}), lake={str(lake)!r},
+                                  config_path=Path({str(config)!r}), env={{}}, hook=die))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 9, proc.stderr
+    rows = read_bronze(lake, "hospital_a", "claims").num_rows
+    assert rows > 0
+    landing = sources / "landing" / "claims" / "hospital1_claim_data_2024_01.csv"
+    assert landing.exists(), "killed before the file was moved"
+    before = data_files(lake)
+
+    result = ingest(sources, lake, config)
+    assert result.ok
+    assert [r.status for r in result.recovered] == ["recovered"]
+    assert result.entities[0].status == "skipped_duplicate"
+    assert data_files(lake) == before
+    assert read_bronze(lake, "hospital_a", "claims").num_rows == rows
+    assert not landing.exists()
+    assert list((landing.parent / "processed").glob("hospital1_claim_data_2024_01*.csv"))
