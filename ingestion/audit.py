@@ -163,6 +163,13 @@ class AuditLog:
                 return record
         return None
 
+    def latest_loaded(self, entity: str) -> AuditRecord | None:
+        """The newest load of ``entity`` that published data (``success`` or ``recovered``)."""
+        loaded = [
+            r for r in self._by_entity.get(entity, ()) if r.status in LOADED_STATUSES and r.load_id
+        ]
+        return max(loaded, key=lambda r: r.load_id or "") if loaded else None
+
     def load_ids(self, entity: str) -> set[str]:
         return {r.load_id for r in self._by_entity.get(entity, ()) if r.load_id}
 

@@ -12,6 +12,8 @@ Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -349,6 +351,7 @@ class _Run:
         high = since
         at_high: list[tuple[str | None, ...]] = []
         already_loaded = 0
+        content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
                 if wm is not None:
@@ -372,6 +375,8 @@ class _Run:
                             already_loaded += len(drop)
                             batch = [[v for i, v in enumerate(c) if i not in drop] for c in batch]
                 manifest.rows_read += len(batch[0])
+                if not incremental:
+                    content.update(json.dumps(batch).encode())
                 writer.write(batch, None)
             manifest.watermark_after = high
             writer.boundary = [row_digest(row) for row in at_high]
@@ -380,6 +385,18 @@ class _Run:
                     f"  {entity.name}: {already_loaded:,} row(s) at the watermark {since!r} "
                     "were loaded before and are skipped"
                 )
+            if not incremental:
+                manifest.content_sha256 = content.hexdigest()
+                unchanged = self._unchanged(entity, manifest.content_sha256)
+                if unchanged is not None:
+                    writer.abandon()
+                    return self._record(
+                        entity,
+                        "no_change",
+                        started,
+                        source_name=entity.tablename,
+                        sha=manifest.content_sha256,
+                    )
             if incremental and manifest.rows_read == 0:
                 writer.abandon()
                 return self._record(
@@ -474,6 +491,20 @@ class _Run:
         self, entity: EntityConfig, rows: codesets.CodesetRows, sha: str | None
     ) -> AuditRecord:
         manifest = self._manifest(entity, rows.source_system, rows.source_name, rows.columns)
+        if sha is None:  # a list from an API or a package: hash its rows instead of a file
+            sha = hashlib.sha256(json.dumps([rows.columns, rows.rows]).encode()).hexdigest()
+            unchanged = self._unchanged(entity, sha)
+            if unchanged is not None:
+                return self._record(
+                    entity,
+                    "no_change",
+                    datetime.now(UTC),
+                    source_name=rows.source_name,
+                    sha=sha,
+                )
+            from_file = False
+        else:
+            from_file = True
         manifest.content_sha256 = sha
         writer = self._writer(entity, manifest)
         try:
@@ -483,12 +514,22 @@ class _Run:
             for start in range(0, len(rows.rows), batch):
                 writer.write(
                     [c[start : start + batch] for c in columns],
-                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1)) if sha else None,
+                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1))
+                    if from_file
+                    else None,
                 )
             return self._commit(entity, writer)
         except Exception:
             writer.abandon()
             raise
+
+    def _unchanged(self, entity: EntityConfig, sha: str) -> str | None:
+        """The load whose content a full extract repeats (then nothing is written), or None."""
+        last = self.audit.latest_loaded(entity.name)
+        if last is None or last.content_sha256 != sha:
+            return None
+        self.progress(f"  {entity.name}: same content as load {last.load_id}: nothing written")
+        return last.load_id
 
     def _load_npi_api(self, entity: EntityConfig) -> AuditRecord:
         assert self.config is not None

@@ -48,6 +48,21 @@ def test_default_config_end_to_end_and_audit_readable_by_duckdb(
     assert set(icd.column("_source_system").to_pylist()) == {"cms"}
 
 
+def test_second_run_of_the_whole_config_writes_nothing(
+    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(sources, lake) == 0
+    bronze = lake / "bronze"
+    before = sorted(p.relative_to(lake) for p in bronze.rglob("load_id=*"))
+    assert run(sources, lake) == 0
+    after = sorted(p.relative_to(lake) for p in bronze.rglob("load_id=*"))
+    assert after == before
+    runs = sorted({r["run_id"] for r in read_audit(lake)})
+    second = [r for r in read_audit(lake) if r["run_id"] == runs[-1]]
+    assert second and {r["status"] for r in second} == {"no_change"}
+    assert sum(r["rows_written"] for r in second) == 0
+
+
 def test_only_and_rerun_is_a_no_change_run(
     sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

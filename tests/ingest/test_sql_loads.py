@@ -99,6 +99,17 @@ def test_full_load_writes_a_snapshot_every_run(sources: Path, lake: Path, tmp_pa
     assert {r["loadtype"] for r in read_audit(lake)} == {"full"}
 
 
+def test_unchanged_full_extract_writes_nothing(sources: Path, lake: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.departments"])
+    ingest(sources, lake, config)
+    again = ingest(sources, lake, config)
+    assert again.entities[0].status == "no_change"
+    assert again.rows_written == 0
+    assert len(load_folders(lake, "hospital_a", "departments")) == 1
+    statuses = [r["status"] for r in read_audit(lake)]
+    assert statuses == ["success", "no_change"]
+
+
 def test_incremental_loads_only_new_and_changed_rows(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
