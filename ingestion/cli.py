@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingestion.generate.cli",
     "ingestion.ingest",
     "ingestion.build",
+    "ingestion.pipeline",
     "ingestion.bench",
 )
 

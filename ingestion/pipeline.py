@@ -1,0 +1,175 @@
+"""`rcm run`: the whole pipeline in one command (generate if needed, ingest, build, docs).
+
+Every stage is the same code that its own sub-command runs; this module only chains them,
+stops at the first stage that fails and ends with one summary of what happened and where
+to look next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestion import console
+
+DEFAULT_WAREHOUSE = Path("warehouse") / "rcm.duckdb"
+
+
+@dataclass
+class StageTiming:
+    name: str
+    seconds: float
+    detail: str
+
+
+@dataclass
+class RunReport:
+    stages: list[StageTiming] = field(default_factory=list)
+    docs_path: Path | None = None
+    warehouse: Path = DEFAULT_WAREHOUSE
+
+    def table(self) -> str:
+        rows = [(s.name, round(s.seconds, 1), s.detail) for s in self.stages]
+        return console.format_table(("stage", "seconds", "result"), rows)
+
+
+class StageFailedError(RuntimeError):
+    """A stage failed; the message names it and says where its details are."""
+
+
+def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool) -> str | None:
+    from ingestion.generate.generator import generate
+    from ingestion.generate.settings import GeneratorSettings
+
+    if (sources / "generator_state.json").exists() and not regenerate:
+        console.info(f"[generate] sources already in {sources}: kept (pass --regenerate to redo)")
+        return None
+    console.info(f"[generate] synthetic sources at scale {scale:g}, seed {seed} -> {sources}")
+    summary = generate(
+        GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate),
+        progress=lambda m: console.info(f"  {m}"),
+    )
+    return f"{summary.total_rows:,} rows written"
+
+
+def _ingest(sources: Path, lake: str) -> str:
+    from ingestion.ingest import IngestSettings, format_summary, run_ingest
+
+    console.info(f"[ingest] {sources} -> {lake}")
+    result = run_ingest(IngestSettings.from_env(sources=sources, lake=lake))
+    console.info(format_summary(result))
+    if result.failed:
+        names = ", ".join(f.entity for f in result.failed)
+        raise StageFailedError(f"ingest failed for {names}; see the summary above")
+    return f"{result.rows_written:,} rows written, {result.rows_rejected:,} rejected"
+
+
+def _build(target: str | None) -> str:
+    from ingestion.build import format_summary, run_build
+
+    console.info("[build] dbt build")
+    result = run_build(target=target)
+    console.info(format_summary(result))
+    if result.exit_code != 0:
+        raise StageFailedError("dbt build failed; see the summary above and logs/dbt.log")
+    ok = sum(1 for n in result.nodes if not n.is_failure)
+    return f"{ok} nodes ok, {len(result.warnings)} warnings"
+
+
+def _reset(lake: Path, warehouse: Path) -> None:
+    """Fresh sources mean a new world: the old lake and warehouse would mix two of them."""
+    if lake.is_dir() and not str(lake).startswith("abfss://"):
+        console.info(f"[generate] --regenerate: removing the old lake {lake}")
+        shutil.rmtree(lake)
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        if path.exists():
+            console.info(f"[generate] --regenerate: removing the old warehouse {path}")
+            path.unlink()
+
+
+def run_pipeline(
+    *,
+    sources: Path,
+    lake: str,
+    scale: float,
+    seed: int,
+    regenerate: bool = False,
+    docs: bool = True,
+    target: str | None = None,
+) -> RunReport:
+    """Run every stage in order; raise :class:`StageFailedError` at the first failure."""
+    report = RunReport(warehouse=Path(os.environ.get("RCM_WAREHOUSE_PATH", DEFAULT_WAREHOUSE)))
+    if regenerate:
+        _reset(Path(lake), report.warehouse)
+    report.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["RCM_LAKE_DIR"] = lake
+
+    def timed(name: str, work: Any) -> Any:
+        started = time.perf_counter()
+        detail = work()
+        if detail is not None:
+            report.stages.append(StageTiming(name, time.perf_counter() - started, str(detail)))
+        return detail
+
+    timed("generate", lambda: _generate_if_needed(sources, scale, seed, regenerate))
+    timed("ingest", lambda: _ingest(sources, lake))
+    timed("build", lambda: _build(target))
+    if docs:
+        from ingestion.build import run_docs
+
+        console.info("[docs] dbt docs generate --static")
+        path = timed("docs", lambda: run_docs(target=target))
+        report.docs_path = Path(path)
+    return report
+
+
+def _command(args: argparse.Namespace) -> int:
+    lake = args.lake or os.environ.get("RCM_LAKE_DIR", "lake")
+    try:
+        report = run_pipeline(
+            sources=args.sources,
+            lake=lake,
+            scale=args.scale,
+            seed=args.seed,
+            regenerate=args.regenerate,
+            docs=not args.no_docs,
+            target=args.target,
+        )
+    except StageFailedError as exc:
+        console.error(str(exc))
+        return 1
+    console.info("")
+    console.info(report.table())
+    console.info("")
+    console.info(f"warehouse: {report.warehouse} (DuckDB; schemas staging, cdm, marts, ...)")
+    if report.docs_path is not None:
+        console.info(f"lineage site: open {report.docs_path} in a browser (no server needed)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the whole pipeline: generate if needed, ingest, build, docs",
+        description=(
+            "Generate synthetic sources when the sources folder has none, ingest them into "
+            "the Bronze lake, build the warehouse with dbt and write the lineage site."
+        ),
+    )
+    parser.add_argument("--sources", type=Path, default=Path("sources"))
+    parser.add_argument("--lake", default=None, help="default: $RCM_LAKE_DIR, else lake")
+    parser.add_argument("--scale", type=float, default=0.1, help="0.1 = about 100k transactions")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="write fresh sources even if some exist (and drop the old lake and warehouse)",
+    )
+    parser.add_argument("--no-docs", action="store_true", help="skip dbt docs generate")
+    parser.add_argument("--target", default=None, help="dbt target (default: $RCM_TARGET, local)")
+    parser.set_defaults(func=_command)
