@@ -1,10 +1,272 @@
-"""Placeholder: filled in by its stage."""
+"""`rcm build` and `rcm docs`: run the dbt project through dbt's Python API.
+
+``run_build`` runs ``dbt build`` (seeds, models, snapshots, tests) with the repository's project
+and profiles folders and returns a :class:`BuildResult`; ``run_docs`` runs ``dbt docs generate
+--static`` and returns the path of the single-file HTML site. ``rcm run`` calls both.
+"""
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROJECT_DIR = REPO_ROOT
+DEFAULT_PROFILES_DIR = REPO_ROOT / "profiles"
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    del subparsers
+# dbt result statuses that make a build fail.
+FAILING_STATUSES = frozenset({"error", "fail", "runtime error"})
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One dbt node's outcome."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str
+    execution_time: float
+    message: str
+    failures: int | None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status in FAILING_STATUSES
+
+    @property
+    def is_warning(self) -> bool:
+        return self.status == "warn"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What ``dbt build`` did: one entry per node, plus whether dbt itself succeeded."""
+
+    success: bool
+    nodes: tuple[NodeResult, ...]
+    elapsed_seconds: float
+    target_path: Path
+    exception: str | None = None
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> tuple[NodeResult, ...]:
+        return tuple(node for node in self.nodes if node.is_failure)
+
+    @property
+    def warnings(self) -> tuple[NodeResult, ...]:
+        return tuple(node for node in self.nodes if node.is_warning)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.success and not self.failures and self.exception is None else 1
+
+    def slowest(self, limit: int = 5) -> tuple[NodeResult, ...]:
+        return tuple(sorted(self.nodes, key=lambda node: node.execution_time, reverse=True)[:limit])
+
+
+def _dbt_args(
+    command: Sequence[str],
+    *,
+    project_dir: Path,
+    profiles_dir: Path,
+    target: str | None,
+    target_path: Path | None,
+) -> list[str]:
+    args = [*command, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    if target:
+        args += ["--target", target]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    return args
+
+
+def _invoke(args: list[str]) -> Any:
+    # Imported here: dbt is heavy and only the build/docs commands need it.
+    from dbt.cli.main import dbtRunner
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    try:
+        return dbtRunner().invoke(args)
+    finally:
+        _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """Let go of dbt-duckdb's in-process database handle.
+
+    dbt-duckdb keeps one DuckDB instance per process; while it lives, the warehouse file cannot
+    be opened by the caller (`rcm run`, the tests) with another configuration.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter
+        return
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    gc.collect()
+
+
+def _node_result(result: Any) -> NodeResult:
+    node = result.node
+    return NodeResult(
+        unique_id=str(node.unique_id),
+        resource_type=str(node.resource_type),
+        name=str(node.name),
+        status=str(result.status),
+        execution_time=float(result.execution_time or 0.0),
+        message=str(result.message or ""),
+        failures=result.failures,
+        tags=tuple(str(tag) for tag in (getattr(node, "tags", None) or ())),
+    )
+
+
+def run_build(
+    *,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    full_refresh: bool = False,
+    target: str | None = None,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    profiles_dir: Path = DEFAULT_PROFILES_DIR,
+    target_path: Path | None = None,
+    extra_args: Sequence[str] = (),
+) -> BuildResult:
+    """Run ``dbt build`` and collect every node's outcome."""
+    args = _dbt_args(
+        ["build"],
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target=target,
+        target_path=target_path,
+    )
+    if select:
+        args += ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
+    if full_refresh:
+        args.append("--full-refresh")
+    args += list(extra_args)
+    outcome = _invoke(args)
+    results = getattr(outcome.result, "results", None) or []
+    nodes = tuple(_node_result(result) for result in results)
+    elapsed = float(getattr(outcome.result, "elapsed_time", 0.0) or 0.0)
+    counts: dict[str, Counter[str]] = {}
+    for node in nodes:
+        counts.setdefault(node.resource_type, Counter())[node.status] += 1
+    return BuildResult(
+        success=bool(outcome.success),
+        nodes=nodes,
+        elapsed_seconds=elapsed,
+        target_path=target_path or project_dir / "target",
+        exception=None if outcome.exception is None else str(outcome.exception),
+        counts=counts,
+    )
+
+
+def run_docs(
+    *,
+    target: str | None = None,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    profiles_dir: Path = DEFAULT_PROFILES_DIR,
+    target_path: Path | None = None,
+) -> Path:
+    """Run ``dbt docs generate --static``; return the single-file HTML site."""
+    args = _dbt_args(
+        ["docs", "generate", "--static"],
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target=target,
+        target_path=target_path,
+    )
+    outcome = _invoke(args)
+    if not outcome.success:
+        raise RuntimeError(f"dbt docs generate failed: {outcome.exception}")
+    return (target_path or project_dir / "target") / "static_index.html"
+
+
+def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
+    """A one-screen summary of a build."""
+    lines = ["", "dbt build summary", "-----------------"]
+    for resource_type in sorted(result.counts):
+        statuses = ", ".join(
+            f"{status} {n}" for status, n in sorted(result.counts[resource_type].items())
+        )
+        lines.append(f"  {resource_type:<10} {statuses}")
+    lines.append(f"  elapsed    {result.elapsed_seconds:.1f}s")
+    if result.nodes:
+        lines.append("slowest nodes:")
+        for node in result.slowest(slowest):
+            lines.append(f"  {node.execution_time:6.2f}s  {node.resource_type} {node.name}")
+    if result.warnings:
+        lines.append(f"warnings ({len(result.warnings)}):")
+        for node in result.warnings:
+            lines.append(f"  WARN  {node.name}: {node.message}")
+    if result.failures:
+        lines.append(f"failures ({len(result.failures)}):")
+        for node in result.failures:
+            lines.append(f"  {node.status.upper()}  {node.name}: {node.message}")
+    if result.exception:
+        lines.append(f"dbt error: {result.exception}")
+    lines.append("result: " + ("OK" if result.exit_code == 0 else "FAILED"))
+    return "\n".join(lines)
+
+
+def _build_command(args: argparse.Namespace) -> int:
+    result = run_build(
+        select=args.select or (),
+        exclude=args.exclude or (),
+        full_refresh=bool(args.full_refresh),
+        target=args.target,
+        target_path=args.target_path,
+    )
+    print(format_summary(result))
+    return result.exit_code
+
+
+def _docs_command(args: argparse.Namespace) -> int:
+    try:
+        html = run_docs(target=args.target, target_path=args.target_path)
+    except RuntimeError as error:
+        print(f"rcm docs: {error}")
+        return 1
+    print(f"docs site (single static HTML): {html}")
+    return 0
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", default=None, help="dbt target (default: RCM_TARGET or local)")
+    parser.add_argument(
+        "--target-path",
+        type=Path,
+        default=None,
+        help="where dbt writes its artifacts (default: ./target)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    build = subparsers.add_parser(
+        "build",
+        help="run dbt build (seeds, models, snapshots, tests) and print a summary",
+        description="Run `dbt build` on the warehouse. Env: RCM_LAKE_DIR, RCM_WAREHOUSE_PATH.",
+    )
+    _add_common(build)
+    build.add_argument("--select", "-s", nargs="+", default=None, help="dbt node selection")
+    build.add_argument("--exclude", nargs="+", default=None, help="dbt nodes to exclude")
+    build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    build.set_defaults(func=_build_command)
+
+    docs = subparsers.add_parser(
+        "docs",
+        help="generate the dbt docs site as one static HTML file",
+        description="Run `dbt docs generate --static` and print where the HTML is.",
+    )
+    _add_common(docs)
+    docs.set_defaults(func=_docs_command)

@@ -1,0 +1,142 @@
+{#
+    Cleaning helpers for staging. Bronze stores every source value as text; these turn it
+    into typed house columns the same way on every engine.
+#}
+
+{#- Trimmed text; empty strings and the literal string 'null' (EMR exports write it) are
+    missing values. -#}
+{% macro clean_string(column) -%}
+    case
+        when trim({{ column }}) = '' then null
+        when lower(trim({{ column }})) = 'null' then null
+        else trim({{ column }})
+    end
+{%- endmacro %}
+
+
+{% macro clean_upper(column) -%}
+    upper({{ clean_string(column) }})
+{%- endmacro %}
+
+
+{#- Money: the float text of the source (with float noise such as 150.00000000001) rounded to
+    cents and stored as decimal(18,2); unparsable text becomes null. -#}
+{% macro to_money(column) -%}
+    cast(round({{ dbt.safe_cast(clean_string(column), type_double()) }}, 2) as {{ type_money() }})
+{%- endmacro %}
+
+
+{% macro type_money() -%}
+    decimal(18, 2)
+{%- endmacro %}
+
+
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'rcm')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double precision
+{%- endmacro %}
+
+{% macro duckdb__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
+
+{% macro sqlserver__type_double() -%}
+    float
+{%- endmacro %}
+
+{% macro synapse__type_double() -%}
+    float
+{%- endmacro %}
+
+
+{#- Timestamps arrive as 'YYYY-MM-DD HH:MM:SS' (naive UTC); dates as 'YYYY-MM-DD' (a
+    timestamp text is accepted for a date too). -#}
+{% macro to_timestamp(column) -%}
+    {{ dbt.safe_cast(clean_string(column), dbt.type_timestamp()) }}
+{%- endmacro %}
+
+
+{% macro to_date(column) -%}
+    cast({{ to_timestamp(column) }} as date)
+{%- endmacro %}
+
+
+{% macro to_integer(column) -%}
+    cast({{ dbt.safe_cast(clean_string(column), type_double()) }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+
+{#- 'true'/'1'/'y'/'yes' -> true, 'false'/'0'/'n'/'no' -> false, anything else null. -#}
+{% macro to_boolean(column) -%}
+    case
+        when lower({{ clean_string(column) }}) in ('true', 't', '1', 'y', 'yes') then true
+        when lower({{ clean_string(column) }}) in ('false', 'f', '0', 'n', 'no') then false
+    end
+{%- endmacro %}
+
+
+{#- NPI: a 10-character string. Sources send numbers ("1234567893.0", "234567891" after a
+    leading zero was lost): drop the decimal part and left-pad with zeros. -#}
+{% macro normalise_npi(column) -%}
+    case
+        when {{ clean_string(column) }} is null then null
+        when {{ dbt.length(dbt.split_part(clean_string(column), "'.'", 1)) }} >= 10
+            then {{ dbt.split_part(clean_string(column), "'.'", 1) }}
+        else {{ lpad_zeros(dbt.split_part(clean_string(column), "'.'", 1), 10) }}
+    end
+{%- endmacro %}
+
+
+{#- ICD-10-CM: upper case without the dot (E119); the dotted form puts the dot after the
+    third character (E11.9). -#}
+{% macro normalise_icd(column) -%}
+    upper({{ dbt.replace(clean_string(column), "'.'", "''") }})
+{%- endmacro %}
+
+
+{% macro dotted_icd(nodot_column) -%}
+    case
+        when {{ nodot_column }} is null then null
+        when {{ dbt.length(nodot_column) }} <= 3 then {{ nodot_column }}
+        else {{ dbt.concat([
+            "substring(" ~ nodot_column ~ ", 1, 3)",
+            "'.'",
+            "substring(" ~ nodot_column ~ ", 4, 10)",
+        ]) }}
+    end
+{%- endmacro %}
+
+
+{% macro lpad_zeros(expression, width) -%}
+    {{ return(adapter.dispatch('lpad_zeros', 'rcm')(expression, width)) }}
+{%- endmacro %}
+
+{% macro default__lpad_zeros(expression, width) -%}
+    lpad({{ expression }}, {{ width }}, '0')
+{%- endmacro %}
+
+{% macro sqlserver__lpad_zeros(expression, width) -%}
+    right(replicate('0', {{ width }}) + {{ expression }}, {{ width }})
+{%- endmacro %}
+
+{% macro synapse__lpad_zeros(expression, width) -%}
+    {{ rcm.sqlserver__lpad_zeros(expression, width) }}
+{%- endmacro %}
+
+
+{#- Gender in one vocabulary: Male / Female / Other (null stays null). -#}
+{% macro conform_gender(column) -%}
+    case
+        when {{ column }} is null then null
+        when lower({{ column }}) in ('m', 'male') then 'Male'
+        when lower({{ column }}) in ('f', 'female') then 'Female'
+        else 'Other'
+    end
+{%- endmacro %}

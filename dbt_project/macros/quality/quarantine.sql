@@ -1,0 +1,47 @@
+{#
+    Quarantine rules. A rule is a (name, condition-that-fails) pair; the CDM models compute
+    `failed_rules` (comma-separated names of the rules a row fails, null when it passes) and
+    route rows to the clean or the quarantine model on it. Rules are declared once per entity
+    here, so the clean model, the quarantine model and the tests agree.
+#}
+
+{% macro patient_quarantine_rules() -%}
+    {{ return([
+        ('missing_patient_id', 'source_patient_id is null'),
+        ('missing_birth_date', 'birth_date is null'),
+        ('missing_first_name', 'first_name is null'),
+    ]) }}
+{%- endmacro %}
+
+
+{% macro transaction_quarantine_rules() -%}
+    {{ return([
+        ('missing_transaction_id', 'source_transaction_id is null'),
+        ('missing_encounter_id', 'source_encounter_id is null'),
+        ('missing_patient_id', 'source_patient_id is null'),
+        ('missing_provider_id', 'source_provider_id is null'),
+        ('missing_department_id', 'source_department_id is null'),
+        ('missing_service_date', 'service_date is null'),
+        ('missing_charge_amount', 'charge_amount is null'),
+    ]) }}
+{%- endmacro %}
+
+
+{% macro claim_quarantine_rules() -%}
+    {{ return([
+        ('missing_claim_id', 'source_claim_id is null'),
+        ('missing_transaction_id', 'source_transaction_id is null'),
+        ('missing_patient_id', 'source_patient_id is null'),
+        ('missing_service_date', 'service_date is null'),
+    ]) }}
+{%- endmacro %}
+
+
+{#- Comma-separated names of the failed rules, or null when every rule passes. -#}
+{% macro failed_rules(rules) -%}
+    {%- set pieces = [] -%}
+    {%- for rule in rules -%}
+        {%- do pieces.append("case when " ~ rule[1] ~ " then '," ~ rule[0] ~ "' else '' end") -%}
+    {%- endfor -%}
+    nullif(substring({{ dbt.concat(pieces) }}, 2, 1000), '')
+{%- endmacro %}

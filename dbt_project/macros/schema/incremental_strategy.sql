@@ -1,0 +1,24 @@
+{#- The incremental strategy each engine does best for "replace the rows of these keys":
+    merge on Delta (databricks/spark), delete+insert on DuckDB and Synapse. -#}
+{% macro replace_rows_strategy() -%}
+    {{ return(adapter.dispatch('replace_rows_strategy', 'rcm')()) }}
+{%- endmacro %}
+
+{% macro default__replace_rows_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__replace_rows_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}
+
+{% macro databricks__replace_rows_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}
+
+
+{#- The ingestion time up to which an incremental model is complete, minus the lookback. -#}
+{% macro incremental_watermark(column='ingested_at') -%}
+    select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(' ~ column ~ ')') }}
+    from {{ this }}
+{%- endmacro %}

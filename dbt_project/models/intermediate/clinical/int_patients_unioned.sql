@@ -1,0 +1,71 @@
+with
+
+hospital_a as (
+    select * from {{ ref('stg_hospital_a__patients') }}
+),
+
+hospital_b as (
+    select * from {{ ref('stg_hospital_b__patients') }}
+),
+
+unioned as (
+    select
+        patient_id, first_name, last_name, middle_name, ssn, phone_number, gender, address,
+        birth_date, modified_at, source_system, source_name, load_id, ingested_at
+    from hospital_a
+    union all
+    select
+        patient_id, first_name, last_name, middle_name, ssn, phone_number, gender, address,
+        birth_date, modified_at, source_system, source_name, load_id, ingested_at
+    from hospital_b
+),
+
+conformed as (
+    select
+        -- ids
+        {{ qualified_id('source_system', 'patient_id') }} as patient_id,
+        patient_id as source_patient_id,
+        -- PHI
+        first_name,
+        last_name,
+        middle_name,
+        ssn,
+        phone_number,
+        address,
+        birth_date,
+        -- attributes
+        {{ conform_gender('gender') }} as gender,
+        {{ date_part_of('year', 'birth_date') }} as birth_year,
+        -- timestamps
+        modified_at,
+        -- lineage
+        source_system,
+        source_name,
+        load_id,
+        ingested_at
+    from unioned
+),
+
+final as (
+    select
+        patient_id,
+        source_patient_id,
+        first_name,
+        last_name,
+        middle_name,
+        ssn,
+        phone_number,
+        address,
+        birth_date,
+        gender,
+        birth_year,
+        modified_at,
+        source_system,
+        source_name,
+        load_id,
+        ingested_at,
+        {{ failed_rules(patient_quarantine_rules()) }} as failed_rules
+    from conformed
+)
+
+select * from final

@@ -1,0 +1,27 @@
+-- Rows of int_providers_unioned that pass every quarantine rule.
+with
+
+providers as (
+    select * from {{ ref('int_providers_unioned') }}
+),
+
+final as (
+    select
+        provider_id,
+        source_provider_id,
+        department_id,
+        npi,
+        first_name,
+        last_name,
+        specialty,
+        is_valid_npi,
+        has_registered_npi,
+        source_system,
+        source_name,
+        load_id,
+        ingested_at
+    from providers
+    where failed_rules is null
+)
+
+select * from final

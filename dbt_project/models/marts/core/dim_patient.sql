@@ -1,0 +1,65 @@
+-- One row per patient version (SCD2 from snap_patients), plus the unknown member. No raw PHI:
+-- names, SSN, full birth date, address and phone are in restricted.dim_patient_phi.
+with
+
+snapshot as (
+    select * from {{ ref('snap_patients') }}
+),
+
+versions as (
+    select
+        -- keys
+        {{ surrogate_key(['patient_id', 'dbt_valid_from']) }} as patient_key,
+        patient_id,
+        source_patient_id,
+        -- attributes (not PHI)
+        gender,
+        birth_year,
+        -- validity: the first version is valid from the beginning of time, so a service
+        -- dated before the patient's first recorded change still finds its patient
+        case
+            when row_number() over (partition by patient_id order by dbt_valid_from) = 1
+                then cast('1900-01-01' as {{ dbt.type_timestamp() }})
+            else dbt_valid_from
+        end as valid_from,
+        coalesce(dbt_valid_to, cast('9999-12-31' as {{ dbt.type_timestamp() }})) as valid_to,
+        case when dbt_valid_to is null then true else false end as is_current,
+        modified_at,
+        -- lineage
+        source_system,
+        source_name,
+        load_id,
+        ingested_at
+    from snapshot
+),
+
+unknown_member as (
+    select
+        {{ unknown_key() }} as patient_key,
+        'unknown' as patient_id,
+        cast(null as {{ dbt.type_string() }}) as source_patient_id,
+        cast(null as {{ dbt.type_string() }}) as gender,
+        cast(null as {{ dbt.type_int() }}) as birth_year,
+        cast('1900-01-01' as {{ dbt.type_timestamp() }}) as valid_from,
+        cast('9999-12-31' as {{ dbt.type_timestamp() }}) as valid_to,
+        true as is_current,
+        cast(null as {{ dbt.type_timestamp() }}) as modified_at,
+        'unknown' as source_system,
+        cast(null as {{ dbt.type_string() }}) as source_name,
+        cast(null as {{ dbt.type_string() }}) as load_id,
+        cast(null as {{ dbt.type_timestamp() }}) as ingested_at
+),
+
+final as (
+    select
+        patient_key, patient_id, source_patient_id, gender, birth_year, valid_from, valid_to,
+        is_current, modified_at, source_system, source_name, load_id, ingested_at
+    from versions
+    union all
+    select
+        patient_key, patient_id, source_patient_id, gender, birth_year, valid_from, valid_to,
+        is_current, modified_at, source_system, source_name, load_id, ingested_at
+    from unknown_member
+)
+
+select * from final

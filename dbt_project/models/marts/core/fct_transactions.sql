@@ -1,0 +1,113 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='transaction_key',
+        incremental_strategy=replace_rows_strategy(),
+        on_schema_change='append_new_columns',
+    )
+}}
+
+-- One row per financial transaction line (the latest clean version of each transaction).
+--
+-- Incremental: a run re-reads only
+--   1. transaction versions ingested since the last run (minus a lookback), which replace
+--      their row (a transaction modified later replaces its row: unique_key + delete+insert
+--      or merge);
+--   2. transactions of patients with a patient version ingested since then (a late patient
+--      change can move a transaction to another patient version);
+--   3. transactions that point at an unknown member (a late-arriving dimension row).
+with
+
+transactions as (
+    select * from {{ ref('int_transactions_conformed') }}
+    {%- if is_incremental() %}
+        where
+            ingested_at > ({{ incremental_watermark() }})
+            or patient_id in (
+                select patient_id from {{ ref('dim_patient') }}
+                where ingested_at > ({{ incremental_watermark() }})
+            )
+            or transaction_id in (
+                select transaction_id from {{ this }}
+                where
+                    patient_key = {{ unknown_key() }}
+                    or provider_key = {{ unknown_key() }}
+                    or department_key = {{ unknown_key() }}
+                    or payer_key = {{ unknown_key() }}
+                    or cpt_code_key = {{ unknown_key() }}
+                    or icd_code_key = {{ unknown_key() }}
+            )
+    {%- endif %}
+),
+
+patients as (
+    select * from {{ ref('dim_patient') }}
+),
+
+providers as (
+    select * from {{ ref('dim_provider') }}
+),
+
+departments as (
+    select * from {{ ref('dim_department') }}
+),
+
+payers as (
+    select * from {{ ref('dim_payer') }}
+),
+
+cpt_codes as (
+    select * from {{ ref('dim_cpt_code') }}
+),
+
+icd_codes as (
+    select * from {{ ref('dim_icd_code') }}
+),
+
+final as (
+    select
+        -- keys
+        {{ surrogate_key(['transactions.transaction_id']) }} as transaction_key,
+        transactions.transaction_id,
+        transactions.encounter_id,
+        transactions.claim_id,
+        -- the patient version valid on the service date (as-of join)
+        coalesce(patients.patient_key, {{ unknown_key() }}) as patient_key,
+        coalesce(providers.provider_key, {{ unknown_key() }}) as provider_key,
+        coalesce(departments.department_key, {{ unknown_key() }}) as department_key,
+        coalesce(payers.payer_key, {{ unknown_key() }}) as payer_key,
+        coalesce(cpt_codes.cpt_code_key, {{ unknown_key() }}) as cpt_code_key,
+        coalesce(icd_codes.icd_code_key, {{ unknown_key() }}) as icd_code_key,
+        {{ date_key('transactions.service_date') }} as service_date_key,
+        {{ date_key('transactions.visit_date') }} as visit_date_key,
+        {{ date_key('transactions.paid_date') }} as paid_date_key,
+        -- attributes
+        transactions.visit_type,
+        transactions.amount_type,
+        transactions.line_of_business,
+        transactions.service_date,
+        -- amounts
+        transactions.charge_amount,
+        transactions.paid_amount,
+        -- quality flags
+        transactions.has_known_cpt_code,
+        transactions.has_known_icd_code,
+        -- lineage
+        transactions.source_system,
+        transactions.modified_at,
+        transactions.load_id,
+        transactions.ingested_at
+    from transactions
+    left join patients
+        on
+            transactions.patient_id = patients.patient_id
+            and cast(transactions.service_date as {{ dbt.type_timestamp() }}) >= patients.valid_from
+            and cast(transactions.service_date as {{ dbt.type_timestamp() }}) < patients.valid_to
+    left join providers on transactions.provider_id = providers.provider_id
+    left join departments on transactions.department_id = departments.department_id
+    left join payers on transactions.payer_id = payers.payer_id
+    left join cpt_codes on transactions.procedure_code = cpt_codes.cpt_code
+    left join icd_codes on transactions.icd_code = icd_codes.icd_code
+)
+
+select * from final

@@ -1,0 +1,51 @@
+-- Every Bronze row of the EMR and claims tables is in staging, or explained: it is a
+-- superseded version (an older or replayed version of a key that staging keeps). Returns the
+-- Bronze keys (or claim versions) that staging lost.
+{%- set entities = [
+    ('patients', {'hospital_a': 'PatientID', 'hospital_b': 'ID'}, 'patient_id'),
+    ('providers', {'hospital_a': 'ProviderID', 'hospital_b': 'ProviderID'}, 'provider_id'),
+    ('encounters', {'hospital_a': 'EncounterID', 'hospital_b': 'EncounterID'}, 'encounter_id'),
+    ('transactions', {'hospital_a': 'TransactionID', 'hospital_b': 'TransactionID'}, 'transaction_id'),
+] %}
+
+with
+
+lost as (
+    {%- for hospital in ['hospital_a', 'hospital_b'] %}
+        {%- for table, source_keys, key in entities %}
+            select
+                '{{ hospital }}' as source_system,
+                '{{ table }}' as table_name,
+                bronze.bronze_key as missing_key
+            from (
+                select distinct {{ clean_string(source_keys[hospital]) }} as bronze_key
+                from {{ source(hospital, table) }}
+            ) as bronze
+            left join {{ ref('stg_' ~ hospital ~ '__' ~ table) }} as staged
+                on bronze.bronze_key = staged.{{ key }}
+            where bronze.bronze_key is not null and staged.{{ key }} is null
+            union all
+        {%- endfor %}
+        select
+            '{{ hospital }}' as source_system,
+            'claims' as table_name,
+            bronze.bronze_key as missing_key
+        from (
+            select distinct
+                {{ clean_string('ClaimID') }} as bronze_key,
+                {{ to_timestamp('ModifiedDate') }} as modified_at
+            from {{ source(hospital, 'claims') }}
+        ) as bronze
+        left join {{ ref('stg_' ~ hospital ~ '__claims') }} as staged
+            on
+                bronze.bronze_key = staged.claim_id
+                and bronze.modified_at = staged.modified_at
+        where bronze.bronze_key is not null and staged.claim_id is null
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+)
+
+select source_system, table_name, missing_key
+from lost

@@ -1,0 +1,85 @@
+"""PHI guard: no PHI column may reach a schema outside the restricted / internal layers.
+
+Two checks, both fed by what dbt itself knows:
+- the manifest: a model, snapshot or seed column tagged ``meta: {phi: true}`` must live in an
+  allowed schema, and no node outside those schemas may declare a column whose name is a PHI
+  column's name anywhere in the project;
+- the built warehouse: no column of a relation outside the allowed schemas may carry a PHI
+  column's name (this catches columns that were never documented).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+# Schemas where PHI may live: the restricted mart and the internal layers no consumer reads.
+ALLOWED_PHI_SCHEMAS = frozenset({"restricted", "staging", "cdm", "quarantine", "snapshots"})
+CHECKED_RESOURCE_TYPES = frozenset({"model", "snapshot", "seed"})
+
+
+def _column_is_phi(column: dict[str, Any]) -> bool:
+    meta = dict(column.get("meta") or {})
+    meta.update((column.get("config") or {}).get("meta") or {})
+    return bool(meta.get("phi")) or "phi" in (column.get("tags") or [])
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def phi_column_names(manifest: dict[str, Any]) -> set[str]:
+    """Lower-case names of every column tagged PHI in models, snapshots, seeds and sources."""
+    names: set[str] = set()
+    nodes: Iterable[dict[str, Any]] = [
+        *manifest.get("nodes", {}).values(),
+        *manifest.get("sources", {}).values(),
+    ]
+    for node in nodes:
+        for name, column in (node.get("columns") or {}).items():
+            if _column_is_phi(column):
+                names.add(str(name).lower())
+    return names
+
+
+def manifest_violations(manifest: dict[str, Any]) -> list[str]:
+    phi_names = phi_column_names(manifest)
+    problems: list[str] = []
+    for unique_id, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") not in CHECKED_RESOURCE_TYPES:
+            continue
+        schema = str(node.get("schema", "")).lower()
+        if schema in ALLOWED_PHI_SCHEMAS:
+            continue
+        for name, column in (node.get("columns") or {}).items():
+            if _column_is_phi(column):
+                problems.append(f"{unique_id}: column {name} is tagged PHI in schema {schema}")
+            elif str(name).lower() in phi_names:
+                problems.append(f"{unique_id}: column {name} has a PHI name in schema {schema}")
+    return problems
+
+
+def warehouse_violations(database: Path, phi_names: set[str]) -> list[str]:
+    allowed = ", ".join(f"'{schema}'" for schema in sorted(ALLOWED_PHI_SCHEMAS))
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            f"where lower(table_schema) not in ({allowed}) "
+            "and table_catalog = current_database()"
+        ).fetchall()
+    return [
+        f"{schema}.{table}.{column}: PHI column outside the restricted schemas"
+        for schema, table, column in rows
+        if str(column).lower() in phi_names
+    ]
+
+
+def find_phi_violations(manifest_path: Path, database: Path) -> list[str]:
+    manifest = load_manifest(manifest_path)
+    return manifest_violations(manifest) + warehouse_violations(
+        database, phi_column_names(manifest)
+    )

@@ -1,0 +1,131 @@
+"""End-to-end fixture for the dbt project: generate -> ingest -> dbt build, in a temp folder.
+
+The session runs the pipeline once (tiny scale) with its own lake, warehouse and dbt target
+folder, then, for the SCD2 checks, advances the sources by a week, ingests and builds again.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.build import BuildResult, run_build
+
+SCALE = "0.005"
+SEED = "11"
+START = "2024-04-01"
+END = "2024-12-31"
+ADVANCE_TO = "2025-01-07"  # END + 7 days
+SNAPSHOT_KEYS = {
+    "patients": ("snap_patients", "patient_id"),
+    "providers": ("snap_providers", "provider_id"),
+    "claims": ("snap_claims", "claim_id"),
+}
+
+
+@dataclass
+class Pipeline:
+    root: Path
+    sources: Path
+    lake: Path
+    warehouse: Path
+    target: Path
+    build: BuildResult
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def truth(self, name: str) -> list[dict[str, str]]:
+        with (self.sources / "truth" / name).open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def snapshot_version_counts(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for entity, (snapshot, key) in SNAPSHOT_KEYS.items():
+            rows = self.query(f"select {key}, count(*) from snapshots.{snapshot} group by {key}")
+            counts[entity] = {str(k): int(n) for k, n in rows}
+        return counts
+
+
+def rcm(*args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"rcm {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    root = tmp_path_factory.mktemp("dbt_e2e")
+    sources, lake, target = root / "sources", root / "lake", root / "target"
+    warehouse = root / "warehouse" / "rcm.duckdb"
+    warehouse.parent.mkdir()
+    saved = {name: os.environ.get(name) for name in ("RCM_LAKE_DIR", "RCM_WAREHOUSE_PATH")}
+    os.environ["RCM_LAKE_DIR"] = str(lake)
+    os.environ["RCM_WAREHOUSE_PATH"] = str(warehouse)
+    try:
+        rcm("generate", "--out", str(sources), "--scale", SCALE, "--seed", SEED,
+            "--start", START, "--end", END)  # fmt: skip
+        rcm("ingest", "--sources", str(sources), "--lake", str(lake))
+        build = run_build(target_path=target)
+        yield Pipeline(root, sources, lake, warehouse, target, build)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class Advanced:
+    before: dict[str, dict[str, int]]
+    after: dict[str, dict[str, int]]
+    build: BuildResult
+    changes: list[dict[str, str]]
+    new_defects: list[dict[str, str]]
+
+    def dropped_versions(self) -> set[str]:
+        """Keys whose advance version never reaches the clean CDM: quarantined (a required
+        field missing) or refused at load (a malformed CSV line, whose key is file:line and
+        whose detail starts with the claim id)."""
+        keys: set[str] = set()
+        for row in self.new_defects:
+            if row["defect_type"] == "missing_required":
+                keys.add(f"{row['hospital']}:{row['key']}")
+            elif row["defect_type"] == "malformed_line":
+                keys.add(f"{row['hospital']}:{row['detail'].split(':')[0]}")
+        return keys
+
+
+@pytest.fixture(scope="session")
+def advanced(pipeline: Pipeline) -> Advanced:
+    """Advance the sources by a week, ingest and build again (after the first build's tests)."""
+    before = pipeline.snapshot_version_counts()
+    defects_before = pipeline.truth("defects.csv")
+    os.environ["RCM_LAKE_DIR"] = str(pipeline.lake)
+    os.environ["RCM_WAREHOUSE_PATH"] = str(pipeline.warehouse)
+    rcm("generate", "--out", str(pipeline.sources), "--advance-to", ADVANCE_TO)
+    rcm("ingest", "--sources", str(pipeline.sources), "--lake", str(pipeline.lake))
+    build = run_build(target_path=pipeline.target)
+    changes_files = sorted((pipeline.sources / "truth").glob("changes_*.csv"))
+    assert changes_files, "rcm generate --advance-to wrote no truth/changes_<date>.csv"
+    changes: list[dict[str, str]] = []
+    for path in changes_files:
+        with path.open(newline="") as handle:
+            changes += list(csv.DictReader(handle))
+    new_defects = [row for row in pipeline.truth("defects.csv") if row not in defects_before]
+    return Advanced(before, pipeline.snapshot_version_counts(), build, changes, new_defects)

@@ -1,0 +1,41 @@
+"""The PHI guard passes on the built project and fails on a tainted copy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+from phi_guard import find_phi_violations, load_manifest, manifest_violations, phi_column_names
+from rcm_dbt_e2e import Pipeline
+
+
+def test_no_phi_outside_restricted_schemas(pipeline: Pipeline) -> None:
+    manifest = pipeline.target / "manifest.json"
+    assert "ssn" in phi_column_names(load_manifest(manifest))
+    assert find_phi_violations(manifest, pipeline.warehouse) == []
+
+
+def test_guard_fails_on_a_tainted_manifest(pipeline: Pipeline, tmp_path: Path) -> None:
+    manifest = load_manifest(pipeline.target / "manifest.json")
+    fact = manifest["nodes"]["model.rcm.fct_transactions"]
+    fact["columns"]["patient_ssn"] = {"name": "patient_ssn", "config": {"meta": {"phi": True}}}
+    fact["columns"]["birth_date"] = {"name": "birth_date", "meta": {}}
+    tainted = tmp_path / "manifest.json"
+    tainted.write_text(json.dumps(manifest))
+    problems = manifest_violations(load_manifest(tainted))
+    assert any("patient_ssn" in problem for problem in problems)
+    assert any("birth_date" in problem for problem in problems)
+
+
+def test_guard_fails_on_a_tainted_warehouse(pipeline: Pipeline, tmp_path: Path) -> None:
+    copy = tmp_path / "tainted.duckdb"
+    shutil.copy(pipeline.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "create table marts.patient_export as "
+            "select patient_key, ssn from restricted.dim_patient_phi"
+        )
+    problems = find_phi_violations(pipeline.target / "manifest.json", copy)
+    assert problems == ["marts.patient_export.ssn: PHI column outside the restricted schemas"]
