@@ -1,10 +1,149 @@
-"""Placeholder: filled in by its stage."""
+"""``rcm generate``: deterministic synthetic sources (EMR databases, claim files, code sets)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
+from ingestion.console import error, format_table, info
+from ingestion.generate.generator import GenerateError, advance, generate
+from ingestion.generate.settings import (
+    DEFAULT_DEFECT_RATES,
+    DEFAULT_END,
+    DEFAULT_START,
+    GenerateSummary,
+    GeneratorSettings,
+    SettingsError,
+)
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    del subparsers
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _defect(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected TYPE=RATE, got {text!r}")
+    if name not in DEFAULT_DEFECT_RATES:
+        known = ", ".join(sorted(DEFAULT_DEFECT_RATES))
+        raise argparse.ArgumentTypeError(f"unknown defect type {name!r}; known: {known}")
+    try:
+        rate = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"rate of {name} is not a number: {value!r}") from exc
+    return name, rate
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    defaults = ", ".join(f"{k}={v:g}" for k, v in DEFAULT_DEFECT_RATES.items())
+    p = subparsers.add_parser(
+        "generate",
+        help="write deterministic synthetic source systems (EMR databases, claim files, code sets)",
+        description=(
+            "Write two hospital EMR databases, monthly claims CSV files, the CPT list, an NPPES "
+            "extract and the ground truth of injected defects. Same seed and settings, same bytes."
+        ),
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("sources"), help="output folder (default: sources)"
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=0.1,
+        help="size: 1 is about 1,000,000 transactions over the date range (default: 0.1)",
+    )
+    p.add_argument(
+        "--start", type=_date, default=DEFAULT_START, help=f"first day (default: {DEFAULT_START})"
+    )
+    p.add_argument(
+        "--end", type=_date, default=DEFAULT_END, help=f"last day (default: {DEFAULT_END})"
+    )
+    p.add_argument(
+        "--emr-url-a",
+        default=os.environ.get("RCM_EMR_A_URL"),
+        help="SQLAlchemy URL of hospital A EMR (env RCM_EMR_A_URL; default OUT/emr/hospital_a.db)",
+    )
+    p.add_argument(
+        "--emr-url-b",
+        default=os.environ.get("RCM_EMR_B_URL"),
+        help="SQLAlchemy URL of hospital B EMR (env RCM_EMR_B_URL; default OUT/emr/hospital_b.db)",
+    )
+    p.add_argument(
+        "--defect-rate",
+        type=_defect,
+        action="append",
+        default=[],
+        metavar="TYPE=RATE",
+        help=f"rate of one defect type, repeatable (defaults: {defaults})",
+    )
+    p.add_argument(
+        "--advance-to",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="continue the sources in --out up to DATE (seed, scale and rates come from its state)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing output folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.advance_to is not None:
+            info(f"rcm generate: advancing {args.out} to {args.advance_to}")
+            summary = advance(
+                args.out,
+                args.advance_to,
+                emr_url_a=args.emr_url_a,
+                emr_url_b=args.emr_url_b,
+                progress=info,
+            )
+        else:
+            settings = GeneratorSettings(
+                out_dir=args.out,
+                seed=args.seed,
+                scale=args.scale,
+                start=args.start,
+                end=args.end,
+                emr_url_a=args.emr_url_a,
+                emr_url_b=args.emr_url_b,
+                defect_rates={**DEFAULT_DEFECT_RATES, **dict(args.defect_rate)},
+                force=args.force,
+            )
+            info(
+                f"rcm generate: seed {settings.seed}, scale {settings.scale:g}, "
+                f"{settings.start}..{settings.end} -> {settings.out_dir}"
+            )
+            summary = generate(settings, progress=info)
+    except (GenerateError, SettingsError) as exc:
+        error(str(exc))
+        return 2
+    info("")
+    info(render_summary(summary))
+    return 0
+
+
+def render_summary(summary: GenerateSummary) -> str:
+    rows: list[list[object]] = []
+    for key in sorted(set(summary.rows) | set(summary.updates)):
+        rows.append([key, summary.rows.get(key, 0), summary.updates.get(key, 0)])
+    parts = [
+        f"sources in {summary.out_dir} for {summary.start}..{summary.end}",
+        format_table(["table / file group", "rows written", "rows updated"], rows),
+        "",
+        format_table(["defect type", "labelled"], [[k, v] for k, v in summary.defects.items()])
+        if summary.defects
+        else "no defects injected",
+        "",
+        f"{summary.total_rows:,} rows written, {len(summary.files)} files, {summary.seconds:.1f} s",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,57 @@
+"""The `rcm generate` command: exit codes, refusal without --force, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingestion.cli import main
+
+from .conftest import END, SCALE, START
+
+ARGS = ["--scale", str(SCALE), "--start", START.isoformat(), "--end", END.isoformat()]
+
+
+def test_generate_refuse_force_and_advance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "src"
+    assert main(["generate", "--out", str(out), *ARGS]) == 0
+    text = capsys.readouterr().out
+    assert "hospital_a.transactions" in text and "rows written" in text
+    assert "defect type" in text
+
+    assert main(["generate", "--out", str(out), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and str(out) in err
+
+    (out / "landing" / "claims" / "stray.txt").write_text("x")
+    assert main(["generate", "--out", str(out), "--force", *ARGS, "--seed", "3"]) == 0
+    assert not (out / "landing" / "claims" / "stray.txt").exists()
+    capsys.readouterr()
+
+    assert main(["generate", "--out", str(out), "--advance-to", "2024-07-10"]) == 0
+    text = capsys.readouterr().out
+    assert "rows updated" in text
+    assert (out / "landing" / "claims" / "hospital1_claim_data_2024_07_10.csv").exists()
+    assert main(["generate", "--out", str(out), "--advance-to", "2024-07-01"]) == 2
+
+
+def test_bad_arguments_exit_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--out", str(tmp_path), "--defect-rate", "nonsense=0.1"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--out", str(tmp_path), "--start", "2024-13-01"])
+    assert exc.value.code == 2
+    assert main(["generate", "--out", str(tmp_path / "x"), "--scale", "0"]) == 2
+
+
+def test_environment_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "elsewhere_a.db"
+    monkeypatch.setenv("RCM_EMR_A_URL", f"sqlite:///{db}")
+    out = tmp_path / "src"
+    assert main(["generate", "--out", str(out), *ARGS]) == 0
+    assert db.exists() and not (out / "emr" / "hospital_a.db").exists()
+    assert (out / "emr" / "hospital_b.db").exists()
