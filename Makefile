@@ -60,3 +60,52 @@ bench: $(STAMP)
 
 clean:
 	rm -rf sources lake warehouse target logs
+
+# --- Other engines (issue 6): one venv per engine, from its pinned requirements-<engine>.txt ----
+# `make venv-engines` builds all three; `make portability-test` runs tests/portability (the engine
+# tests skip when their venv is missing); `make portability-<databricks|synapse>` compiles the
+# project for that engine without a connection and checks the SQL in the engine's dialect.
+ENGINE_DUMMY_ENV := DATABRICKS_HOST=$${DATABRICKS_HOST:-offline.invalid} \
+	DATABRICKS_TOKEN=$${DATABRICKS_TOKEN:-offline} SYNAPSE_SERVER=$${SYNAPSE_SERVER:-offline.invalid}
+OFFLINE_COMPILE := compile --no-populate-cache --no-introspect --vars '{offline_compile: true}'
+
+.PHONY: venv-databricks venv-synapse venv-spark venv-engines portability-test \
+	portability-databricks portability-synapse
+
+venv-databricks: .venv-databricks/.installed
+venv-synapse: .venv-synapse/.installed
+venv-spark: .venv-spark/.installed
+venv-engines: venv-databricks venv-synapse venv-spark
+
+.venv-databricks/.installed: requirements-databricks.txt
+	@test -x .venv-databricks/bin/python || $(PYTHON) -m venv .venv-databricks
+	.venv-databricks/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-databricks.txt
+	@touch $@
+
+# pyodbc (dbt-synapse) loads unixODBC's libodbc.so.2 on import; no SQL Server driver is needed.
+.venv-synapse/.installed: requirements-synapse.txt
+	@ldconfig -p | grep -q 'libodbc\.so\.2 ' || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends libodbc2; \
+		else echo "dbt-synapse needs libodbc.so.2: install unixODBC (Debian: apt-get install libodbc2)" >&2; exit 1; fi; }
+	@test -x .venv-synapse/bin/python || $(PYTHON) -m venv .venv-synapse
+	.venv-synapse/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-synapse.txt
+	.venv-synapse/bin/python -c "import pyodbc"
+	@touch $@
+
+.venv-spark/.installed: requirements-spark.txt
+	@command -v java >/dev/null || { echo "pyspark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
+	@test -x .venv-spark/bin/python || $(PYTHON) -m venv .venv-spark
+	.venv-spark/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	@touch $@
+
+portability-test: $(STAMP)
+	$(BIN)/pytest tests/portability
+
+portability-databricks: $(STAMP) .venv-databricks/.installed
+	$(ENGINE_DUMMY_ENV) timeout 900 .venv-databricks/bin/dbt $(OFFLINE_COMPILE) --target databricks --target-path target/databricks
+	$(BIN)/python -m ingestion.portability --target-dir target/databricks --dialect databricks
+
+portability-synapse: $(STAMP) .venv-synapse/.installed
+	$(ENGINE_DUMMY_ENV) timeout 900 .venv-synapse/bin/dbt $(OFFLINE_COMPILE) --target synapse --target-path target/synapse
+	$(BIN)/python -m ingestion.portability --target-dir target/synapse --dialect synapse
