@@ -69,13 +69,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--emr-url-a",
-        default=os.environ.get("RCM_EMR_A_URL"),
-        help="SQLAlchemy URL of hospital A EMR (env RCM_EMR_A_URL; default OUT/emr/hospital_a.db)",
+        default=os.environ.get("RCM_EMR_HOSPITAL_A_URL"),
+        help="hospital A EMR URL (env RCM_EMR_HOSPITAL_A_URL; default OUT/emr/hospital_a.db)",
     )
     p.add_argument(
         "--emr-url-b",
-        default=os.environ.get("RCM_EMR_B_URL"),
-        help="SQLAlchemy URL of hospital B EMR (env RCM_EMR_B_URL; default OUT/emr/hospital_b.db)",
+        default=os.environ.get("RCM_EMR_HOSPITAL_B_URL"),
+        help="hospital B EMR URL (env RCM_EMR_HOSPITAL_B_URL; default OUT/emr/hospital_b.db)",
     )
     p.add_argument(
         "--defect-rate",

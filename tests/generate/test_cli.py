@@ -50,7 +50,7 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
 
 def test_environment_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "elsewhere_a.db"
-    monkeypatch.setenv("RCM_EMR_A_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_A_URL", f"sqlite:///{db}")
     out = tmp_path / "src"
     assert main(["generate", "--out", str(out), *ARGS]) == 0
     assert db.exists() and not (out / "emr" / "hospital_a.db").exists()
