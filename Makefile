@@ -13,12 +13,13 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv demo test lint typecheck sqlfluff pytest bench docs clean
+.PHONY: help venv demo test lint typecheck sqlfluff pytest bench docs clean dashboard
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline (generate, ingest, build, docs)"
 	@echo "make test   - set up .venv and run ruff, mypy, sqlfluff, pytest and the dbt tests"
 	@echo "make bench  - benchmarks at SCALE=$(SCALE) (prints a table, writes benchmarks/results/)"
+	@echo "make dashboard - start the finance dashboard on http://localhost:$(DASHBOARD_PORT)"
 	@echo "make clean  - remove generated data (sources/, lake/, warehouse/, target/)"
 
 venv: $(STAMP)
@@ -35,11 +36,11 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck sqlfluff pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check ingestion tests
-	$(BIN)/ruff format --check ingestion tests
+	$(BIN)/ruff check ingestion dashboard tests
+	$(BIN)/ruff format --check ingestion dashboard tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy ingestion
+	$(BIN)/mypy ingestion dashboard
 
 # The dbt templater compiles the project, which opens the DuckDB file: lint against a throwaway
 # one. Models and singular tests are linted; snapshots are YAML-configured; macros (Jinja
@@ -57,6 +58,16 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/rcm bench --scale $(SCALE)
+
+# The Streamlit dashboard over the warehouse (read-only; offline: no usage stats, no browser
+# auto-open, see .streamlit/config.toml). DASHBOARD_PORT=8502 make dashboard to move it.
+# Listens on this machine only; DASHBOARD_ADDRESS=0.0.0.0 to serve the network (e.g. a container).
+DASHBOARD_PORT ?= 8501
+DASHBOARD_ADDRESS ?= 127.0.0.1
+dashboard: $(STAMP)
+	@echo "dashboard: http://localhost:$(DASHBOARD_PORT)  (warehouse: $${RCM_WAREHOUSE_PATH:-warehouse/rcm.duckdb}; Ctrl-C stops it)"
+	$(BIN)/streamlit run dashboard/app.py --server.headless true \
+		--browser.gatherUsageStats false --server.address $(DASHBOARD_ADDRESS) --server.port $(DASHBOARD_PORT)
 
 clean:
 	rm -rf sources lake warehouse target logs

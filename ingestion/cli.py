@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingestion.build",
     "ingestion.pipeline",
     "ingestion.bench",
+    "ingestion.alerts",
 )
 
 

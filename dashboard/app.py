@@ -1,0 +1,457 @@
+"""The RCM finance dashboard (Streamlit): `make dashboard`, or
+``streamlit run dashboard/app.py`` from the repository root.
+
+Reads the DuckDB warehouse (``$RCM_WAREHOUSE_PATH``, default warehouse/rcm.duckdb) read-only.
+Queries are cached per warehouse file version (its modification time), so a rebuild shows
+at the next page load. KPI formulas live in ``dashboard/kpis.py``, queries in
+``dashboard/queries.py``; this file only lays the page out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import kpis, queries
+from dashboard.queries import FilterOptions, Filters, State, WarehouseStatus
+
+TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Volume", ("gross_charges", "payments", "ar_open", "visits")),
+    (
+        "Receivables and collections",
+        ("days_in_ar", "ar_over_90_pct", "net_collection_rate", "gross_collection_rate"),
+    ),
+    (
+        "Claims",
+        ("clean_claim_rate", "initial_denial_rate", "final_denial_rate", "rejection_rate"),
+    ),
+    ("Speed and yield", ("avg_days_to_payment", "charges_per_visit", "payments_per_visit")),
+)
+STATUS_TEXT = {
+    "good": ":green[on target]",
+    "watch": ":orange[watch]",
+    "bad": ":red[off target]",
+    "none": "",
+}
+
+
+# --- cached data access (keyed on the warehouse file's path and modification time) ---------
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _status(path: str, version: int) -> WarehouseStatus:
+    return queries.check_warehouse(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _options(path: str, version: int) -> FilterOptions:
+    return queries.filter_options(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _query(name: str, path: str, version: int, filters: Filters) -> pd.DataFrame:
+    functions: dict[str, Callable[[Path, Filters], pd.DataFrame]] = {
+        "monthly": queries.monthly_components,
+        "aging": queries.ar_aging,
+        "denials": queries.denials_by_reason,
+        "days_to_payment": queries.days_to_payment_by_payer,
+        "providers": queries.top_providers,
+        "departments": queries.top_departments,
+        "alerts": queries.alerts,
+    }
+    return functions[name](Path(path), filters)
+
+
+# --- page -----------------------------------------------------------------------------------
+
+
+def hospital_label(source_system: str) -> str:
+    return source_system.replace("_", " ").title()
+
+
+def month_label(month: dt.date) -> str:
+    return month.strftime("%b %Y")
+
+
+def show_unavailable(status: WarehouseStatus) -> None:
+    st.title("Revenue cycle dashboard")
+    if status.state is State.MISSING:
+        st.error("**Warehouse not found.** " + status.message, icon=":material/database_off:")
+    elif status.state is State.EMPTY:
+        st.warning("**Warehouse marts are empty.** " + status.message, icon=":material/info:")
+    else:
+        st.error("**Warehouse unreadable.** " + status.message, icon=":material/error:")
+    st.markdown("From the repository root:")
+    st.code("make demo        # generate sources, ingest, build the warehouse\nmake dashboard")
+
+
+def sidebar(options: FilterOptions, status: WarehouseStatus) -> tuple[Filters, Filters | None]:
+    """The filters, and the same filters over the preceding period of equal length."""
+    with st.sidebar:
+        st.header("Filters")
+        hospitals = st.multiselect(
+            "Hospital", options.hospitals, format_func=hospital_label, placeholder="All hospitals"
+        )
+        payers = st.multiselect("Payer", options.payers, placeholder="All payers")
+        departments = st.multiselect(
+            "Department", options.departments, placeholder="All departments"
+        )
+        months = list(options.months)
+        if len(months) > 1:
+            default_start = months[max(0, len(months) - 12)]
+            start, end = st.select_slider(
+                "Months",
+                options=months,
+                value=(default_start, months[-1]),
+                format_func=month_label,
+            )
+        else:
+            start = end = months[0]
+        st.caption("An empty filter means all. Default range: the latest 12 months.")
+        st.divider()
+        built = dt.datetime.fromtimestamp(queries.cache_key(status.path) / 1e9)
+        st.caption(f"Warehouse `{status.path.name}`, built {built:%Y-%m-%d %H:%M}")
+    current = Filters(tuple(hospitals), tuple(payers), tuple(departments), start, end)
+    first, last = months.index(start), months.index(end)
+    length = last - first + 1
+    prior = None
+    if first - length >= 0:
+        prior = Filters(
+            current.hospitals,
+            current.payers,
+            current.departments,
+            months[first - length],
+            months[first - 1],
+        )
+    return current, prior
+
+
+def _delta(kpi: kpis.Kpi, value: float | None, previous: float | None) -> str | None:
+    if value is None or previous is None:
+        return None
+    if kpi.unit == "percent":
+        return f"{(value - previous) * 100:+.1f} pts"
+    if kpi.unit == "days":
+        return f"{value - previous:+.1f} days"
+    if previous == 0:
+        return None
+    return f"{(value - previous) / abs(previous) * 100:+.1f} %"
+
+
+def tiles(
+    monthly: pd.DataFrame,
+    prior_monthly: pd.DataFrame | None,
+    filters: Filters,
+    prior: Filters | None,
+) -> None:
+    rows = queries.records(monthly)
+    values = kpis.compute_all(kpis.period_components(rows, filters.end_month))
+    previous: dict[str, float | None] = {}
+    if prior is not None and prior_monthly is not None and not prior_monthly.empty:
+        prior_end = prior.end_month
+        previous = kpis.compute_all(
+            kpis.period_components(queries.records(prior_monthly), prior_end)
+        )
+    trend = [kpis.compute_all(row) for row in rows]
+    period = f"{month_label(filters.start_month or dt.date.min)} - " + month_label(
+        filters.end_month or dt.date.max
+    )
+    for title, keys in TILE_ROWS:
+        st.subheader(title, divider="gray")
+        columns = st.columns(4)
+        for column, key in zip(columns, keys, strict=False):
+            kpi = kpis.KPI_BY_KEY[key]
+            value = values[key]
+            series = [v for point in trend if (v := point[key]) is not None]
+            scale = 100.0 if kpi.unit == "percent" else 1.0
+            when = "at the end of" if kpi.is_balance else "over"
+            help_text = (
+                f"**{kpi.label}** = {kpi.formula}.\n\n"
+                f"Target: {kpi.target or 'none set'}. Value {when} {period}; "
+                "the change is against the preceding period of the same length."
+            )
+            with column:
+                delta = _delta(kpi, value, previous.get(key))
+                st.metric(
+                    kpi.label,
+                    kpi.format(value),
+                    delta=delta,
+                    delta_color=(
+                        "off"
+                        if kpi.higher_is_better is None
+                        else "normal"
+                        if kpi.higher_is_better
+                        else "inverse"
+                    ),
+                    delta_description="vs prior period" if delta else None,
+                    help=help_text,
+                    border=True,
+                    chart_data=[v * scale for v in series] if len(series) > 1 else None,
+                    chart_type="bar" if kpi.unit in ("money", "count") else "line",
+                )
+                target = f"Target {kpi.target}" if kpi.target else "No fixed target"
+                badge = STATUS_TEXT[kpi.status(value)]
+                st.caption(f"{kpi.formula}  \n{target}" + (f" · {badge}" if badge else ""))
+
+
+def bars(
+    frame: pd.DataFrame,
+    *,
+    category: str,
+    value: str,
+    category_title: str,
+    value_title: str,
+    value_format: str,
+    color: str | None = None,
+    horizontal: bool = True,
+    order: Sequence[str] | None = None,
+    height: int = 300,
+) -> None:
+    """A bar chart (Vega-Lite, shipped with Streamlit) with readable labels and formats."""
+    sort: list[str] | str = list(order) if order is not None else f"-{'x' if horizontal else 'y'}"
+    cat = alt.Axis(labelLimit=260, labelAngle=0, title=category_title or None)
+    val = alt.Axis(format=value_format, title=value_title)
+    tooltip: list[alt.Tooltip] = [alt.Tooltip(f"{category}:N", title=category_title or "Name")]
+    if color is not None:
+        tooltip.append(alt.Tooltip(f"{color}:N", title=color.replace("_", " ").capitalize()))
+    tooltip.append(alt.Tooltip(f"sum({value}):Q", title=value_title, format=value_format))
+    if horizontal:
+        encoding = {
+            "y": alt.Y(f"{category}:N", sort=sort, axis=cat),
+            "x": alt.X(f"sum({value}):Q", axis=val),
+        }
+    else:
+        encoding = {
+            "x": alt.X(f"{category}:N", sort=sort, axis=cat),
+            "y": alt.Y(f"sum({value}):Q", axis=val),
+        }
+    chart = alt.Chart(frame).mark_bar().encode(tooltip=tooltip, **encoding)
+    if color is not None:
+        chart = chart.encode(
+            color=alt.Color(
+                f"{color}:N",
+                title=color.replace("_", " ").capitalize(),
+                legend=alt.Legend(orient="bottom"),
+            )
+        )
+    st.altair_chart(chart.properties(height=height), width="stretch")
+
+
+def trends(monthly: pd.DataFrame) -> None:
+    st.subheader("Trends by month", divider="gray")
+    if monthly.empty:
+        st.info("No months in the selected range.")
+        return
+    rows = queries.records(monthly)
+    frame = pd.DataFrame({"Month": [m.strftime("%Y-%m") for m in monthly["month_start_date"]]})
+    for kpi in kpis.KPIS:
+        scale = 100.0 if kpi.unit == "percent" else 1.0
+        frame[kpi.label] = [None if (v := kpi.compute(row)) is None else v * scale for row in rows]
+    charts = (
+        ("Charges and payments ($)", ["Gross charges", "Payments"], "$"),
+        ("Days in A/R and days to payment", ["Days in A/R", "Avg days to payment"], "days"),
+        ("Clean claims and collections (%)", ["Clean claim rate", "Net collection rate"], "%"),
+        (
+            "Denials and rejections (%)",
+            ["Initial denial rate", "Final denial rate", "Rejection rate"],
+            "%",
+        ),
+    )
+    for pair in (charts[:2], charts[2:]):
+        for column, (title, series, unit) in zip(st.columns(2), pair, strict=True):
+            with column:
+                st.markdown(f"**{title}**")
+                st.line_chart(frame, x="Month", y=series, x_label="", y_label=unit, height=240)
+
+
+def aging_and_payment(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("A/R aging", divider="gray")
+        if not status.has("kpi_ar_aging"):
+            st.info("`marts.kpi_ar_aging` is not built yet: run `make demo`.")
+        else:
+            aging = _query("aging", path, version, filters)
+            if aging.empty:
+                st.info("No open A/R for the selection.")
+            else:
+                as_of = pd.Timestamp(aging["month_end_date"].max()).date()
+                st.caption(
+                    f"Open balance by days outstanding, at {as_of:%d %b %Y} "
+                    "(the department filter does not apply)."
+                )
+                bars(
+                    aging.assign(aging_bucket=aging["aging_bucket"].astype(str)),
+                    category="aging_bucket",
+                    value="open_balance_amount",
+                    category_title="Days outstanding",
+                    value_title="Open balance ($)",
+                    value_format="$,.0f",
+                    color="payer_name",
+                    horizontal=False,
+                    order=queries.AGING_BUCKETS,
+                )
+    with right:
+        st.subheader("Days to payment by payer", divider="gray")
+        if not status.has("kpi_days_to_payment_by_payer"):
+            st.info("`marts.kpi_days_to_payment_by_payer` is not built yet: run `make demo`.")
+        else:
+            days = _query("days_to_payment", path, version, filters)
+            if days.empty:
+                st.info("No paid claims for the selection.")
+            else:
+                st.caption("Average days from claim to payment, weighted by paid claims.")
+                bars(
+                    days,
+                    category="payer_name",
+                    value="avg_days_to_payment",
+                    category_title="",
+                    value_title="Average days to payment",
+                    value_format=",.1f",
+                )
+
+
+def denials(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
+    st.subheader("Denials by reason and payer", divider="gray")
+    if not status.has("kpi_denials_by_reason"):
+        st.info("`marts.kpi_denials_by_reason` is not built yet: run `make demo`.")
+        return
+    frame = _query("denials", path, version, filters)
+    if frame.empty:
+        st.info("No denied claims for the selection.")
+        return
+    left, right = st.columns([3, 2])
+    with left:
+        bars(
+            frame,
+            category="denial_reason_code",
+            value="denied_claims",
+            category_title="Denial reason",
+            value_title="Denied claims",
+            value_format=",.0f",
+            color="payer_name",
+        )
+    with right:
+        by_reason = (
+            frame.groupby("denial_reason_code", as_index=False)[
+                ["denied_claims", "dollars_at_risk_amount"]
+            ]
+            .sum()
+            .sort_values("dollars_at_risk_amount", ascending=False)
+        )
+        st.caption("Dollars at risk: the billed amount of the denied claims.")
+        st.dataframe(
+            by_reason,
+            hide_index=True,
+            column_config={
+                "denial_reason_code": st.column_config.TextColumn("Reason"),
+                "denied_claims": st.column_config.NumberColumn("Denied claims", format="%d"),
+                "dollars_at_risk_amount": st.column_config.NumberColumn(
+                    "Dollars at risk", format="dollar"
+                ),
+            },
+        )
+
+
+def charges(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
+    if not status.has("rpt_charges_by_provider_department_month"):
+        st.info("`marts.rpt_charges_by_provider_department_month` is not built: run `make demo`.")
+        return
+    left, right = st.columns(2)
+    for column, name, label, title in (
+        (left, "providers", "provider_name", "Top providers by charges"),
+        (right, "departments", "department_name", "Top departments by charges"),
+    ):
+        with column:
+            st.subheader(title, divider="gray")
+            frame = _query(name, path, version, filters)
+            if frame.empty:
+                st.info("No charges for the selection.")
+                continue
+            short = frame["source_system"].map(lambda s: hospital_label(s).split()[-1])
+            bars(
+                frame.assign(label=frame[label] + " (" + short + ")"),
+                category="label",
+                value="charges_amount",
+                category_title="",
+                value_title="Charges ($)",
+                value_format="$,.0f",
+            )
+    st.caption(
+        "Top 10 in the selected months; (A) / (B) is the hospital. Charges are recorded before "
+        "a claim goes to a payer: the payer filter does not apply."
+    )
+
+
+def alerts(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
+    st.subheader("Alerts", divider="gray")
+    if not status.has("alerts"):
+        st.info("`marts.alerts` is not built yet: run `make demo`.")
+        return
+    frame = _query("alerts", path, version, filters)
+    if frame.empty:
+        st.success("No open alerts for the selection.")
+        return
+    counts = frame["severity"].value_counts()
+    st.caption(
+        " · ".join(f"{counts.get(s, 0)} {s}" for s in ("high", "medium", "low"))
+        + " — post new ones to the team channel with `rcm alerts --post`."
+    )
+    st.dataframe(
+        frame.assign(source_system=frame["source_system"].map(hospital_label)),
+        hide_index=True,
+        height=min(420, 38 + 35 * len(frame)),
+        column_config={
+            "severity": st.column_config.TextColumn("Severity"),
+            "alert_type": st.column_config.TextColumn("Type"),
+            "source_system": st.column_config.TextColumn("Hospital"),
+            "subject": st.column_config.TextColumn("Subject"),
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+            "amount": st.column_config.NumberColumn("Amount", format="dollar"),
+            "as_of_date": st.column_config.DateColumn("As of"),
+        },
+    )
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="RCM finance dashboard",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    warehouse = queries.warehouse_path()
+    path, version = str(warehouse), queries.cache_key(warehouse)
+    status = _status(path, version)
+    if status.state is not State.READY:
+        show_unavailable(status)
+        return
+    options = _options(path, version)
+    filters, prior = sidebar(options, status)
+    st.title("Revenue cycle dashboard")
+    scope = ", ".join(map(hospital_label, filters.hospitals)) or "All hospitals"
+    st.caption(
+        f"{scope} · {', '.join(filters.payers) or 'all payers'} · "
+        f"{', '.join(filters.departments) or 'all departments'} · "
+        f"{month_label(filters.start_month or dt.date.min)} to "
+        f"{month_label(filters.end_month or dt.date.max)}. Hover a tile's ? for its formula."
+    )
+    monthly = _query("monthly", path, version, filters)
+    prior_monthly = None if prior is None else _query("monthly", path, version, prior)
+    tiles(monthly, prior_monthly, filters, prior)
+    trends(monthly)
+    aging_and_payment(path, version, filters, status)
+    denials(path, version, filters, status)
+    charges(path, version, filters, status)
+    alerts(path, version, filters, status)
+
+
+main()

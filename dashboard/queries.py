@@ -1,0 +1,407 @@
+"""Read-only queries of the DuckDB warehouse for the dashboard (no Streamlit here).
+
+Every function opens the warehouse file read-only, runs one parameterised query on the
+``marts`` schema and returns a small pandas frame; the app caches them. ``Filters`` holds the
+sidebar's choices (an empty tuple means "all").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from dashboard import kpis
+from ingestion.alerts import read_alerts
+
+WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WAREHOUSE = REPO_ROOT / "warehouse" / "rcm.duckdb"
+SCHEMA = "marts"
+AGING_BUCKETS: tuple[str, ...] = ("0-30", "31-60", "61-90", "91-120", "120+")
+# The tables the dashboard reads; kpi_monthly is the one it cannot do without.
+TABLES: tuple[str, ...] = (
+    "kpi_monthly",
+    "kpi_ar_aging",
+    "kpi_denials_by_reason",
+    "kpi_days_to_payment_by_payer",
+    "rpt_charges_by_provider_department_month",
+    "dim_provider",
+    "dim_department",
+    "alerts",
+)
+
+
+def warehouse_path() -> Path:
+    """The warehouse file: ``$RCM_WAREHOUSE_PATH`` or the repository's warehouse/rcm.duckdb."""
+    value = os.environ.get(WAREHOUSE_ENV)
+    return Path(value).expanduser().resolve() if value else DEFAULT_WAREHOUSE
+
+
+def cache_key(path: Path) -> int:
+    """Changes whenever the warehouse file is rewritten (a new build): the cache's key."""
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+@contextmanager
+def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+class State(Enum):
+    READY = "ready"
+    MISSING = "missing"
+    EMPTY = "empty"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    state: State
+    path: Path
+    message: str
+    tables: frozenset[str] = frozenset()
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+
+def check_warehouse(path: Path) -> WarehouseStatus:
+    """Is there a warehouse with KPI rows to show? Says what to run when there is not."""
+    if not path.exists():
+        return WarehouseStatus(
+            State.MISSING,
+            path,
+            f"No warehouse at `{path}`. Run `make demo` to generate the sources and build it "
+            f"(or set {WAREHOUSE_ENV} to an existing warehouse file).",
+        )
+    try:
+        with connect(path) as con:
+            found = {
+                str(row[0])
+                for row in con.execute(
+                    "select table_name from information_schema.tables where table_schema = ?",
+                    [SCHEMA],
+                ).fetchall()
+            }
+            count = (
+                con.execute(f"select count(*) from {SCHEMA}.kpi_monthly").fetchone()
+                if "kpi_monthly" in found
+                else None
+            )
+            rows = int(count[0]) if count else 0
+    except duckdb.Error as exc:
+        return WarehouseStatus(
+            State.UNREADABLE,
+            path,
+            f"Cannot read `{path}` ({exc}). If `make demo` or `rcm build` is writing it right "
+            "now, wait for it to finish and reload.",
+        )
+    tables = frozenset(found & set(TABLES))
+    if "kpi_monthly" not in tables or rows == 0:
+        what = "has no `marts.kpi_monthly` table" if "kpi_monthly" not in tables else "is empty"
+        return WarehouseStatus(
+            State.EMPTY,
+            path,
+            f"The warehouse `{path}` {what}: the marts have not been built. "
+            "Run `make demo` (or `rcm build` on existing sources).",
+            tables,
+        )
+    return WarehouseStatus(State.READY, path, "", tables)
+
+
+@dataclass(frozen=True)
+class Filters:
+    hospitals: tuple[str, ...] = ()
+    payers: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    start_month: dt.date | None = None
+    end_month: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    hospitals: tuple[str, ...] = ()
+    payers: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    months: tuple[dt.date, ...] = field(default_factory=tuple)
+
+
+def filter_options(path: Path) -> FilterOptions:
+    with connect(path) as con:
+
+        def distinct(column: str) -> tuple[str, ...]:
+            sql = (
+                f"select distinct {column} from {SCHEMA}.kpi_monthly "
+                f"where {column} is not null order by 1"
+            )
+            return tuple(str(row[0]) for row in con.execute(sql).fetchall())
+
+        months = tuple(
+            row[0]
+            for row in con.execute(
+                f"select distinct month_start_date from {SCHEMA}.kpi_monthly order by 1"
+            ).fetchall()
+        )
+        return FilterOptions(
+            hospitals=distinct("source_system"),
+            payers=distinct("payer_name"),
+            departments=distinct("department_name"),
+            months=months,
+        )
+
+
+@dataclass
+class _Where:
+    """A where clause built from the filters that apply to one table."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[object] = field(default_factory=list)
+
+    def among(self, column: str, values: Sequence[str]) -> _Where:
+        if values:
+            self.clauses.append(f"{column} in (select unnest(?))")
+            self.params.append(list(values))
+        return self
+
+    def between(self, column: str, start: dt.date | None, end: dt.date | None) -> _Where:
+        if start is not None:
+            self.clauses.append(f"{column} >= ?")
+            self.params.append(start)
+        if end is not None:
+            self.clauses.append(f"{column} <= ?")
+            self.params.append(end)
+        return self
+
+    @property
+    def sql(self) -> str:
+        return f"where {' and '.join(self.clauses)}" if self.clauses else ""
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """A frame's rows as plain dicts (what the KPI formulas take)."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _frame(path: Path, sql: str, params: Sequence[object]) -> pd.DataFrame:
+    with connect(path) as con:
+        return con.execute(sql, list(params)).df()
+
+
+def _month_end(month: dt.date | None) -> dt.date | None:
+    if month is None:
+        return None
+    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def monthly_components(path: Path, filters: Filters) -> pd.DataFrame:
+    """One row per month: the KPI components summed over the selected slices.
+
+    ``days_prior_3m`` is a calendar count, the same on every slice of a month: its maximum.
+    """
+    where = (
+        _Where()
+        .among("source_system", filters.hospitals)
+        .among("payer_name", filters.payers)
+        .among("department_name", filters.departments)
+        .between("month_start_date", filters.start_month, filters.end_month)
+    )
+    sums = ",\n    ".join(
+        f"cast(sum({name}) as double) as {name}"
+        for name in kpis.FLOW_COMPONENTS + kpis.BALANCE_COMPONENTS
+    )
+    calendar = ",\n    ".join(
+        f"cast(max({name}) as double) as {name}" for name in kpis.CALENDAR_COMPONENTS
+    )
+    sql = f"""
+select
+    month_start_date,
+    {sums},
+    {calendar}
+from {SCHEMA}.kpi_monthly
+{where.sql}
+group by month_start_date
+order by month_start_date
+"""
+    frame = _frame(path, sql, where.params)
+    frame["month_start_date"] = pd.to_datetime(frame["month_start_date"])
+    return frame
+
+
+def ar_aging(path: Path, filters: Filters) -> pd.DataFrame:
+    """Open A/R by aging bucket and payer at the latest month end within the range."""
+    where = (
+        _Where()
+        .among("source_system", filters.hospitals)
+        .among("payer_name", filters.payers)
+        .between("month_end_date", None, _month_end(filters.end_month))
+    )
+    sql = f"""
+with
+aging as (
+    select * from {SCHEMA}.kpi_ar_aging
+    {where.sql}
+),
+latest as (
+    select max(month_end_date) as month_end_date from aging
+)
+select
+    aging.month_end_date,
+    aging.aging_bucket,
+    aging.payer_name,
+    cast(sum(aging.claims) as bigint) as claims,
+    cast(sum(aging.open_balance_amount) as double) as open_balance_amount
+from aging
+inner join latest on aging.month_end_date = latest.month_end_date
+group by 1, 2, 3
+order by 2, 3
+"""
+    frame = _frame(path, sql, where.params)
+    frame["aging_bucket"] = pd.Categorical(
+        frame["aging_bucket"], categories=list(AGING_BUCKETS), ordered=True
+    )
+    return frame.sort_values(["aging_bucket", "payer_name"]).reset_index(drop=True)
+
+
+def denials_by_reason(path: Path, filters: Filters) -> pd.DataFrame:
+    """Denied claims and dollars at risk by denial reason and payer within the range."""
+    where = (
+        _Where()
+        .among("source_system", filters.hospitals)
+        .among("payer_name", filters.payers)
+        .between("month_start_date", filters.start_month, filters.end_month)
+    )
+    sql = f"""
+select
+    coalesce(denial_reason_code, 'unknown') as denial_reason_code,
+    payer_name,
+    cast(sum(denied_claims) as bigint) as denied_claims,
+    cast(sum(dollars_at_risk_amount) as double) as dollars_at_risk_amount
+from {SCHEMA}.kpi_denials_by_reason
+{where.sql}
+group by 1, 2
+order by 3 desc, 1, 2
+"""
+    return _frame(path, sql, where.params)
+
+
+def days_to_payment_by_payer(path: Path, filters: Filters) -> pd.DataFrame:
+    """Average days to payment by payer over the range (weighted by paid claims)."""
+    where = (
+        _Where()
+        .among("source_system", filters.hospitals)
+        .among("payer_name", filters.payers)
+        .between("month_start_date", filters.start_month, filters.end_month)
+    )
+    sql = f"""
+select
+    payer_name,
+    cast(sum(paid_claims) as bigint) as paid_claims,
+    cast(
+        sum(avg_days_to_payment * paid_claims) / nullif(sum(paid_claims), 0) as double
+    ) as avg_days_to_payment
+from {SCHEMA}.kpi_days_to_payment_by_payer
+{where.sql}
+group by 1
+having sum(paid_claims) > 0
+order by 3 desc
+"""
+    return _frame(path, sql, where.params)
+
+
+def _charges_sql(group: str, where: _Where, limit: int) -> str:
+    return f"""
+with
+charges as (
+    select
+        charges.provider_key,
+        charges.provider_name,
+        charges.department_name,
+        coalesce(providers.source_system, departments.source_system, 'unknown') as source_system,
+        charges.transaction_count,
+        charges.total_charge_amount,
+        charges.total_paid_amount
+    from {SCHEMA}.rpt_charges_by_provider_department_month as charges
+    left join {SCHEMA}.dim_provider as providers
+        on charges.provider_key = providers.provider_key
+    left join {SCHEMA}.dim_department as departments
+        on charges.department_key = departments.department_key
+    {where.sql}
+)
+select
+    {group},
+    source_system,
+    cast(sum(transaction_count) as bigint) as transactions,
+    cast(sum(total_charge_amount) as double) as charges_amount,
+    cast(sum(total_paid_amount) as double) as paid_amount
+from charges
+group by all
+order by charges_amount desc, 1
+limit {int(limit)}
+"""
+
+
+def _charges_where(filters: Filters) -> _Where:
+    return (
+        _Where()
+        .among("coalesce(providers.source_system, departments.source_system)", filters.hospitals)
+        .among("charges.department_name", filters.departments)
+        .between("charges.service_month", filters.start_month, filters.end_month)
+    )
+
+
+def top_providers(path: Path, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    """Providers with the highest charges in the range (the payer filter does not apply)."""
+    where = _charges_where(filters)
+    sql = _charges_sql("trim(provider_name) as provider_name", where, limit)
+    return _frame(path, sql, where.params)
+
+
+def top_departments(path: Path, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    """Departments with the highest charges in the range (the payer filter does not apply)."""
+    where = _charges_where(filters)
+    return _frame(path, _charges_sql("department_name", where, limit), where.params)
+
+
+def alerts(path: Path, filters: Filters, limit: int = 200) -> pd.DataFrame:
+    """The warehouse's alerts for the selected hospitals, most severe first."""
+    rows = read_alerts(path, hospitals=filters.hospitals, limit=limit)
+    columns = [
+        "severity",
+        "alert_type",
+        "source_system",
+        "subject",
+        "detail",
+        "amount",
+        "as_of_date",
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "severity": a.severity,
+                "alert_type": a.alert_type,
+                "source_system": a.source_system,
+                "subject": a.subject,
+                "detail": a.detail,
+                "amount": None if a.amount is None else float(a.amount),
+                "as_of_date": a.as_of_date,
+            }
+            for a in rows
+        ],
+        columns=columns,
+    )

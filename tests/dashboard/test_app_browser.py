@@ -1,0 +1,277 @@
+"""The running dashboard: `streamlit run` on a free port against the fixture warehouse, driven
+by a real headless Chromium (Debian's, through Python playwright).
+
+Skipped, with the reason in pytest's summary, on a machine without Chromium; `.ci/run`
+installs it. Every request the page makes to a host other than 127.0.0.1 is blocked and
+recorded: the dashboard must work offline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from dashboard.queries import Filters
+from tests.dashboard.expected import expected_kpis
+from tests.dashboard.warehouse_fixture import FixtureData
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("RCM_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TILE_COUNT = 15
+TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=(
+        f"!!! headless Chromium not found at {CHROMIUM}: the dashboard BROWSER TESTS DID NOT RUN. "
+        "Install Debian's chromium (apt-get install chromium; .ci/run does it) or set RCM_CHROMIUM."
+    ),
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def streamlit_server(warehouse: Path, log: Path) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port; yields its URL once it is healthy."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RCM_WAREHOUSE_PATH": str(warehouse),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "dashboard/app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if requests.get(f"{url}/_stcore/health", timeout=2).text.strip() == "ok":
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit not healthy after 60 s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with streamlit_server(warehouse, log) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.external_requests = []  # type: ignore[attr-defined]
+
+    def guard(route: Route) -> None:
+        if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            route.continue_()
+        else:
+            page.external_requests.append(route.request.url)  # type: ignore[attr-defined]
+            route.abort()
+
+    page.route("**/*", guard)
+    yield page
+    context.close()
+
+
+def _wait_for_tiles(page: Page) -> None:
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {TILE_COUNT}",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def _tiles(page: Page) -> dict[str, str]:
+    tiles = {}
+    for metric in page.query_selector_all('[data-testid="stMetric"]'):
+        label = metric.query_selector('[data-testid="stMetricLabel"]')
+        value = metric.query_selector('[data-testid="stMetricValue"]')
+        assert label is not None and value is not None
+        tiles[label.inner_text().strip()] = value.inner_text().strip()
+    return tiles
+
+
+def _number(text: str) -> float:
+    match = re.fullmatch(r"\$?(-?[\d,]+(?:\.\d+)?)\s*(?:%|days)?", text)
+    assert match, f"tile value is not a number: {text!r}"
+    return float(match.group(1).replace(",", ""))
+
+
+def _assert_tiles_match(tiles: dict[str, str], want: dict[str, float | None]) -> None:
+    labels = {
+        "Gross charges": ("gross_charges", 1.0, 0.51),
+        "Payments": ("payments", 1.0, 0.51),
+        "Open A/R": ("ar_open", 1.0, 0.51),
+        "Visits": ("visits", 1.0, 0.0),
+        "Days in A/R": ("days_in_ar", 1.0, 0.051),
+        "A/R > 90 days": ("ar_over_90_pct", 100.0, 0.051),
+        "Net collection rate": ("net_collection_rate", 100.0, 0.051),
+        "Gross collection rate": ("gross_collection_rate", 100.0, 0.051),
+        "Clean claim rate": ("clean_claim_rate", 100.0, 0.051),
+        "Initial denial rate": ("initial_denial_rate", 100.0, 0.051),
+        "Final denial rate": ("final_denial_rate", 100.0, 0.051),
+        "Rejection rate": ("rejection_rate", 100.0, 0.051),
+        "Avg days to payment": ("avg_days_to_payment", 1.0, 0.051),
+        "Charges per visit": ("charges_per_visit", 1.0, 0.51),
+        "Payments per visit": ("payments_per_visit", 1.0, 0.51),
+    }
+    assert set(tiles) == set(labels)
+    for label, (key, scale, tolerance) in labels.items():
+        expected = want[key]
+        assert expected is not None
+        assert _number(tiles[label]) == pytest.approx(expected * scale, abs=tolerance), label
+
+
+def _assert_no_errors(page: Page) -> None:
+    assert page.query_selector_all('[data-testid="stException"]') == []
+    assert page.query_selector_all('[data-testid="stAlertContentError"]') == []
+    assert page.external_requests == []  # type: ignore[attr-defined]
+
+
+def _screenshot(page: Page, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to it."""
+    height = page.evaluate(
+        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight"
+    )
+    page.set_viewport_size({"width": 1600, "height": int(height) + 40})
+    page.wait_for_timeout(1500)  # charts re-render at the new size
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_dashboard_shows_the_kpis_of_the_warehouse(
+    page: Page, app_url: str, fixture_data: FixtureData
+) -> None:
+    started = time.perf_counter()
+    page.goto(app_url)
+    _wait_for_tiles(page)
+    cold = time.perf_counter() - started
+    # Charts and the alert table render after the tiles.
+    page.wait_for_selector('[data-testid="stDataFrame"]', timeout=TIMEOUT_MS)
+    page.wait_for_selector("canvas, svg.marks", timeout=TIMEOUT_MS)
+
+    started = time.perf_counter()
+    page.reload()
+    _wait_for_tiles(page)
+    warm = time.perf_counter() - started
+    print(f"\ndashboard load: first {cold:.2f} s, reload {warm:.2f} s (tiles visible)")
+
+    # The fixture has four months: the default range (the latest 12) covers all of them.
+    _assert_tiles_match(_tiles(page), expected_kpis(fixture_data, Filters()))
+    assert page.get_by_text("A/R aging", exact=True).count() == 1
+    assert page.get_by_text("Denials by reason and payer").count() == 1
+    assert page.get_by_text("Top providers by charges").count() == 1
+    page.wait_for_timeout(1000)
+    _assert_no_errors(page)
+    path = _screenshot(page, "dashboard.png")
+    assert path.stat().st_size > 50_000
+    assert warm < 10, f"dashboard took {warm:.1f} s to show its tiles"
+
+
+def test_hospital_filter_recomputes_the_tiles(
+    page: Page, app_url: str, fixture_data: FixtureData
+) -> None:
+    page.goto(app_url)
+    _wait_for_tiles(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stMultiSelect"]').first.click()
+    page.get_by_role("option", name="Hospital B").click()
+    page.keyboard.press("Escape")
+    want = expected_kpis(fixture_data, Filters(hospitals=("hospital_b",)))
+    shown = want["gross_charges"]
+    assert shown is not None
+    deadline = time.monotonic() + 20
+    while _number(_tiles(page).get("Gross charges", "0")) != pytest.approx(shown, abs=0.51):
+        assert time.monotonic() < deadline, f"tiles did not update: {_tiles(page)}"
+        page.wait_for_timeout(200)
+    _wait_for_tiles(page)
+    page.wait_for_timeout(500)
+    _assert_tiles_match(_tiles(page), want)
+    _assert_no_errors(page)
+
+
+def test_missing_warehouse_says_to_run_make_demo(
+    browser: Browser, page: Page, missing_warehouse: Path, tmp_path: Path
+) -> None:
+    with streamlit_server(missing_warehouse, tmp_path / "streamlit.log") as url:
+        page.goto(url)
+        message = page.get_by_text("Warehouse not found.")
+        message.wait_for(timeout=TIMEOUT_MS)
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "make demo" in body
+        assert str(missing_warehouse) in body
+        assert page.query_selector_all('[data-testid="stMetricValue"]') == []
+        assert page.query_selector_all('[data-testid="stException"]') == []
+        _screenshot(page, "dashboard-missing.png")
