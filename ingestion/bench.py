@@ -42,6 +42,7 @@ class StageResult:
     peak_rss_mb: float
     rows: int
     exit_code: int
+    slowest_nodes: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -171,6 +172,19 @@ def warehouse_rows(warehouse: Path) -> int:
         con.close()
 
 
+def keep_run_results(target_path: Path, keep_as: Path, top: int = 8) -> list[tuple[str, float]]:
+    """Copy dbt's run_results.json next to the stage's log; return its slowest nodes."""
+    source = target_path / "run_results.json"
+    if not source.exists():
+        return []
+    keep_as.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, keep_as.with_suffix(".run_results.json"))
+    results = json.loads(source.read_text()).get("results", [])
+    timed = [(str(r["unique_id"]), float(r.get("execution_time") or 0.0)) for r in results]
+    timed.sort(key=lambda item: item[1], reverse=True)
+    return [(name, round(seconds, 2)) for name, seconds in timed[:top]]
+
+
 @dataclass
 class BenchPlan:
     scale: float
@@ -226,6 +240,8 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
         seconds, peak, code = run_measured(command, logs / f"{scenario}-{name}.log")
         counted = rows() if code == 0 else 0
         result = StageResult(scenario, name, round(seconds, 2), round(peak, 1), counted, code)
+        if name == "build":
+            result.slowest_nodes = keep_run_results(target_path, logs / f"{scenario}-build")
         report.stages.append(result)
         progress(
             f"bench: {scenario} / {name}: {seconds:.1f} s, {peak:,.0f} MB peak, "
@@ -243,7 +259,8 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
         return written
 
     ingest_cmd = _rcm("ingest", "--sources", str(plan.sources), "--lake", env_lake)
-    build_cmd = _rcm("build")
+    target_path = plan.workdir / "target"
+    build_cmd = _rcm("build", "--target-path", str(target_path))
 
     stage(
         "full",
@@ -328,6 +345,10 @@ def _handle(args: argparse.Namespace) -> int:
         return 1
     print()
     print(summary_table(report))
+    for stage in report.stages:
+        if stage.slowest_nodes:
+            slow = ", ".join(f"{n.split('.')[-1]} {t:.1f}s" for n, t in stage.slowest_nodes[:5])
+            print(f"slowest dbt nodes, {stage.scenario}: {slow}")
     path = write_report(report, Path(args.results))
     info(f"\nresults written to {path}")
     return 0
