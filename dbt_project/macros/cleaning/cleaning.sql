@@ -76,8 +76,8 @@
 {#- 'true'/'1'/'y'/'yes' -> true, 'false'/'0'/'n'/'no' -> false, anything else null. -#}
 {% macro to_boolean(column) -%}
     case
-        when lower({{ clean_string(column) }}) in ('true', 't', '1', 'y', 'yes') then true
-        when lower({{ clean_string(column) }}) in ('false', 'f', '0', 'n', 'no') then false
+        when lower({{ clean_string(column) }}) in ('true', 't', '1', 'y', 'yes') then {{ bool_true() }}
+        when lower({{ clean_string(column) }}) in ('false', 'f', '0', 'n', 'no') then {{ bool_false() }}
     end
 {%- endmacro %}
 
@@ -87,9 +87,9 @@
 {% macro normalise_npi(column) -%}
     case
         when {{ clean_string(column) }} is null then null
-        when {{ dbt.length(dbt.split_part(clean_string(column), "'.'", 1)) }} >= 10
-            then {{ dbt.split_part(clean_string(column), "'.'", 1) }}
-        else {{ lpad_zeros(dbt.split_part(clean_string(column), "'.'", 1), 10) }}
+        when {{ dbt.length(text_before(clean_string(column), '.')) }} >= 10
+            then {{ text_before(clean_string(column), '.') }}
+        else {{ lpad_zeros(text_before(clean_string(column), '.'), 10) }}
     end
 {%- endmacro %}
 
@@ -111,6 +111,26 @@
             "substring(" ~ nodot_column ~ ", 4, 10)",
         ]) }}
     end
+{%- endmacro %}
+
+
+{#- The text before the first `delimiter` (all of it when there is none): dbt.split_part(x, d, 1).
+    dbt-synapse's split_part uses string_split(..., enable_ordinal), which dedicated SQL pools
+    do not have; T-SQL gets left()/charindex(). -#}
+{% macro text_before(expression, delimiter) -%}
+    {{ return(adapter.dispatch('text_before', 'rcm')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__text_before(expression, delimiter) -%}
+    {{ dbt.split_part(expression, "'" ~ delimiter ~ "'", 1) }}
+{%- endmacro %}
+
+{% macro sqlserver__text_before(expression, delimiter) -%}
+    left({{ expression }}, charindex('{{ delimiter }}', {{ expression }} + '{{ delimiter }}') - 1)
+{%- endmacro %}
+
+{% macro synapse__text_before(expression, delimiter) -%}
+    {{ rcm.sqlserver__text_before(expression, delimiter) }}
 {%- endmacro %}
 
 

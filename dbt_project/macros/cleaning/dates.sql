@@ -28,3 +28,40 @@
         )
     end
 {%- endmacro %}
+
+
+{#- One row per day from start_date (included) to end_date (excluded), column date_day, as
+    dbt.date_spine gives, but without a query at compile time: dbt.date_spine asks the
+    warehouse for the number of days, which breaks an offline compile. The count is computed
+    here from the two ISO dates; the day numbers come from cross-joined digits. -#}
+{% macro day_spine(start_date, end_date) -%}
+    {%- set first_day = modules.datetime.date.fromisoformat(start_date | string) -%}
+    {%- set day_count = (modules.datetime.date.fromisoformat(end_date | string) - first_day).days -%}
+    {%- if day_count < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "day_spine: end_date " ~ end_date ~ " must be after start_date " ~ start_date
+        ) }}
+    {%- endif -%}
+    {%- set places = (day_count - 1) | string | length -%}
+    select
+        cast({{ dbt.dateadd('day', 'numbers.day_number', "cast('" ~ first_day.isoformat() ~ "' as date)") }} as date)
+            as date_day
+    from (
+        select
+            {%- for place in range(places) %}
+            digits_{{ place }}.digit * {{ 10 ** place }}{% if not loop.last %} +{% endif %}
+            {%- endfor %}
+            as day_number
+        from
+            {%- for place in range(places) %}
+            (
+                {%- for digit in range(10) %}
+                select {{ digit }} as digit{% if not loop.last %} union all{% endif %}
+                {%- endfor %}
+            ) as digits_{{ place }}
+            {%- if not loop.last %}
+            cross join{% endif %}
+            {%- endfor %}
+    ) as numbers
+    where numbers.day_number < {{ day_count }}
+{%- endmacro %}

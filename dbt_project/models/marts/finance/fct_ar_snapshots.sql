@@ -1,0 +1,190 @@
+-- One row per open claim per month-end as-of date: the claim's balance as known at the end of
+-- that day (its status-history version current then), split into payer and patient balances,
+-- aged from the service date. Rules: _finance__docs.md (ar_as_of_rules).
+with
+
+as_of as (
+    select * from {{ ref('int_reporting_as_of') }}
+),
+
+dates as (
+    select * from {{ ref('dim_date') }}
+),
+
+status_history as (
+    select * from {{ ref('int_claim_status_history') }}
+),
+
+claims as (
+    select * from {{ ref('fct_claims') }}
+),
+
+-- Every month end from the first month of service to the as-of month; the as-of month's
+-- balances are taken at the as-of date (the data knows nothing later).
+month_ends as (
+    select distinct
+        cast({{ dbt.last_day('dates.month_start_date', 'month') }} as date) as month_end_date,
+        as_of.as_of_date as data_as_of_date
+    from dates
+    inner join as_of
+        on
+            dates.month_start_date >= as_of.first_month_start_date
+            and dates.calendar_date <= as_of.as_of_date
+),
+
+snapshot_dates as (
+    select
+        month_end_date,
+        case
+            when month_end_date < data_as_of_date then month_end_date
+            else data_as_of_date
+        end as as_of_date
+    from month_ends
+),
+
+versions as (
+    select
+        claim_id,
+        claim_status,
+        kpi_outcome,
+        claim_amount,
+        allowed_amount,
+        paid_amount,
+        patient_responsibility_amount,
+        cast(valid_from as date) as known_date,
+        cast(valid_to as date) as superseded_date
+    from status_history
+),
+
+-- The version current at the end of each as-of date: known by then and not yet superseded.
+versions_as_of as (
+    select
+        snapshot_dates.month_end_date,
+        snapshot_dates.as_of_date,
+        versions.claim_id,
+        versions.claim_status,
+        versions.kpi_outcome,
+        versions.claim_amount,
+        versions.allowed_amount,
+        versions.paid_amount,
+        versions.patient_responsibility_amount,
+        versions.known_date
+    from snapshot_dates
+    inner join versions
+        on
+            versions.known_date <= snapshot_dates.as_of_date
+            and (
+                versions.superseded_date is null
+                or versions.superseded_date > snapshot_dates.as_of_date
+            )
+),
+
+amounts as (
+    select
+        versions_as_of.month_end_date,
+        versions_as_of.as_of_date,
+        versions_as_of.claim_id,
+        versions_as_of.claim_status,
+        versions_as_of.kpi_outcome,
+        versions_as_of.known_date as last_activity_date,
+        claims.claim_key,
+        claims.source_system,
+        claims.payer_key,
+        claims.payer_name,
+        claims.payer_type,
+        claims.department_key,
+        claims.provider_key,
+        claims.service_date,
+        claims.claim_date,
+        coalesce(versions_as_of.claim_amount, claims.claim_amount, 0) as charge_amount,
+        coalesce(versions_as_of.paid_amount, 0) as paid_amount,
+        -- contractual adjustment: claim amount - allowed amount, once the payer accepted it
+        case
+            when
+                versions_as_of.kpi_outcome = 'accepted'
+                and versions_as_of.allowed_amount < versions_as_of.claim_amount
+                then versions_as_of.claim_amount - versions_as_of.allowed_amount
+            else 0
+        end as contractual_adjustment_amount,
+        -- patient responsibility is owed by the patient once the payer accepted the claim
+        case
+            when versions_as_of.kpi_outcome = 'accepted'
+                then coalesce(versions_as_of.patient_responsibility_amount, 0)
+            else 0
+        end as patient_responsibility_amount,
+        {{ dbt.datediff('claims.service_date', 'versions_as_of.as_of_date', 'day') }}
+            as age_days,
+        {{ dbt.datediff('versions_as_of.known_date', 'versions_as_of.as_of_date', 'day') }}
+            as days_since_activity
+    from versions_as_of
+    inner join claims on versions_as_of.claim_id = claims.claim_id
+),
+
+balances as (
+    select
+        amounts.*,
+        case
+            when amounts.charge_amount - amounts.paid_amount - amounts.contractual_adjustment_amount > 0
+                then amounts.charge_amount - amounts.paid_amount - amounts.contractual_adjustment_amount
+            else 0
+        end as open_amount
+    from amounts
+),
+
+split as (
+    select
+        balances.*,
+        case
+            when balances.payer_type = 'Self-pay' then balances.open_amount
+            when balances.patient_responsibility_amount < balances.open_amount
+                then balances.patient_responsibility_amount
+            else balances.open_amount
+        end as patient_amount
+    from balances
+),
+
+final as (
+    select
+        -- grain
+        month_end_date,
+        claim_key,
+        -- ids and dimensions
+        claim_id,
+        source_system,
+        payer_key,
+        payer_name,
+        payer_type,
+        department_key,
+        provider_key,
+        -- dates
+        as_of_date,
+        service_date,
+        claim_date,
+        last_activity_date,
+        -- status as of the date
+        claim_status,
+        kpi_outcome,
+        -- aging
+        age_days,
+        case
+            when age_days <= 30 then '0-30'
+            when age_days <= 60 then '31-60'
+            when age_days <= 90 then '61-90'
+            when age_days <= 120 then '91-120'
+            else '120+'
+        end as aging_bucket,
+        -- amounts
+        cast(charge_amount as decimal(18, 2)) as charge_amount,
+        cast(paid_amount as decimal(18, 2)) as paid_amount,
+        cast(contractual_adjustment_amount as decimal(18, 2)) as contractual_adjustment_amount,
+        cast(open_amount - patient_amount as decimal(18, 2)) as payer_balance_amount,
+        cast(patient_amount as decimal(18, 2)) as patient_balance_amount,
+        cast(open_amount as decimal(18, 2)) as open_balance_amount
+    from split
+    where
+        open_amount > 0
+        -- a balance with no claim activity for longer than the write-off window leaves A/R
+        and days_since_activity <= {{ var('ar_write_off_days') }}
+)
+
+select * from final

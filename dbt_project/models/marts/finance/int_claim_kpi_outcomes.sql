@@ -1,0 +1,177 @@
+-- One row per claim known by the as-of date: the KPI facts of its life cycle as known then
+-- (first response, first adjudication, rejections, denials, payment), with the two cohort
+-- months (service month for money, submission month for claim counts). Rules:
+-- _finance__docs.md (kpi_cohorts).
+with
+
+as_of as (
+    select * from {{ ref('int_reporting_as_of') }}
+),
+
+status_history as (
+    select * from {{ ref('int_claim_status_history') }}
+),
+
+claims as (
+    select * from {{ ref('fct_claims') }}
+),
+
+known_versions as (
+    select
+        status_history.claim_id,
+        status_history.version_number,
+        status_history.claim_status,
+        status_history.kpi_outcome,
+        status_history.is_adjudicated,
+        status_history.denial_reason_code,
+        status_history.claim_amount,
+        status_history.allowed_amount,
+        status_history.paid_amount,
+        cast(status_history.valid_from as date) as known_date
+    from status_history
+    inner join as_of on cast(status_history.valid_from as date) <= as_of.as_of_date
+),
+
+-- the latest version known by the as-of date
+latest_versions as (
+    select *
+    from (
+        select
+            known_versions.*,
+            row_number() over (
+                partition by known_versions.claim_id order by known_versions.version_number desc
+            ) as recency_rank
+        from known_versions
+    ) as ranked
+    where recency_rank = 1
+),
+
+-- the payer's first response: the first version that is no longer pending
+first_responses as (
+    select *
+    from (
+        select
+            known_versions.*,
+            row_number() over (
+                partition by known_versions.claim_id order by known_versions.version_number
+            ) as response_rank
+        from known_versions
+        where known_versions.kpi_outcome <> 'pending'
+    ) as ranked
+    where response_rank = 1
+),
+
+-- the first adjudication: the first version in an adjudicated status (accepted or denied)
+first_adjudications as (
+    select *
+    from (
+        select
+            known_versions.*,
+            row_number() over (
+                partition by known_versions.claim_id order by known_versions.version_number
+            ) as adjudication_rank
+        from known_versions
+        where known_versions.kpi_outcome in ('accepted', 'denied')
+    ) as ranked
+    where adjudication_rank = 1
+),
+
+history_summary as (
+    select
+        claim_id,
+        min(known_date) as first_known_date,
+        min(case when claim_status = 'Paid' then known_date end) as first_paid_date,
+        max(case when kpi_outcome = 'rejected' then 1 else 0 end) as rejected_versions,
+        max(case when kpi_outcome = 'denied' then 1 else 0 end) as denied_versions
+    from known_versions
+    group by claim_id
+),
+
+outcomes as (
+    select
+        claims.claim_key,
+        claims.claim_id,
+        claims.source_system,
+        coalesce(claims.payer_name, 'Unknown') as payer_name,
+        claims.payer_type,
+        claims.department_key,
+        claims.service_date,
+        coalesce(claims.claim_date, history_summary.first_known_date) as submission_date,
+        latest_versions.claim_status,
+        latest_versions.kpi_outcome as current_outcome,
+        latest_versions.known_date as status_date,
+        first_responses.kpi_outcome as first_response_outcome,
+        first_adjudications.kpi_outcome as first_adjudication_outcome,
+        first_adjudications.known_date as first_adjudication_date,
+        case
+            when first_adjudications.kpi_outcome = 'denied' then first_adjudications.denial_reason_code
+        end as initial_denial_reason_code,
+        history_summary.first_paid_date,
+        history_summary.rejected_versions,
+        history_summary.denied_versions,
+        coalesce(latest_versions.claim_amount, claims.claim_amount, 0) as claim_amount,
+        coalesce(latest_versions.paid_amount, 0) as paid_amount,
+        case
+            when
+                latest_versions.kpi_outcome = 'accepted'
+                and latest_versions.allowed_amount < latest_versions.claim_amount
+                then latest_versions.claim_amount - latest_versions.allowed_amount
+            else 0
+        end as contractual_adjustment_amount
+    from claims
+    inner join history_summary on claims.claim_id = history_summary.claim_id
+    inner join latest_versions on claims.claim_id = latest_versions.claim_id
+    left join first_responses on claims.claim_id = first_responses.claim_id
+    left join first_adjudications on claims.claim_id = first_adjudications.claim_id
+),
+
+final as (
+    select
+        -- keys
+        claim_key,
+        claim_id,
+        source_system,
+        payer_name,
+        payer_type,
+        department_key,
+        -- cohorts
+        cast({{ dbt.date_trunc('month', 'service_date') }} as date) as service_month_start_date,
+        cast({{ dbt.date_trunc('month', 'submission_date') }} as date) as submission_month_start_date,
+        -- dates
+        service_date,
+        submission_date,
+        status_date,
+        first_adjudication_date,
+        first_paid_date,
+        -- status as of the as-of date
+        claim_status,
+        current_outcome,
+        first_response_outcome,
+        first_adjudication_outcome,
+        initial_denial_reason_code,
+        -- KPI flags
+        case when first_adjudication_outcome is not null then {{ bool_true() }} else {{ bool_false() }} end
+            as is_adjudicated,
+        case when first_adjudication_outcome = 'denied' then {{ bool_true() }} else {{ bool_false() }} end
+            as is_initially_denied,
+        case when current_outcome = 'denied' then {{ bool_true() }} else {{ bool_false() }} end
+            as is_finally_denied,
+        case when rejected_versions = 1 then {{ bool_true() }} else {{ bool_false() }} end
+            as was_rejected,
+        case
+            when first_response_outcome = 'accepted' and rejected_versions = 0 and denied_versions = 0
+                then {{ bool_true() }}
+            else {{ bool_false() }}
+        end as is_clean_claim,
+        case when first_paid_date is not null then {{ bool_true() }} else {{ bool_false() }} end
+            as is_paid,
+        {{ dbt.datediff('submission_date', 'first_paid_date', 'day') }}
+            as days_to_payment,
+        -- amounts known by the as-of date
+        cast(claim_amount as decimal(18, 2)) as claim_amount,
+        cast(paid_amount as decimal(18, 2)) as paid_amount,
+        cast(contractual_adjustment_amount as decimal(18, 2)) as contractual_adjustment_amount
+    from outcomes
+)
+
+select * from final
