@@ -115,6 +115,8 @@ _NOT_TSQL: Final[dict[str, str]] = {
     "length": "len() / dbt.length",
     "substr": "substring()",
     "split_part": "string_split() / a dispatched macro",
+    "string_split": "left()/charindex() in a dispatched macro (string_split's enable_ordinal is "
+    "not in Synapse dedicated pools)",
     "array_agg": "string_agg()",
     "bool_and": "min(case ... then 1 else 0 end)",
     "bool_or": "max(case ... then 1 else 0 end)",
@@ -483,7 +485,9 @@ def write_spark_conf(work_dir: Path, *, driver_memory: str = "2g", cores: int = 
 
     pyspark's launcher reads `$SPARK_CONF_DIR/spark-defaults.conf`, so the profile needs no
     change: the warehouse and the Derby metastore go under `work_dir`, tables are Parquet
-    data-source tables (not Hive text tables), ANSI mode is on as on Databricks SQL warehouses.
+    data-source tables (not Hive text tables), ANSI mode is on as on Databricks SQL warehouses,
+    the session time zone is UTC and Parquet timestamps read as `timestamp` (naive UTC, as in
+    DuckDB and the lake).
     """
     work_dir = work_dir.resolve()
     conf_dir = work_dir / "conf"
@@ -497,6 +501,9 @@ def write_spark_conf(work_dir: Path, *, driver_memory: str = "2g", cores: int = 
         "spark.sql.ansi.enabled": "true",
         "spark.sql.legacy.createHiveTableByDefault": "false",
         "spark.sql.sources.default": "parquet",
+        # timestamps as DuckDB and the lake hold them: naive UTC
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
         "spark.sql.warehouse.dir": str(work_dir / "warehouse"),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={work_dir / 'derby'}",
     }

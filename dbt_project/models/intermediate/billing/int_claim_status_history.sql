@@ -17,6 +17,7 @@ sequenced as (
         claim_versions.claim_amount,
         claim_versions.allowed_amount,
         claim_versions.paid_amount,
+        claim_versions.patient_responsibility_amount,
         claim_versions.modified_at,
         claim_versions.source_system,
         claim_versions.source_name,
@@ -49,19 +50,20 @@ final as (
         status_outcomes.kpi_outcome,
         status_outcomes.is_adjudicated,
         case
-            when sequenced.previous_claim_status is null then true
-            when sequenced.previous_claim_status <> sequenced.claim_status then true
-            else false
+            when sequenced.previous_claim_status is null then {{ bool_true() }}
+            when sequenced.previous_claim_status <> sequenced.claim_status then {{ bool_true() }}
+            else {{ bool_false() }}
         end as is_status_change,
         sequenced.denial_reason_code,
         -- amounts at this version
         sequenced.claim_amount,
         sequenced.allowed_amount,
         sequenced.paid_amount,
+        sequenced.patient_responsibility_amount,
         -- validity
         sequenced.modified_at as valid_from,
         sequenced.next_modified_at as valid_to,
-        case when sequenced.next_modified_at is null then true else false end as is_current,
+        case when sequenced.next_modified_at is null then {{ bool_true() }} else {{ bool_false() }} end as is_current,
         -- lineage
         sequenced.source_system,
         sequenced.source_name,

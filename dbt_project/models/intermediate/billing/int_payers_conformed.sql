@@ -8,7 +8,7 @@ transactions as (
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where is_latest_version
+    where {{ is_true('is_latest_version') }}
 ),
 
 payer_codes as (

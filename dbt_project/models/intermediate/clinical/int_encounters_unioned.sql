@@ -41,7 +41,7 @@ conformed as (
         unioned.inserted_at,
         unioned.modified_at,
         -- quality flags
-        case when cpt_codes.cpt_code is null then false else true end as has_known_cpt_code,
+        case when cpt_codes.cpt_code is null then {{ bool_false() }} else {{ bool_true() }} end as has_known_cpt_code,
         -- lineage
         unioned.source_system,
         unioned.source_name,

@@ -37,7 +37,7 @@ conformed as (
         unioned.specialty,
         -- quality flags
         {{ npi_check_digit_is_valid('unioned.npi') }} as is_valid_npi,
-        case when npi_registry.npi is null then false else true end as has_registered_npi,
+        case when npi_registry.npi is null then {{ bool_false() }} else {{ bool_true() }} end as has_registered_npi,
         -- lineage
         unioned.source_system,
         unioned.source_name,

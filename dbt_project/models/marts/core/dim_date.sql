@@ -3,11 +3,7 @@
 with
 
 spine as (
-    {{ dbt.date_spine(
-        'day',
-        "cast('" ~ var('dim_date_start') ~ "' as date)",
-        "cast('" ~ var('dim_date_end') ~ "' as date)",
-    ) }}
+    {{ day_spine(var('dim_date_start'), var('dim_date_end')) }}
 ),
 
 days as (

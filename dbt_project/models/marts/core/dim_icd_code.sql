@@ -19,7 +19,7 @@ final as (
         'unknown' as icd_code,
         'unknown' as icd_code_dotted,
         null as icd_description,
-        cast(null as boolean) as is_billable
+        cast(null as {{ bool_type() }}) as is_billable
 )
 
 select * from final

@@ -23,7 +23,7 @@ versions as (
             else dbt_valid_from
         end as valid_from,
         coalesce(dbt_valid_to, cast('9999-12-31' as {{ dbt.type_timestamp() }})) as valid_to,
-        case when dbt_valid_to is null then true else false end as is_current,
+        case when dbt_valid_to is null then {{ bool_true() }} else {{ bool_false() }} end as is_current,
         modified_at,
         -- lineage
         source_system,
@@ -42,7 +42,7 @@ unknown_member as (
         cast(null as {{ dbt.type_int() }}) as birth_year,
         cast('1900-01-01' as {{ dbt.type_timestamp() }}) as valid_from,
         cast('9999-12-31' as {{ dbt.type_timestamp() }}) as valid_to,
-        true as is_current,
+        {{ bool_true() }} as is_current,
         cast(null as {{ dbt.type_timestamp() }}) as modified_at,
         'unknown' as source_system,
         cast(null as {{ dbt.type_string() }}) as source_name,

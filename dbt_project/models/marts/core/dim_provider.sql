@@ -39,8 +39,8 @@ final as (
         npis.primary_taxonomy_description as npi_taxonomy_description,
         npis.npi_status,
         case
-            when current_versions.dbt_is_deleted = 'True' then false
-            else true
+            when current_versions.dbt_is_deleted = 'True' then {{ bool_false() }}
+            else {{ bool_true() }}
         end as is_active,
         current_versions.source_system
     from current_versions
@@ -57,13 +57,13 @@ final as (
         null as provider_last_name,
         null as specialty,
         null as npi,
-        cast(null as boolean) as is_valid_npi,
-        cast(null as boolean) as has_registered_npi,
+        cast(null as {{ bool_type() }}) as is_valid_npi,
+        cast(null as {{ bool_type() }}) as has_registered_npi,
         null as npi_credential,
         null as npi_taxonomy_code,
         null as npi_taxonomy_description,
         null as npi_status,
-        true as is_active,
+        {{ bool_true() }} as is_active,
         'unknown' as source_system
 )
 

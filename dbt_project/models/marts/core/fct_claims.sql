@@ -91,10 +91,13 @@ final as (
         coalesce(first_responses.first_submission_outcome, 'pending') as first_submission_outcome,
         first_responses.first_response_status,
         case
-            when first_responses.first_submission_outcome = 'accepted' then true
-            else false
+            when first_responses.first_submission_outcome = 'accepted' then {{ bool_true() }}
+            else {{ bool_false() }}
         end as is_clean_claim,
-        case when history_summary.was_ever_denied = 1 then true else false end as was_ever_denied,
+        case
+            when history_summary.was_ever_denied = 1 then {{ bool_true() }}
+            else {{ bool_false() }}
+        end as was_ever_denied,
         claims.denial_reason_code,
         claims.payer_name,
         claims.payer_type,

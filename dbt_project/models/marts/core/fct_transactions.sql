@@ -1,9 +1,17 @@
+{#- Per-engine physical design (other engines ignore it): Delta + merge, liquid-clustered by
+    service date (month ranges prune) on Databricks; hash-distributed on the key with a
+    clustered columnstore index on Synapse. -#}
+{%- set engine_config = {
+    'databricks': {'file_format': 'delta', 'liquid_clustered_by': ['service_date']},
+    'synapse': {'dist': 'HASH(transaction_key)', 'index': 'CLUSTERED COLUMNSTORE INDEX'},
+}.get(target.type, {}) %}
 {{
     config(
         materialized='incremental',
         unique_key='transaction_key',
         incremental_strategy=replace_rows_strategy(),
         on_schema_change='append_new_columns',
+        **engine_config
     )
 }}
 

@@ -7,11 +7,11 @@
     ('claim_versions', 'int_claim_versions_unioned', claim_quarantine_rules()),
 ] %}
 {%- set flag_checks = [
-    ('providers', 'int_providers_conformed', 'invalid_npi_check_digit', 'not is_valid_npi'),
-    ('providers', 'int_providers_conformed', 'npi_not_in_registry', 'not has_registered_npi'),
-    ('encounters', 'int_encounters_conformed', 'unknown_cpt_code', 'not has_known_cpt_code'),
-    ('transactions', 'int_transactions_conformed', 'unknown_cpt_code', 'not has_known_cpt_code'),
-    ('transactions', 'int_transactions_conformed', 'unknown_icd_code', 'not has_known_icd_code'),
+    ('providers', 'int_providers_conformed', 'invalid_npi_check_digit', 'not ' ~ is_true('is_valid_npi')),
+    ('providers', 'int_providers_conformed', 'npi_not_in_registry', 'not ' ~ is_true('has_registered_npi')),
+    ('encounters', 'int_encounters_conformed', 'unknown_cpt_code', 'not ' ~ is_true('has_known_cpt_code')),
+    ('transactions', 'int_transactions_conformed', 'unknown_cpt_code', 'not ' ~ is_true('has_known_cpt_code')),
+    ('transactions', 'int_transactions_conformed', 'unknown_icd_code', 'not ' ~ is_true('has_known_icd_code')),
 ] %}
 {%- set unknown_member_checks = [
     'patient_key', 'provider_key', 'department_key', 'payer_key', 'cpt_code_key', 'icd_code_key',

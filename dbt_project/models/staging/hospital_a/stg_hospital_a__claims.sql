@@ -85,7 +85,10 @@ final as (
         claim_date,
         inserted_at,
         modified_at,
-        case when claim_id is null or version_rank = 1 then true else false end as is_latest_version,
+        case
+            when claim_id is null or version_rank = 1 then {{ bool_true() }}
+            else {{ bool_false() }}
+        end as is_latest_version,
         source_system,
         source_name,
         source_row,

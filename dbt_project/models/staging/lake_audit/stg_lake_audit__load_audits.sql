@@ -12,7 +12,7 @@ final as (
         cast(run_id as {{ dbt.type_string() }}) as run_id,
         cast(load_id as {{ dbt.type_string() }}) as load_id,
         -- attributes
-        cast(database as {{ dbt.type_string() }}) as database_name,
+        cast({{ adapter.quote('database') }} as {{ dbt.type_string() }}) as database_name,
         cast(datasource as {{ dbt.type_string() }}) as datasource,
         cast(tablename as {{ dbt.type_string() }}) as table_name,
         cast(loadtype as {{ dbt.type_string() }}) as load_type,
