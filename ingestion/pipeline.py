@@ -92,6 +92,55 @@ def _reset(lake: Path, warehouse: Path) -> None:
             path.unlink()
 
 
+HEADLINE_KPIS: tuple[tuple[str, str, str], ...] = (
+    # (column of marts.kpi_monthly_summary, label, format)
+    ("gross_charges_amount", "gross charges", "money"),
+    ("payments_amount", "payments", "money"),
+    ("ar_open_balance_amount", "open A/R at month end", "money"),
+    ("days_in_ar", "days in A/R (charge-based)", "days"),
+    ("ar_over_90_pct", "A/R over 90 days", "pct"),
+    ("initial_denial_rate", "initial denial rate", "pct"),
+    ("clean_claim_rate", "clean claim rate", "pct"),
+    ("net_collection_rate", "net collection rate", "pct"),
+)
+
+
+def headline_kpis(warehouse: Path) -> str | None:
+    """The latest month's headline KPIs for all hospitals, or None when there are none."""
+    import duckdb
+
+    if not warehouse.exists():
+        return None
+    columns = ", ".join(column for column, _, _ in HEADLINE_KPIS)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        row = con.execute(
+            f"select month_start_date, {columns} from marts.kpi_monthly_summary "
+            "where source_system = 'all' order by month_start_date desc limit 1"
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if row is None:
+        return None
+    lines = [f"headline KPIs, {row[0]:%B %Y} (all hospitals; the latest month is still maturing):"]
+    for (_, label, kind), value in zip(HEADLINE_KPIS, row[1:], strict=True):
+        lines.append(f"  {label:<28} {_format_kpi(value, kind)}")
+    return "\n".join(lines)
+
+
+def _format_kpi(value: object, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    number = float(value)  # type: ignore[arg-type]
+    if kind == "money":
+        return f"${number:,.2f}"
+    if kind == "pct":
+        return f"{number:.1%}"
+    return f"{number:.1f}"
+
+
 def run_pipeline(
     *,
     sources: Path,
@@ -146,7 +195,12 @@ def _command(args: argparse.Namespace) -> int:
     console.info("")
     console.info(report.table())
     console.info("")
+    kpis = headline_kpis(report.warehouse)
+    if kpis is not None:
+        console.info(kpis)
+        console.info("")
     console.info(f"warehouse: {report.warehouse} (DuckDB; schemas staging, cdm, marts, ...)")
+    console.info("dashboard: make dashboard, then open http://localhost:8501")
     if report.docs_path is not None:
         console.info(f"lineage site: open {report.docs_path} in a browser (no server needed)")
     return 0
