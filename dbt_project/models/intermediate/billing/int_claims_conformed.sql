@@ -18,35 +18,7 @@ ranked as (
 
 final as (
     select
-        claim_id,
-        source_claim_id,
-        transaction_id,
-        source_transaction_id,
-        patient_id,
-        source_patient_id,
-        encounter_id,
-        provider_id,
-        department_id,
-        payer_name,
-        payer_type,
-        claim_status,
-        denial_reason_code,
-        claim_amount,
-        allowed_amount,
-        paid_amount,
-        deductible_amount,
-        coinsurance_amount,
-        copay_amount,
-        patient_responsibility_amount,
-        service_date,
-        claim_date,
-        inserted_at,
-        modified_at,
-        source_system,
-        source_name,
-        source_row,
-        load_id,
-        ingested_at
+        {{ column_list(cdm_claim_version_columns(), excluding=['is_latest_version']) }}
     from ranked
     where version_rank = 1
 )

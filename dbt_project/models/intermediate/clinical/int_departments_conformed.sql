@@ -7,13 +7,7 @@ departments as (
 
 final as (
     select
-        department_id,
-        source_department_id,
-        department_name,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at
+        {{ column_list(cdm_department_columns()) }}
     from departments
     where failed_rules is null
 )

@@ -53,21 +53,7 @@ conformed as (
 
 final as (
     select
-        encounter_id,
-        source_encounter_id,
-        patient_id,
-        provider_id,
-        department_id,
-        procedure_code,
-        encounter_type,
-        encounter_date,
-        inserted_at,
-        modified_at,
-        has_known_cpt_code,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at,
+        {{ column_list(cdm_encounter_columns()) }},
         {{ failed_rules([('missing_encounter_id', 'source_encounter_id is null')]) }} as failed_rules
     from conformed
 )

@@ -7,22 +7,7 @@ patients as (
 
 final as (
     select
-        patient_id,
-        source_patient_id,
-        first_name,
-        last_name,
-        middle_name,
-        ssn,
-        phone_number,
-        address,
-        birth_date,
-        gender,
-        birth_year,
-        modified_at,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at
+        {{ column_list(cdm_patient_columns()) }}
     from patients
     where failed_rules is null
 )

@@ -7,19 +7,7 @@ providers as (
 
 final as (
     select
-        provider_id,
-        source_provider_id,
-        department_id,
-        npi,
-        first_name,
-        last_name,
-        specialty,
-        is_valid_npi,
-        has_registered_npi,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at
+        {{ column_list(cdm_provider_columns()) }}
     from providers
     where failed_rules is null
 )

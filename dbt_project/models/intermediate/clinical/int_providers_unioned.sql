@@ -49,19 +49,7 @@ conformed as (
 
 final as (
     select
-        provider_id,
-        source_provider_id,
-        department_id,
-        npi,
-        first_name,
-        last_name,
-        specialty,
-        is_valid_npi,
-        has_registered_npi,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at,
+        {{ column_list(cdm_provider_columns()) }},
         {{ failed_rules([('missing_provider_id', 'source_provider_id is null')]) }} as failed_rules
     from conformed
 )

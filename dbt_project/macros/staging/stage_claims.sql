@@ -1,0 +1,109 @@
+{#
+    Stage a hospital EMR's claims table, one row per claim version (claim, modified timestamp):
+    rename, clean and type the Bronze columns; a version that landed twice (a replayed or
+    overlapping file) is kept once, from the latest load; is_latest_version marks each claim's
+    newest version. source_relation: the model's source() call.
+#}
+{% macro stage_claims(source_relation) -%}
+
+with
+
+source as (
+    select * from {{ source_relation }}
+),
+
+renamed as (
+    select
+        -- ids
+        {{ clean_string('ClaimID') }} as claim_id,
+        {{ clean_string('TransactionID') }} as transaction_id,
+        {{ clean_string('PatientID') }} as patient_id,
+        {{ clean_string('EncounterID') }} as encounter_id,
+        {{ clean_string('ProviderID') }} as provider_id,
+        {{ clean_string('DeptID') }} as department_id,
+        -- attributes
+        {{ clean_string('PayorID') }} as payer_name,
+        {{ clean_string('PayorType') }} as payer_type,
+        {{ clean_string('ClaimStatus') }} as claim_status,
+        {{ clean_upper('DenialReasonCode') }} as denial_reason_code,
+        -- amounts
+        {{ to_money('ClaimAmount') }} as claim_amount,
+        {{ to_money('AllowedAmount') }} as allowed_amount,
+        {{ to_money('PaidAmount') }} as paid_amount,
+        {{ to_money('Deductible') }} as deductible_amount,
+        {{ to_money('Coinsurance') }} as coinsurance_amount,
+        {{ to_money('Copay') }} as copay_amount,
+        -- dates
+        {{ to_date('ServiceDate') }} as service_date,
+        {{ to_date('ClaimDate') }} as claim_date,
+        {{ to_timestamp('InsertDate') }} as inserted_at,
+        {{ to_timestamp('ModifiedDate') }} as modified_at,
+        -- lineage
+        _source_system as source_system,
+        _source_name as source_name,
+        {{ dbt.safe_cast('_source_row', dbt.type_bigint()) }} as source_row,
+        _load_id as load_id,
+        cast(_ingested_at as {{ dbt.type_timestamp() }}) as ingested_at
+    from source
+),
+
+-- A claim appears in every monthly file in which it changed: one row per claim version
+-- (claim, modified timestamp). The same version landed twice (a replayed or overlapping
+-- file) is kept once, from the latest load.
+deduplicated as (
+    select
+        renamed.*,
+        row_number() over (
+            partition by renamed.claim_id, renamed.modified_at
+            order by renamed.load_id desc, renamed.source_name desc, renamed.source_row desc
+        ) as replay_rank
+    from renamed
+),
+
+versions as (
+    select
+        deduplicated.*,
+        row_number() over (
+            partition by deduplicated.claim_id
+            order by deduplicated.modified_at desc, deduplicated.load_id desc, deduplicated.source_row desc
+        ) as version_rank
+    from deduplicated
+    where deduplicated.replay_rank = 1 or deduplicated.claim_id is null
+),
+
+final as (
+    select
+        claim_id,
+        transaction_id,
+        patient_id,
+        encounter_id,
+        provider_id,
+        department_id,
+        payer_name,
+        payer_type,
+        claim_status,
+        denial_reason_code,
+        claim_amount,
+        allowed_amount,
+        paid_amount,
+        deductible_amount,
+        coinsurance_amount,
+        copay_amount,
+        service_date,
+        claim_date,
+        inserted_at,
+        modified_at,
+        case
+            when claim_id is null or version_rank = 1 then {{ bool_true() }}
+            else {{ bool_false() }}
+        end as is_latest_version,
+        source_system,
+        source_name,
+        source_row,
+        load_id,
+        ingested_at
+    from versions
+)
+
+select * from final
+{%- endmacro %}
