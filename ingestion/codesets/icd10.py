@@ -22,13 +22,16 @@ the same code.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import logging
 import re
 import string
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import requests
-import simple_icd_10_cm as cm
 
 from ingestion.codesets.http import JsonHttpClient, RetryPolicy
 
@@ -64,7 +67,24 @@ def normalise_icd(code: str) -> str:
     return nodot if len(nodot) == 3 else f"{nodot[:3]}.{nodot[3:]}"
 
 
+def _code_list() -> Any:
+    """The shipped ICD-10-CM list (imported on first use: it parses its XML at import)."""
+    import simple_icd_10_cm
+
+    return simple_icd_10_cm
+
+
+def offline_fingerprint() -> str:
+    """What the offline list's content depends on: the package and version that ship it, and
+    this module (which decides the rows), so an unchanged list is known without reading it."""
+    version = importlib.metadata.version("simple-icd-10-cm")
+    digest = hashlib.sha256(f"simple-icd-10-cm=={version}\n".encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
 def _billable(code: str) -> str | None:
+    cm = _code_list()
     if not cm.is_valid_item(code) or cm.is_chapter_or_block(code):
         return None
     return "true" if cm.is_leaf(code) else "false"
@@ -84,6 +104,7 @@ def _row(code: str, description: str | None, source: str) -> IcdRow:
 @functools.cache
 def _offline() -> tuple[IcdRow, ...]:
     rows: list[IcdRow] = []
+    cm = _code_list()
     for code in cm.get_all_codes(True):
         if cm.is_chapter_or_block(code):
             continue

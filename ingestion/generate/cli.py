@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.console import error, format_table, info
-from ingestion.generate.generator import GenerateError, advance, generate
 from ingestion.generate.settings import (
     DEFAULT_DEFECT_RATES,
     DEFAULT_END,
@@ -97,6 +96,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: the generator loads the ICD-10-CM list at import, which every other
+    # `rcm` command would otherwise pay for
+    from ingestion.generate.generator import GenerateError, advance, generate
+
     try:
         if args.advance_to is not None:
             info(f"rcm generate: advancing {args.out} to {args.advance_to}")

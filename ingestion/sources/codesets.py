@@ -54,6 +54,12 @@ def icd_offline() -> CodesetRows:
     return CodesetRows("cms", "simple_icd_10_cm", icd10.ICD_COLUMNS, icd10.offline_codes())
 
 
+def icd_offline_fingerprint() -> str:
+    from ingestion.codesets import icd10
+
+    return icd10.offline_fingerprint()
+
+
 def icd_from_api(base_url: str | None) -> CodesetRows:
     from ingestion.codesets import icd10
 
