@@ -174,9 +174,16 @@ class AuditLog:
         return {r.load_id for r in self._by_entity.get(entity, ()) if r.load_id}
 
     def append(self, record: AuditRecord, file_name: str) -> None:
-        """Add a row of this run and rewrite this run's audit file of the entity (atomic)."""
+        """Add a row of this run and rewrite this run's audit file of the entity (atomic).
+
+        The file keeps the rows it already had (e.g. a ``recovered`` row written by the run's
+        first process before a worker process loaded the entity)."""
+        key = (record.run_id, file_name)
+        if key not in self._run_rows:
+            self._run_rows[key] = [
+                r for r in self.records if r.run_id == record.run_id and r.entity == record.entity
+            ]
         self.records.append(record)
         self._by_entity[record.entity].append(record)
-        key = (record.run_id, file_name)
         self._run_rows[key].append(record)
         self.lake.write_bytes(audit_path(*key), records_to_parquet(self._run_rows[key]))

@@ -12,10 +12,14 @@ Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +76,8 @@ class IngestSettings:
     progress: Progress | None = None
     hook: Hook | None = None
     """Called at ``before_publish`` / ``before_audit`` with the load id (tests stop there)."""
+    workers: int = 2
+    """Entities loaded at once, each in its own process (1: all in this process)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> IngestSettings:
@@ -80,6 +86,7 @@ class IngestSettings:
             "lake": env.get("RCM_LAKE_DIR") or "lake",
             "nppes_url": env.get("RCM_NPPES_URL") or None,
             "icd_url": env.get("RCM_ICD_URL") or None,
+            "workers": int(env.get("RCM_INGEST_WORKERS") or min(2, os.cpu_count() or 1)),
             "env": env,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -564,8 +571,51 @@ class _Run:
         return self._write_codeset(entity, codesets.icd_offline(), None, fingerprint=fingerprint)
 
 
+# What a forked worker needs: set in the parent right before the pool forks it.
+_WORKER_STATE: tuple[IngestSettings, LoadConfig, str, Any] | None = None
+
+# The heaviest kinds first, so two workers finish close together.
+_KIND_ORDER = {"claims_csv": 0, "sql": 1, "cpt_csv": 2, "nppes": 2, "icd10cm": 2}
+
+
+def _load_in_worker(name: str) -> EntityResult:
+    """Load one entity in a forked worker, with its own lake handle, audit view and engines.
+
+    Entities are independent: each writes its own Bronze folder and its own audit file of
+    the run, and reads only its own high-water mark."""
+    assert _WORKER_STATE is not None
+    settings, config, run_id, messages = _WORKER_STATE
+    # progress goes back to the parent, which hands it to the caller's callback
+    settings = dataclasses.replace(settings, progress=messages.put)
+    lake = open_lake(settings.lake)
+    run = _Run(settings, lake, AuditLog.read(lake), run_id)
+    run.config = config
+    try:
+        return run.run_entity(config.by_name()[name])
+    finally:
+        run.close()
+
+
+def _relay(messages: Any, progress: Progress) -> None:
+    """Hand the workers' progress lines to this process's callback until ``None`` arrives."""
+    while (message := messages.get()) is not None:
+        progress(message)
+
+
+def _worker_count(settings: IngestSettings, entities: Sequence[EntityConfig]) -> int:
+    if settings.hook is not None or len(entities) < 2:
+        return 1  # a test hook stops a load mid-way: keep it in this process
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(settings.workers, len(entities)))
+
+
 def run_ingest(settings: IngestSettings) -> IngestResult:
-    """Recover, then load every selected entity; never raises for a failing entity."""
+    """Recover, then load every selected entity; never raises for a failing entity.
+
+    With ``settings.workers`` > 1 the entities are loaded by that many forked processes
+    (the API look-up of NPIs, which reads the providers just loaded, runs last, here)."""
+    global _WORKER_STATE
     config = load_config(settings.config_path)
     entities = select_entities(config, settings.only)
     started = datetime.now(UTC)
@@ -574,14 +624,43 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     audit = AuditLog.read(lake)
     run = _Run(settings, lake, audit, run_id)
     run.config = config
-    run.progress(f"ingest run {run_id}: {len(entities)} entities into {lake.uri}")
+    workers = _worker_count(settings, entities)
+    run.progress(
+        f"ingest run {run_id}: {len(entities)} entities into {lake.uri}"
+        + (f" ({workers} workers)" if workers > 1 else "")
+    )
     recovered = recover(lake, config.entities, audit, run_id, run.progress)
-    results: list[EntityResult] = []
+    by_name: dict[str, EntityResult] = {}
     try:
-        for entity in entities:
-            results.append(run.run_entity(entity))
+        if workers == 1:
+            for entity in entities:
+                by_name[entity.name] = run.run_entity(entity)
+        else:
+            last = [e for e in entities if e.source_kind == "nppes" and settings.online]
+            pooled = sorted(
+                (e for e in entities if e not in last),
+                key=lambda e: _KIND_ORDER.get(e.source_kind, 3),
+            )
+            context = multiprocessing.get_context("fork")
+            messages = context.SimpleQueue()
+            relay = threading.Thread(target=_relay, args=(messages, run.progress), daemon=True)
+            relay.start()
+            _WORKER_STATE = (settings, config, run_id, messages)
+            try:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                    futures = {e.name: pool.submit(_load_in_worker, e.name) for e in pooled}
+                    for name, future in futures.items():
+                        by_name[name] = future.result()
+            finally:
+                _WORKER_STATE = None
+                messages.put(None)
+                relay.join()
+            for entity in last:
+                run.audit = AuditLog.read(lake)
+                by_name[entity.name] = run.run_entity(entity)
     finally:
         run.close()
+    results = [by_name[e.name] for e in entities]
     seconds = (datetime.now(UTC) - started).total_seconds()
     return IngestResult(run_id, lake.uri, results, recovered, seconds)
 
@@ -620,7 +699,11 @@ def _command(args: argparse.Namespace) -> int:
         config_path=args.config,
         only=tuple(args.only),
         online=args.online,
+        workers=args.workers,
     )
+    if settings.workers < 1:
+        console.error(f"--workers must be 1 or more, got {settings.workers}")
+        return 2
     try:
         result = run_ingest(settings)
     except ConfigError as exc:
@@ -660,6 +743,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=[],
         metavar="DATASOURCE.TABLE",
         help="load only this entity (repeatable), e.g. hospital_a.patients",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="entities loaded at once, one process each (default: $RCM_INGEST_WORKERS, else "
+        "up to 2 by the CPU count; 1 loads everything in this process)",
     )
     parser.add_argument(
         "--online",

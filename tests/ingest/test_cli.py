@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from ingestion.bronze import WriteSettings
 from ingestion.cli import main
 from ingestion.config import load_config
 
-from .conftest import SQL_ENTITIES, read_audit, read_bronze, write_config
+from .conftest import SQL_ENTITIES, ingest, read_audit, read_bronze, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -130,3 +132,43 @@ def test_database_server_down_fails_with_its_url(
     assert "127.0.0.1:1" in out
     assert "secret" not in out
     assert read_bronze(lake, "hospital_a", "patients").num_rows > 0
+
+
+def test_parallel_workers_load_what_one_process_loads(sources: Path, tmp_path: Path) -> None:
+    lakes = {workers: tmp_path / f"lake{workers}" for workers in (1, 2)}
+    messages: dict[int, list[str]] = {}
+    for workers, lake in lakes.items():
+        copy = tmp_path / f"sources{workers}"
+        shutil.copytree(sources, copy)
+        messages[workers] = []
+        result = ingest(
+            copy,
+            lake,
+            messages=messages[workers],
+            workers=workers,
+            batch_rows=50_000,
+            write=WriteSettings(),
+        )
+        assert result.ok
+    # the same rows in every Bronze table, whichever process loaded them
+    for datasource, table in {(e.datasource, e.table) for e in load_config().entities}:
+        one = read_bronze(lakes[1], datasource, table)
+        two = read_bronze(lakes[2], datasource, table)
+        assert one.num_rows == two.num_rows, (datasource, table)
+        if one.num_rows:
+            keep = [c for c in one.column_names if not c.startswith("_") or c == "_source_row"]
+            assert sorted(map(str, one.select(keep).to_pylist())) == sorted(
+                map(str, two.select(keep).to_pylist())
+            ), (datasource, table)
+    # the workers' progress lines reach the caller's callback
+    assert any("(2 workers)" in m for m in messages[2])
+    per_entity = [m for m in messages[2] if m.startswith("hospital_a.transactions:")]
+    assert per_entity, messages[2][:20]
+    statuses = {
+        (r["datasource"], r["tablename"], r["status"], r["rows_written"])
+        for r in read_audit(lakes[2])
+    }
+    assert statuses == {
+        (r["datasource"], r["tablename"], r["status"], r["rows_written"])
+        for r in read_audit(lakes[1])
+    }
