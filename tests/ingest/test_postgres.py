@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
@@ -146,3 +147,71 @@ def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> 
     third = ingest(sources, lake, config, env=env)
     assert third.entities[0].status == "no_change"
     assert read_audit(lake)[-1]["watermark_after"] == "2024-02-01 00:00:00"
+
+
+def test_end_to_end_with_postgresql_emr_databases(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generator writes both EMR databases into PostgreSQL, ingest reads them over the
+    network, and dbt builds on that lake; Bronze equals the SQLite run of the same seed."""
+    from ingestion.build import run_build
+    from ingestion.generate.generator import generate
+    from ingestion.generate.settings import GeneratorSettings
+
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        for name in ("emr_a", "emr_b"):
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+    base = postgres_url.rsplit("/", 1)[0]
+    urls = {"hospital_a": f"{base}/emr_a", "hospital_b": f"{base}/emr_b"}
+
+    runs = {}
+    for kind in ("sqlite", "postgres"):
+        sources, lake = tmp_path / kind / "sources", tmp_path / kind / "lake"
+        extra = (
+            {"emr_url_a": urls["hospital_a"], "emr_url_b": urls["hospital_b"]}
+            if kind == "postgres"
+            else {}
+        )
+        generate(GeneratorSettings(out_dir=sources, scale=0.002, seed=21, **extra))
+        env = (
+            {
+                "RCM_EMR_HOSPITAL_A_URL": urls["hospital_a"],
+                "RCM_EMR_HOSPITAL_B_URL": urls["hospital_b"],
+            }
+            if kind == "postgres"
+            else {}
+        )
+        if kind == "postgres":
+            assert not (sources / "emr" / "hospital_a.db").exists()
+        result = ingest(sources, lake, env=env, batch_rows=10_000)
+        assert result.ok, result.failed
+        runs[kind] = lake
+
+    for hospital in ("hospital_a", "hospital_b"):
+        for table in ("departments", "encounters", "patients", "providers", "transactions"):
+            tables = [read_bronze(runs[k], hospital, table) for k in ("sqlite", "postgres")]
+            keep = [c for c in tables[0].column_names if not c.startswith("_")]
+            rows = [sorted(map(str, t.select(keep).to_pylist())) for t in tables]
+            assert rows[0] == rows[1], (hospital, table)
+            assert rows[0], (hospital, table)
+            systems = set(tables[1].column("_source_system").to_pylist())
+            assert systems == {hospital}
+
+    monkeypatch.setenv("RCM_LAKE_DIR", str(runs["postgres"]))
+    warehouse = tmp_path / "postgres" / "rcm.duckdb"
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(warehouse))
+    build = run_build(target_path=tmp_path / "postgres" / "target")
+    assert build.exit_code == 0, [f.message for f in build.failures]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute("select count(*) from marts.fct_transactions").fetchone()
+    ids = {
+        (hospital, tid)
+        for hospital in ("hospital_a", "hospital_b")
+        for tid in read_bronze(runs["postgres"], hospital, "transactions")
+        .column("TransactionID")
+        .to_pylist()
+        if tid
+    }
+    assert row is not None and 0 < row[0] <= len(ids)
