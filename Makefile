@@ -95,7 +95,7 @@ venv-engines: venv-databricks venv-synapse venv-spark
 
 # pyodbc (dbt-synapse) loads unixODBC's libodbc.so.2 on import; no SQL Server driver is needed.
 .venv-synapse/.installed: requirements-synapse.txt
-	@ldconfig -p | grep -q 'libodbc\.so\.2 ' || { \
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('odbc'))" || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && apt-get install -y -qq --no-install-recommends libodbc2; \
 		else echo "dbt-synapse needs libodbc.so.2: install unixODBC (Debian: apt-get install libodbc2)" >&2; exit 1; fi; }
