@@ -21,6 +21,72 @@
 
 {#- The ingestion time up to which an incremental model is complete, minus the lookback. -#}
 {% macro incremental_watermark(column='ingested_at') -%}
-    select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(' ~ column ~ ')') }}
+    select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'),
+        "coalesce(max(" ~ column ~ "), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
     from {{ this }}
+{%- endmacro %}
+
+
+{#- "Replace every row of these keys": the strategy for incremental models that hold several
+    rows per key (all versions of a claim) or whose rows for a key are recomputed together.
+    delete+insert everywhere (dbt-databricks has it since 1.11: REPLACE ON), append on the
+    offline `spark` check, which only ever runs a model's first build. -#}
+{% macro replace_keys_strategy() -%}
+    {{ return(adapter.dispatch('replace_keys_strategy', 'rcm')()) }}
+{%- endmacro %}
+
+{% macro default__replace_keys_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__replace_keys_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+
+{#- processed_at: when dbt (re)wrote a row, the start of the run, the same value for every
+    model of a run. Incremental models pass change downstream with it: a model reads the
+    upstream rows processed after its own newest row (processed_since_last_run), so a daily
+    run reads what the day changed, whatever the order in which the lake received it. -#}
+{% macro processed_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- The rows of an upstream relation processed since this incremental model's last run. -#}
+{% macro processed_since_last_run(column='processed_at') -%}
+    {{ column }} > (
+        select coalesce(max(processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ this }}
+    )
+{%- endmacro %}
+
+{#- Bronze rows of loads that this staging model has not read: ingested no earlier than the
+    lookback window before its newest row (so a load published late, by an ingest that ran
+    alongside another, is still found), from a load of which it holds no row. -#}
+{% macro from_unread_loads(load_id='_load_id', ingested_at='_ingested_at') -%}
+    cast({{ ingested_at }} as {{ dbt.type_timestamp() }}) > ({{ incremental_watermark() }})
+    and {{ load_id }} not in (
+        select read_loads.load_id
+        from {{ this }} as read_loads
+        where
+            read_loads.load_id is not null
+            and read_loads.ingested_at > ({{ incremental_watermark() }})
+    )
+{%- endmacro %}
+
+
+{#- Post-hook of an incremental model fed by a *_unioned model: the keys whose latest version
+    this run quarantined leave the model, as they would in a full build. Nothing on a full
+    build, or on the offline spark check (which has no DELETE). -#}
+{% macro delete_quarantined_this_run(unioned_relation, key_column) -%}
+    {%- if is_incremental() and target.type != 'spark' -%}
+        delete from {{ this }}
+        where {{ key_column }} in (
+            select quarantined.{{ key_column }}
+            from {{ unioned_relation }} as quarantined
+            where
+                quarantined.failed_rules is not null
+                and quarantined.processed_at = {{ processed_at() }}
+        )
+    {%- endif -%}
 {%- endmacro %}

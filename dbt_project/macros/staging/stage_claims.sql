@@ -3,6 +3,11 @@
     rename, clean and type the Bronze columns; a version that landed twice (a replayed or
     overlapping file) is kept once, from the latest load; is_latest_version marks each claim's
     newest version. source_relation: the model's source() call.
+
+    Incremental (the model's config: unique_key claim_id, replace_keys_strategy): a run reads
+    the Bronze loads it has not read yet, adds the versions already staged of the claims they
+    touch, and rewrites every version of those claims, so de-duplication and
+    is_latest_version come out as a full build would make them.
 #}
 {% macro stage_claims(source_relation) -%}
 
@@ -10,6 +15,9 @@ with
 
 source as (
     select * from {{ source_relation }}
+    {%- if is_incremental() %}
+        where {{ from_unread_loads() }}
+    {%- endif %}
 ),
 
 renamed as (
@@ -47,17 +55,29 @@ renamed as (
     from source
 ),
 
+-- the new versions, with (incremental runs) the versions already staged of the same claims
+candidates as (
+    select * from renamed
+    {%- if is_incremental() %}
+        union all
+        select
+            {{ stage_claim_columns() | join(', ') }}
+        from {{ this }}
+        where claim_id in (select new_versions.claim_id from renamed as new_versions)
+    {%- endif %}
+),
+
 -- A claim appears in every monthly file in which it changed: one row per claim version
 -- (claim, modified timestamp). The same version landed twice (a replayed or overlapping
 -- file) is kept once, from the latest load.
 deduplicated as (
     select
-        renamed.*,
+        candidates.*,
         row_number() over (
-            partition by renamed.claim_id, renamed.modified_at
-            order by renamed.load_id desc, renamed.source_name desc, renamed.source_row desc
+            partition by candidates.claim_id, candidates.modified_at
+            order by candidates.load_id desc, candidates.source_name desc, candidates.source_row desc
         ) as replay_rank
-    from renamed
+    from candidates
 ),
 
 versions as (
@@ -101,9 +121,23 @@ final as (
         source_name,
         source_row,
         load_id,
-        ingested_at
+        ingested_at,
+        {{ processed_at() }} as processed_at
     from versions
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- The staged claim columns that come from Bronze (all but is_latest_version and processed_at),
+    in the order of the `renamed` step. -#}
+{% macro stage_claim_columns() -%}
+    {{ return([
+        'claim_id', 'transaction_id', 'patient_id', 'encounter_id', 'provider_id',
+        'department_id', 'payer_name', 'payer_type', 'claim_status', 'denial_reason_code',
+        'claim_amount', 'allowed_amount', 'paid_amount', 'deductible_amount',
+        'coinsurance_amount', 'copay_amount', 'service_date', 'claim_date', 'inserted_at',
+        'modified_at', 'source_system', 'source_name', 'source_row', 'load_id', 'ingested_at',
+    ]) }}
 {%- endmacro %}

@@ -2,6 +2,10 @@
     Stage a hospital EMR's transactions table, one row per transaction: rename, clean and type
     the Bronze columns and keep each transaction's latest version across replayed and
     incremental loads. source_relation: the model's source() call.
+
+    Incremental (the model's config: unique_key transaction_id, replace_keys_strategy): a run
+    reads the Bronze loads it has not read yet and ranks their rows with the row already
+    staged for the same transaction, so the latest version wins as in a full build.
 #}
 {% macro stage_transactions(source_relation) -%}
 
@@ -9,6 +13,9 @@ with
 
 source as (
     select * from {{ source_relation }}
+    {%- if is_incremental() %}
+        where {{ from_unread_loads() }}
+    {%- endif %}
 ),
 
 renamed as (
@@ -47,15 +54,27 @@ renamed as (
     from source
 ),
 
+-- the new rows, with (incremental runs) the row already staged for the same transactions
+candidates as (
+    select * from renamed
+    {%- if is_incremental() %}
+        union all
+        select
+            {{ stage_transaction_columns() | join(', ') }}
+        from {{ this }}
+        where transaction_id in (select new_rows.transaction_id from renamed as new_rows)
+    {%- endif %}
+),
+
 -- Latest version per transaction across replayed and incremental loads.
 deduplicated as (
     select
-        renamed.*,
+        candidates.*,
         row_number() over (
-            partition by renamed.transaction_id
-            order by renamed.modified_at desc, renamed.load_id desc
+            partition by candidates.transaction_id
+            order by candidates.modified_at desc, candidates.load_id desc
         ) as version_rank
-    from renamed
+    from candidates
 ),
 
 final as (
@@ -84,10 +103,24 @@ final as (
         source_system,
         source_name,
         load_id,
-        ingested_at
+        ingested_at,
+        {{ processed_at() }} as processed_at
     from deduplicated
     where version_rank = 1 or transaction_id is null
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- The staged transaction columns that come from Bronze (all but processed_at), in the order
+    of the `renamed` step. -#}
+{% macro stage_transaction_columns() -%}
+    {{ return([
+        'transaction_id', 'encounter_id', 'patient_id', 'provider_id', 'department_id',
+        'claim_id', 'payer_id', 'medicaid_id', 'medicare_id', 'procedure_code', 'icd_code',
+        'visit_type', 'amount_type', 'line_of_business', 'charge_amount', 'paid_amount',
+        'visit_date', 'service_date', 'paid_date', 'inserted_at', 'modified_at',
+        'source_system', 'source_name', 'load_id', 'ingested_at',
+    ]) }}
 {%- endmacro %}

@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='claim_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental: every version of the claims processed upstream since the last run is
+-- re-sequenced (int_claim_versions_unioned rewrites every version of a claim that changed).
 with
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where failed_rules is null
+    where
+        failed_rules is null
+        {%- if is_incremental() %}
+            and {{ processed_since_last_run() }}
+        {%- endif %}
 ),
 
 status_outcomes as (
@@ -68,7 +83,8 @@ final as (
         sequenced.source_system,
         sequenced.source_name,
         sequenced.load_id,
-        sequenced.ingested_at
+        sequenced.ingested_at,
+        {{ processed_at() }} as processed_at
     from sequenced
     left join status_outcomes on sequenced.claim_status = status_outcomes.claim_status
 )

@@ -1,11 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='claim_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental: a run reads the staged versions processed since its last run (staging rewrites
+-- every version of a claim that a new load touches) and replaces those claims' versions.
 with
 
 hospital_a as (
     select * from {{ ref('stg_hospital_a__claims') }}
+    {%- if is_incremental() %}
+        where {{ processed_since_last_run() }}
+    {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__claims') }}
+    {%- if is_incremental() %}
+        where {{ processed_since_last_run() }}
+    {%- endif %}
 ),
 
 unioned as (
@@ -68,7 +85,8 @@ conformed as (
 final as (
     select
         {{ column_list(cdm_claim_version_columns()) }},
-        {{ failed_rules(claim_quarantine_rules()) }} as failed_rules
+        {{ failed_rules(claim_quarantine_rules()) }} as failed_rules,
+        {{ processed_at() }} as processed_at
     from conformed
 )
 

@@ -1,11 +1,43 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='transaction_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental: a run reads the staged transactions processed since its last run, and again
+-- those it flagged with an unknown CPT or ICD code (a code set that gained the code clears
+-- the flag). A code removed from a code set needs `rcm build --full-refresh`.
 with
 
 hospital_a as (
     select * from {{ ref('stg_hospital_a__transactions') }}
+    {%- if is_incremental() %}
+        where
+            {{ processed_since_last_run() }}
+            or transaction_id in (
+                select flagged.source_transaction_id from {{ this }} as flagged
+                where
+                    flagged.source_system = 'hospital_a'
+                    and not ({{ is_true('flagged.has_known_cpt_code') }} and {{ is_true('flagged.has_known_icd_code') }})
+            )
+    {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__transactions') }}
+    {%- if is_incremental() %}
+        where
+            {{ processed_since_last_run() }}
+            or transaction_id in (
+                select flagged.source_transaction_id from {{ this }} as flagged
+                where
+                    flagged.source_system = 'hospital_b'
+                    and not ({{ is_true('flagged.has_known_cpt_code') }} and {{ is_true('flagged.has_known_icd_code') }})
+            )
+    {%- endif %}
 ),
 
 cpt_codes as (
@@ -81,7 +113,8 @@ conformed as (
 final as (
     select
         {{ column_list(cdm_transaction_columns()) }},
-        {{ failed_rules(transaction_quarantine_rules()) }} as failed_rules
+        {{ failed_rules(transaction_quarantine_rules()) }} as failed_rules,
+        {{ processed_at() }} as processed_at
     from conformed
 )
 

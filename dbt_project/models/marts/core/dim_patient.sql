@@ -29,7 +29,8 @@ versions as (
         source_system,
         source_name,
         load_id,
-        ingested_at
+        ingested_at,
+        processed_at
     from snapshot
 ),
 
@@ -47,18 +48,21 @@ unknown_member as (
         'unknown' as source_system,
         cast(null as {{ dbt.type_string() }}) as source_name,
         cast(null as {{ dbt.type_string() }}) as load_id,
-        cast(null as {{ dbt.type_timestamp() }}) as ingested_at
+        cast(null as {{ dbt.type_timestamp() }}) as ingested_at,
+        cast(null as {{ dbt.type_timestamp() }}) as processed_at
 ),
 
 final as (
     select
         patient_key, patient_id, source_patient_id, gender, birth_year, valid_from, valid_to,
-        is_current, modified_at, source_system, source_name, load_id, ingested_at
+        is_current, modified_at, source_system, source_name, load_id, ingested_at,
+        processed_at
     from versions
     union all
     select
         patient_key, patient_id, source_patient_id, gender, birth_year, valid_from, valid_to,
-        is_current, modified_at, source_system, source_name, load_id, ingested_at
+        is_current, modified_at, source_system, source_name, load_id, ingested_at,
+        processed_at
     from unknown_member
 )
 

@@ -1,13 +1,52 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='claim_key',
+        incremental_strategy=replace_rows_strategy(),
+        on_schema_change='append_new_columns'
+    )
+}}
+
 -- One row per claim (its latest clean version), with its first-submission outcome from the
 -- status history, amounts and days to payment.
+--
+-- Incremental: a run re-derives only the claims
+--   1. processed upstream since its last run (a new version, new or changed);
+--   2. of patients with a patient version first seen since then (as-of patient key);
+--   3. whose transaction was processed since then (the payer comes from the transaction);
+--   4. that point at an unknown member (a late-arriving dimension row).
 with
 
 claims as (
     select * from {{ ref('int_claims_conformed') }}
+    {%- if is_incremental() %}
+        where
+            {{ processed_since_last_run() }}
+            or patient_id in (
+                select changed_patients.patient_id from {{ ref('dim_patient') }} as changed_patients
+                where {{ processed_since_last_run('changed_patients.processed_at') }}
+            )
+            or transaction_id in (
+                select changed_transactions.transaction_id
+                from {{ ref('int_transactions_conformed') }} as changed_transactions
+                where {{ processed_since_last_run('changed_transactions.processed_at') }}
+            )
+            or claim_id in (
+                select unknown_members.claim_id from {{ this }} as unknown_members
+                where
+                    unknown_members.patient_key = {{ unknown_key() }}
+                    or unknown_members.provider_key = {{ unknown_key() }}
+                    or unknown_members.department_key = {{ unknown_key() }}
+                    or unknown_members.payer_key = {{ unknown_key() }}
+            )
+    {%- endif %}
 ),
 
 status_history as (
     select * from {{ ref('int_claim_status_history') }}
+    {%- if is_incremental() %}
+        where claim_id in (select changed_claims.claim_id from claims as changed_claims)
+    {%- endif %}
 ),
 
 status_outcomes as (
@@ -118,7 +157,8 @@ final as (
         claims.source_name,
         claims.modified_at,
         claims.load_id,
-        claims.ingested_at
+        claims.ingested_at,
+        {{ processed_at() }} as processed_at
     from claims
     left join status_outcomes on claims.claim_status = status_outcomes.claim_status
     left join first_responses on claims.claim_id = first_responses.claim_id

@@ -11,6 +11,7 @@
         unique_key='transaction_key',
         incremental_strategy=replace_rows_strategy(),
         on_schema_change='append_new_columns',
+        post_hook="{{ delete_quarantined_this_run(ref('int_transactions_unioned'), 'transaction_id') }}",
         **engine_config
     )
 }}
@@ -18,32 +19,32 @@
 -- One row per financial transaction line (the latest clean version of each transaction).
 --
 -- Incremental: a run re-reads only
---   1. transaction versions ingested since the last run (minus a lookback), which replace
---      their row (a transaction modified later replaces its row: unique_key + delete+insert
---      or merge);
---   2. transactions of patients with a patient version ingested since then (a late patient
+--   1. transactions processed upstream since its last run (new or changed versions, and
+--      those re-checked for an unknown code), which replace their row;
+--   2. transactions of patients with a patient version first seen since then (a late patient
 --      change can move a transaction to another patient version);
---   3. transactions that point at an unknown member (a late-arriving dimension row).
+--   3. transactions that point at an unknown member (a late-arriving dimension row);
+-- and a transaction whose latest version was quarantined in this run leaves (the post-hook).
 with
 
 transactions as (
     select * from {{ ref('int_transactions_conformed') }}
     {%- if is_incremental() %}
         where
-            ingested_at > ({{ incremental_watermark() }})
+            {{ processed_since_last_run() }}
             or patient_id in (
-                select patient_id from {{ ref('dim_patient') }}
-                where ingested_at > ({{ incremental_watermark() }})
+                select changed_patients.patient_id from {{ ref('dim_patient') }} as changed_patients
+                where {{ processed_since_last_run('changed_patients.processed_at') }}
             )
             or transaction_id in (
-                select transaction_id from {{ this }}
+                select unknown_members.transaction_id from {{ this }} as unknown_members
                 where
-                    patient_key = {{ unknown_key() }}
-                    or provider_key = {{ unknown_key() }}
-                    or department_key = {{ unknown_key() }}
-                    or payer_key = {{ unknown_key() }}
-                    or cpt_code_key = {{ unknown_key() }}
-                    or icd_code_key = {{ unknown_key() }}
+                    unknown_members.patient_key = {{ unknown_key() }}
+                    or unknown_members.provider_key = {{ unknown_key() }}
+                    or unknown_members.department_key = {{ unknown_key() }}
+                    or unknown_members.payer_key = {{ unknown_key() }}
+                    or unknown_members.cpt_code_key = {{ unknown_key() }}
+                    or unknown_members.icd_code_key = {{ unknown_key() }}
             )
     {%- endif %}
 ),
@@ -104,7 +105,8 @@ final as (
         transactions.source_system,
         transactions.modified_at,
         transactions.load_id,
-        transactions.ingested_at
+        transactions.ingested_at,
+        {{ processed_at() }} as processed_at
     from transactions
     left join patients
         on

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='transaction_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
 -- Hospital A transactions, one row per transaction: the shared logic is the stage_transactions macro
 -- (dbt_project/macros/staging/stage_transactions.sql).
 {{ stage_transactions(source('hospital_a', 'transactions')) }}
