@@ -61,11 +61,27 @@ def test_incremental_branch_of_fct_transactions(
     incremental = compiled_sql(
         compiled_targets[f"{target}-incremental"], "model.rcm.fct_transactions"
     )
-    assert "max(ingested_at)" not in full
-    assert "max(ingested_at)" in incremental
-    assert re.search(r"from\s+\S*fct_transactions\S*\s+where\s+patient_key = '-1'", incremental)
+    assert "max(processed_at)" not in full
+    assert "max(processed_at)" in incremental
+    assert re.search(
+        r"from\s+\S*fct_transactions\S*\s+as unknown_members\s+where\s+"
+        r"unknown_members.patient_key = '-1'",
+        incremental,
+    )
+
+
+@pytest.mark.parametrize("target", ["databricks", "synapse"])
+def test_incremental_branch_of_staging_reads_unread_loads(
+    target: str, compiled_targets: dict[str, Compiled]
+) -> None:
+    full = compiled_sql(compiled_targets[f"{target}-full"], "model.rcm.stg_hospital_a__claims")
+    incremental = compiled_sql(
+        compiled_targets[f"{target}-incremental"], "model.rcm.stg_hospital_a__claims"
+    )
+    assert "read_loads" not in full
+    assert "read_loads" in incremental
     if target == "databricks":  # the project's timestampadd, not the adapter's dbr query
-        assert "timestampadd(day, -3, max(ingested_at))" in incremental
+        assert "timestampadd(day, -3, coalesce(max(newest.ingested_at)" in incremental
     else:
         assert "dateadd(" in incremental
 
@@ -80,6 +96,9 @@ def test_engine_configs(compiled_targets: dict[str, Compiled]) -> None:
     assert synapse[fct]["config"]["dist"] == "HASH(transaction_key)"
     assert synapse[fct]["config"]["index"] == "CLUSTERED COLUMNSTORE INDEX"
     assert synapse[fct]["config"]["incremental_strategy"] == "delete+insert"
+    versions = "model.rcm.int_claim_status_history"  # several rows per key: delete+insert
+    assert databricks[versions]["config"]["incremental_strategy"] == "delete+insert"
+    assert synapse[versions]["config"]["incremental_strategy"] == "delete+insert"
     dims = [
         uid
         for uid, node in synapse.items()

@@ -22,8 +22,8 @@
 {#- The ingestion time up to which an incremental model is complete, minus the lookback. -#}
 {% macro incremental_watermark(column='ingested_at') -%}
     select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'),
-        "coalesce(max(" ~ column ~ "), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
-    from {{ this }}
+        "coalesce(max(newest." ~ column ~ "), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))") }}
+    from {{ this }} as newest
 {%- endmacro %}
 
 
@@ -55,8 +55,8 @@
 {#- The rows of an upstream relation processed since this incremental model's last run. -#}
 {% macro processed_since_last_run(column='processed_at') -%}
     {{ column }} > (
-        select coalesce(max(processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }}
+        select coalesce(max(previous_run.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+        from {{ this }} as previous_run
     )
 {%- endmacro %}
 
@@ -89,4 +89,39 @@
                 and quarantined.processed_at = {{ processed_at() }}
         )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Custom incremental strategy `replace_scope`: delete the target's rows in a scope, then insert
+    the new rows. For a model whose run rewrites a slice that keys cannot name (fct_ar_snapshots:
+    the latest month ends, and every month of the claims that changed; a claim paid since the
+    last run must leave the open A/R, so the old rows go even when no new row replaces them).
+    The model names its scope in config `replace_scope_macro`: a macro that takes the target
+    relation and returns a predicate over its columns; the model filters its rows with the same
+    macro, so what is deleted and what is inserted are the same slice. -#}
+{% macro replace_scope_strategy() -%}
+    {{ return(adapter.dispatch('replace_scope_strategy', 'rcm')()) }}
+{%- endmacro %}
+
+{% macro default__replace_scope_strategy() -%}
+    {{ return('replace_scope') }}
+{%- endmacro %}
+
+{% macro spark__replace_scope_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+{% macro get_incremental_replace_scope_sql(arg_dict) -%}
+    {%- set macro_name = config.get('replace_scope_macro') -%}
+    {%- if not macro_name or macro_name not in context -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_strategy 'replace_scope' needs config replace_scope_macro: the name of a "
+            ~ "macro that returns the predicate of the rows a run replaces (got "
+            ~ (macro_name or 'nothing') ~ ")") }}
+    {%- endif -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }} where {{ context[macro_name](target) }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}

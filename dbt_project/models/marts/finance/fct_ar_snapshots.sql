@@ -1,6 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_scope_strategy(),
+        replace_scope_macro='ar_snapshot_replaced_scope',
+        on_schema_change='fail'
+    )
+}}
+
 -- One row per open claim per month-end as-of date: the claim's balance as known at the end of
 -- that day (its status-history version current then), split into payer and patient balances,
 -- aged from the service date. Rules: _finance__docs.md (ar_as_of_rules).
+--
+-- Incremental (strategy replace_scope, macro ar_snapshot_replaced_scope): a run rewrites the
+-- month ends from the latest one it holds (the as-of month moves with the data) and every month
+-- end of the claims re-derived in fct_claims since its last run. Earlier month ends of the
+-- other claims cannot change: their versions and attributes are what they were.
 with
 
 as_of as (
@@ -56,27 +70,53 @@ versions as (
     from status_history
 ),
 
+{%- if is_incremental() %}
+
+-- the slice this run rewrites: month ends from the latest one held, and the changed claims
+replaced_months as (
+    select {{ ar_snapshot_replaced_from() }} as first_month_end_date
+),
+
+changed_claims as (
+    select changed.claim_id from {{ ref('fct_claims') }} as changed
+    where {{ processed_since_last_run('changed.processed_at') }}
+),
+{%- endif %}
+
 -- The version current at the end of each as-of date: known by then and not yet superseded.
 versions_as_of as (
-    select
-        snapshot_dates.month_end_date,
-        snapshot_dates.as_of_date,
-        versions.claim_id,
-        versions.claim_status,
-        versions.kpi_outcome,
-        versions.claim_amount,
-        versions.allowed_amount,
-        versions.paid_amount,
-        versions.patient_responsibility_amount,
-        versions.known_date
-    from snapshot_dates
-    inner join versions
-        on
-            versions.known_date <= snapshot_dates.as_of_date
-            and (
-                versions.superseded_date is null
-                or versions.superseded_date > snapshot_dates.as_of_date
-            )
+    {%- set parts = ['all'] if not is_incremental() else ['latest_months', 'changed_claims'] %}
+    {%- for part in parts %}
+        select
+            snapshot_dates.month_end_date,
+            snapshot_dates.as_of_date,
+            versions.claim_id,
+            versions.claim_status,
+            versions.kpi_outcome,
+            versions.claim_amount,
+            versions.allowed_amount,
+            versions.paid_amount,
+            versions.patient_responsibility_amount,
+            versions.known_date
+        from snapshot_dates
+        inner join versions
+            on
+                versions.known_date <= snapshot_dates.as_of_date
+                and (
+                    versions.superseded_date is null
+                    or versions.superseded_date > snapshot_dates.as_of_date
+                )
+        {%- if part == 'latest_months' %}
+            where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
+        {%- elif part == 'changed_claims' %}
+            where
+                snapshot_dates.month_end_date < (select first_month_end_date from replaced_months)
+                and versions.claim_id in (select changed_claims.claim_id from changed_claims)
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 amounts as (
@@ -179,7 +219,8 @@ final as (
         cast(contractual_adjustment_amount as decimal(18, 2)) as contractual_adjustment_amount,
         cast(open_amount - patient_amount as decimal(18, 2)) as payer_balance_amount,
         cast(patient_amount as decimal(18, 2)) as patient_balance_amount,
-        cast(open_amount as decimal(18, 2)) as open_balance_amount
+        cast(open_amount as decimal(18, 2)) as open_balance_amount,
+        {{ processed_at() }} as processed_at
     from split
     where
         open_amount > 0

@@ -2,18 +2,37 @@
 -- (first response, first adjudication, rejections, denials, payment), with the two cohort
 -- months (service month for money, submission month for claim counts). Rules:
 -- _finance__docs.md (kpi_cohorts).
+--
+-- Incremental: the claims re-derived in fct_claims since the last run are re-derived here
+-- (their row depends on nothing else while the as-of date is the latest date in the data).
+-- Changing var alerts_as_of_date needs `rcm build --full-refresh`.
+{{
+    config(
+        materialized='incremental',
+        unique_key='claim_key',
+        incremental_strategy=replace_rows_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 as_of as (
     select * from {{ ref('int_reporting_as_of') }}
 ),
 
-status_history as (
-    select * from {{ ref('int_claim_status_history') }}
-),
-
 claims as (
     select * from {{ ref('fct_claims') }}
+    {%- if is_incremental() %}
+        where {{ processed_since_last_run() }}
+    {%- endif %}
+),
+
+status_history as (
+    select * from {{ ref('int_claim_status_history') }}
+    {%- if is_incremental() %}
+        where claim_id in (select changed_claims.claim_id from claims as changed_claims)
+    {%- endif %}
 ),
 
 known_versions as (
@@ -170,7 +189,8 @@ final as (
         -- amounts known by the as-of date
         cast(claim_amount as decimal(18, 2)) as claim_amount,
         cast(paid_amount as decimal(18, 2)) as paid_amount,
-        cast(contractual_adjustment_amount as decimal(18, 2)) as contractual_adjustment_amount
+        cast(contractual_adjustment_amount as decimal(18, 2)) as contractual_adjustment_amount,
+        {{ processed_at() }} as processed_at
     from outcomes
 )
 
