@@ -14,11 +14,10 @@ with
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where
-        failed_rules is null
-        {%- if is_incremental() %}
-            and {{ processed_since_last_run() }}
-        {%- endif %}
+    where failed_rules is null
+    {%- if is_incremental() %}
+        and {{ processed_since_last_run() }}
+    {%- endif %}
 ),
 
 ranked as (
