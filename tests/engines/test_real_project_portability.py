@@ -61,8 +61,8 @@ def test_incremental_branch_of_fct_transactions(
     incremental = compiled_sql(
         compiled_targets[f"{target}-incremental"], "model.rcm.fct_transactions"
     )
-    assert "max(processed_at)" not in full
-    assert "max(processed_at)" in incremental
+    assert "max(previous_run.processed_at)" not in full
+    assert "max(previous_run.processed_at)" in incremental
     assert re.search(
         r"from\s+\S*fct_transactions\S*\s+as unknown_members\s+where\s+"
         r"unknown_members.patient_key = '-1'",
@@ -99,6 +99,9 @@ def test_engine_configs(compiled_targets: dict[str, Compiled]) -> None:
     versions = "model.rcm.int_claim_status_history"  # several rows per key: delete+insert
     assert databricks[versions]["config"]["incremental_strategy"] == "delete+insert"
     assert synapse[versions]["config"]["incremental_strategy"] == "delete+insert"
+    snapshots = "model.rcm.fct_ar_snapshots"  # a slice no key names: the project's strategy
+    assert databricks[snapshots]["config"]["incremental_strategy"] == "replace_scope"
+    assert synapse[snapshots]["config"]["incremental_strategy"] == "replace_scope"
     dims = [
         uid
         for uid, node in synapse.items()

@@ -43,6 +43,11 @@
     {{ return('append') }}
 {%- endmacro %}
 
+{#- dbt-databricks dispatches spark__ before default__: name it so Delta gets delete+insert. -#}
+{% macro databricks__replace_keys_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
 
 {#- processed_at: when dbt (re)wrote a row, the start of the run, the same value for every
     model of a run. Incremental models pass change downstream with it: a model reads the
@@ -111,7 +116,13 @@
     {{ return('append') }}
 {%- endmacro %}
 
-{% macro get_incremental_replace_scope_sql(arg_dict) -%}
+{% macro databricks__replace_scope_strategy() -%}
+    {{ return('replace_scope') }}
+{%- endmacro %}
+
+{#- The two statements of a replace_scope run. dbt-databricks passes no dest_columns and runs a
+    list of statements one by one; the other engines take one batch. -#}
+{% macro replace_scope_statements(arg_dict) -%}
     {%- set macro_name = config.get('replace_scope_macro') -%}
     {%- if not macro_name or macro_name not in context -%}
         {{ exceptions.raise_compiler_error(
@@ -120,8 +131,24 @@
             ~ (macro_name or 'nothing') ~ ")") }}
     {%- endif -%}
     {%- set target = arg_dict['target_relation'] -%}
-    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    delete from {{ target }} where {{ context[macro_name](target) }};
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+    {%- set dest_columns = arg_dict.get('dest_columns')
+        or adapter.get_columns_in_relation(target) -%}
+    {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {{ return([
+        'delete from ' ~ target ~ ' where ' ~ context[macro_name](target),
+        'insert into ' ~ target ~ ' (' ~ columns ~ ') select ' ~ columns
+            ~ ' from ' ~ arg_dict['temp_relation'],
+    ]) }}
+{%- endmacro %}
+
+{% macro get_incremental_replace_scope_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_replace_scope_sql', 'rcm')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_replace_scope_sql(arg_dict) -%}
+    {{ return(replace_scope_statements(arg_dict) | join(';\n')) }}
+{%- endmacro %}
+
+{% macro databricks__get_incremental_replace_scope_sql(arg_dict) -%}
+    {{ return(replace_scope_statements(arg_dict)) }}
 {%- endmacro %}
