@@ -43,6 +43,7 @@ class StageResult:
     rows: int
     exit_code: int
     slowest_nodes: list[tuple[str, float]] = field(default_factory=list)
+    note: str = ""
 
     @property
     def rows_per_second(self) -> float:
@@ -172,10 +173,15 @@ def warehouse_rows(warehouse: Path) -> int:
         con.close()
 
 
-def keep_run_results(target_path: Path, keep_as: Path, top: int = 8) -> list[tuple[str, float]]:
-    """Copy dbt's run_results.json next to the stage's log; return its slowest nodes."""
+def keep_run_results(
+    target_path: Path, keep_as: Path, since: float, top: int = 8
+) -> list[tuple[str, float]]:
+    """Copy dbt's run_results.json next to the stage's log; return its slowest nodes.
+
+    Nothing when dbt did not write it after ``since`` (a build skipped as up to date).
+    """
     source = target_path / "run_results.json"
-    if not source.exists():
+    if not source.exists() or source.stat().st_mtime < since:
         return []
     keep_as.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, keep_as.with_suffix(".run_results.json"))
@@ -237,11 +243,17 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
     def stage(scenario: str, name: str, command: list[str], rows: Callable[[], int]) -> None:
         nonlocal known_runs
         progress(f"bench: {scenario} / {name} ...")
-        seconds, peak, code = run_measured(command, logs / f"{scenario}-{name}.log")
+        log = logs / f"{scenario}-{name}.log"
+        started = time.time()
+        seconds, peak, code = run_measured(command, log)
         counted = rows() if code == 0 else 0
         result = StageResult(scenario, name, round(seconds, 2), round(peak, 1), counted, code)
-        if name == "build":
-            result.slowest_nodes = keep_run_results(target_path, logs / f"{scenario}-build")
+        if name.startswith("build"):
+            result.slowest_nodes = keep_run_results(
+                target_path, logs / f"{scenario}-{name}", since=started
+            )
+            if "is up to date:" in log.read_text(errors="replace"):
+                result.note = "skipped: up to date"
         report.stages.append(result)
         progress(
             f"bench: {scenario} / {name}: {seconds:.1f} s, {peak:,.0f} MB peak, "
@@ -303,6 +315,13 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
         if days == plan.advance_days[0]:
             stage("no_change", "ingest", ingest_cmd, ingest_rows)
             stage("no_change", "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
+            # what dbt itself costs when nothing changed (the check above skips it)
+            stage(
+                "no_change",
+                "build --force",
+                [*build_cmd, "--force"],
+                lambda: warehouse_rows(plan.warehouse),
+            )
     return report
 
 
@@ -315,10 +334,43 @@ def summary_table(report: BenchReport) -> str:
             round(s.rows_per_second),
             s.rows,
             round(s.peak_rss_mb),
+            s.note,
         )
         for s in report.stages
     ]
-    return format_table(("scenario", "stage", "seconds", "rows/s", "rows", "peak MB"), rows)
+    return format_table(("scenario", "stage", "seconds", "rows/s", "rows", "peak MB", "note"), rows)
+
+
+def _seconds(report: BenchReport, scenario: str, *stages: str) -> float | None:
+    found = [s.seconds for s in report.stages if s.scenario == scenario and s.stage in stages]
+    return sum(found) if len(found) == len(stages) else None
+
+
+def target_lines(report: BenchReport) -> list[str]:
+    """The measured figures against the targets of issues 4 and 7 (only those measured)."""
+    lines: list[str] = []
+
+    def check(label: str, value: float | None, limit: float, unit: str) -> None:
+        if value is not None:
+            verdict = "met" if value <= limit else "NOT met"
+            lines.append(f"  {label}: {value:,.1f} {unit} (target <= {limit:,.1f}) {verdict}")
+
+    full_build = _seconds(report, "full", "build")
+    full_run = _seconds(report, "full", "ingest", "build")
+    if report.scale == 1:
+        check("full dbt build, scale 1", full_build, 60, "s")
+    if report.scale >= 10:
+        check("full ingest + build", full_run, 600, "s")
+        peak = max((s.peak_rss_mb for s in report.stages if s.scenario == "full"), default=None)
+        check("peak memory of the full run", peak, 6144, "MB")
+    week = _seconds(report, "advance_7d", "build")
+    if week is not None and full_build:
+        check("build after a week, % of the full build", 100 * week / full_build, 25, "%")
+    day = _seconds(report, "advance_1d", "ingest", "build")
+    if day is not None and full_run:
+        check("incremental day (ingest + build), % of the full run", 100 * day / full_run, 10, "%")
+    check("no-change ingest + build", _seconds(report, "no_change", "ingest", "build"), 30, "s")
+    return ["targets:", *lines] if lines else []
 
 
 def write_report(report: BenchReport, results_dir: Path) -> Path:
@@ -349,6 +401,8 @@ def _handle(args: argparse.Namespace) -> int:
         if stage.slowest_nodes:
             slow = ", ".join(f"{n.split('.')[-1]} {t:.1f}s" for n, t in stage.slowest_nodes[:5])
             print(f"slowest dbt nodes, {stage.scenario}: {slow}")
+    for line in target_lines(report):
+        print(line)
     path = write_report(report, Path(args.results))
     info(f"\nresults written to {path}")
     return 0

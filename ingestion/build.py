@@ -2,7 +2,9 @@
 
 ``run_build`` runs ``dbt build`` (seeds, models, snapshots, tests) with the repository's project
 and profiles folders and returns a :class:`BuildResult`; ``run_docs`` runs ``dbt docs generate
---static`` and returns the path of the single-file HTML site. ``rcm run`` calls both.
+--static`` and returns the path of the single-file HTML site. ``build_unless_up_to_date`` (what
+``rcm build`` and ``rcm run`` call) skips a build whose inputs have not changed since the last
+successful one (see :mod:`ingestion.build_state`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ingestion import build_state
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -171,6 +175,53 @@ def run_build(
     )
 
 
+@dataclass(frozen=True)
+class SkippedBuild:
+    """A build that did not run because nothing it reads has changed (see build_state)."""
+
+    reason: str
+    exit_code: int = 0
+
+
+def build_unless_up_to_date(
+    *,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    full_refresh: bool = False,
+    force: bool = False,
+    target: str | None = None,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    profiles_dir: Path = DEFAULT_PROFILES_DIR,
+    target_path: Path | None = None,
+) -> BuildResult | SkippedBuild:
+    """Run ``dbt build`` unless the warehouse is already built from the same inputs.
+
+    Only a whole-project build (no selection, no full refresh) on the local target is skipped
+    or recorded; every other build removes the record first.
+    """
+    inputs = build_state.local_build_inputs(
+        project_dir=project_dir, profiles_dir=profiles_dir, target=target
+    )
+    whole = not select and not exclude and not full_refresh
+    if inputs is not None and whole and not force:
+        reason = build_state.up_to_date(inputs)
+        if reason is not None:
+            return SkippedBuild(reason)
+    build_state.forget(inputs)
+    result = run_build(
+        select=select,
+        exclude=exclude,
+        full_refresh=full_refresh,
+        target=target,
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target_path=target_path,
+    )
+    if inputs is not None and whole and result.exit_code == 0:
+        build_state.remember(inputs)
+    return result
+
+
 def run_docs(
     *,
     target: str | None = None,
@@ -220,14 +271,18 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
 
 
 def _build_command(args: argparse.Namespace) -> int:
-    result = run_build(
+    result = build_unless_up_to_date(
         select=args.select or (),
         exclude=args.exclude or (),
         full_refresh=bool(args.full_refresh),
+        force=bool(args.force),
         target=args.target,
         target_path=args.target_path,
     )
-    print(format_summary(result))
+    if isinstance(result, SkippedBuild):
+        print(f"rcm build: {result.reason}")
+    else:
+        print(format_summary(result))
     return result.exit_code
 
 
@@ -261,6 +316,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     build.add_argument("--select", "-s", nargs="+", default=None, help="dbt node selection")
     build.add_argument("--exclude", nargs="+", default=None, help="dbt nodes to exclude")
     build.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when no Bronze file, project file or setting changed since the last "
+        "successful build",
+    )
     build.set_defaults(func=_build_command)
 
     docs = subparsers.add_parser(

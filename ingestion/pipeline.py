@@ -70,10 +70,13 @@ def _ingest(sources: Path, lake: str) -> str:
 
 
 def _build(target: str | None) -> str:
-    from ingestion.build import format_summary, run_build
+    from ingestion.build import SkippedBuild, build_unless_up_to_date, format_summary
 
     console.info("[build] dbt build")
-    result = run_build(target=target)
+    result = build_unless_up_to_date(target=target)
+    if isinstance(result, SkippedBuild):
+        console.info(f"[build] {result.reason}")
+        return "skipped: up to date"
     console.info(format_summary(result))
     if result.exit_code != 0:
         raise StageFailedError("dbt build failed; see the summary above and logs/dbt.log")
@@ -86,7 +89,8 @@ def _reset(lake: Path, warehouse: Path) -> None:
     if lake.is_dir() and not str(lake).startswith("abfss://"):
         console.info(f"[generate] --regenerate: removing the old lake {lake}")
         shutil.rmtree(lake)
-    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+    stale = (".wal", ".build-state.json")
+    for path in (warehouse, *(warehouse.with_name(warehouse.name + end) for end in stale)):
         if path.exists():
             console.info(f"[generate] --regenerate: removing the old warehouse {path}")
             path.unlink()

@@ -1,4 +1,5 @@
-"""`rcm run` end to end: generate, ingest and build in a temp folder, then the headline KPIs.
+"""`rcm run` end to end: generate, ingest and build in a temp folder, then the headline KPIs;
+a rerun with nothing new skips the build, a changed Bronze file makes `rcm build` run again.
 
 The printed days in A/R is checked against a value computed here from the additive
 components of `marts.kpi_monthly` with the definition (A/R at month end / average daily
@@ -83,3 +84,24 @@ def test_rcm_run_builds_the_warehouse_and_prints_headline_kpis(tmp_path: Path) -
     assert again.returncode == 0, again.stderr[-3000:]
     assert "sources already in" in again.stdout
     assert "0 rows written" in again.stdout
+    # ... and no Bronze file changed, so the build is skipped as up to date
+    assert "is up to date" in again.stdout, again.stdout[-3000:]
+    assert "dbt build summary" not in again.stdout
+
+    def build(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", "build", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    # a Bronze file rewritten (a re-published load) makes the next build run dbt
+    part = next((tmp_path / "lake" / "bronze").rglob("*.parquet"))
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert "dbt build summary" in build()
+    assert "is up to date" in build()

@@ -1,3 +1,7 @@
+-- A view, not a table: every ingest appends audit rows (a no-change run too), and a build that
+-- is skipped because no Bronze data changed (ingestion/build_state.py) must not leave it stale.
+{{ config(materialized='view') }}
+
 -- The audit log is written by the ingestion code (typed Parquet, one row per entity per run);
 -- cast to the house types without assuming how each column was stored.
 with

@@ -1,0 +1,162 @@
+"""Skip a `dbt build` that cannot change anything.
+
+A successful whole-project ``rcm build`` on the local DuckDB target writes a small state file
+next to the warehouse (``<warehouse>.build-state.json``): a fingerprint of everything the build
+read, and the size and modification time of the warehouse file it left. The next ``rcm build``
+computes the fingerprint again; when it and the warehouse file are unchanged, the build is
+skipped with a message that says so (``--force`` builds anyway).
+
+The fingerprint covers:
+
+- the project: ``dbt_project.yml``, every file under ``dbt_project/`` (models, macros, seeds,
+  snapshots, tests) and the profiles folder, by content;
+- the settings that change what is built: the target, the lake and warehouse locations,
+  ``RCM_BRONZE_SCHEMA``, and the versions of dbt-core, dbt-duckdb and DuckDB;
+- the Bronze data: every file under ``<lake>/bronze`` by path, size and modification time.
+  The audit log is not part of it: a no-change ingest appends audit rows but no Bronze data,
+  and the audit staging model is a view, so it never goes stale.
+
+Anything the check cannot see (a remote lake, another target, a partial ``--select`` build)
+means no skip, and any build that is not a successful whole-project build removes the state
+file, so a failed or partial build is never mistaken for an up-to-date warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+STATE_SUFFIX = ".build-state.json"
+STATE_VERSION = 1
+_VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+_SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """Where a local build reads from and writes to, and the fingerprint of what it reads."""
+
+    warehouse: Path
+    lake: Path
+    fingerprint: str
+    bronze_files: int
+
+    @property
+    def state_file(self) -> Path:
+        return self.warehouse.with_name(self.warehouse.name + STATE_SUFFIX)
+
+
+def _hash_files(digest: hashlib._Hash, root: Path, files: Iterable[Path]) -> None:
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def _walk(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [name for name in dirnames if name != "__pycache__"]
+        found.extend(Path(dirpath) / name for name in filenames)
+    return found
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def local_build_inputs(
+    *,
+    project_dir: Path,
+    profiles_dir: Path,
+    target: str | None,
+    env: Mapping[str, str] | None = None,
+) -> BuildInputs | None:
+    """The fingerprint of a build on the local DuckDB target; None when it cannot be known."""
+    env = os.environ if env is None else env
+    target_name = target or env.get("RCM_TARGET") or "local"
+    lake_location = env.get("RCM_LAKE_DIR") or "lake"
+    if target_name != "local" or "://" in lake_location:
+        return None
+    lake = Path(lake_location).resolve()
+    warehouse = Path(env.get("RCM_WAREHOUSE_PATH") or "warehouse/rcm.duckdb").resolve()
+
+    digest = hashlib.sha256()
+    digest.update(f"state {STATE_VERSION}\0target {target_name}\0".encode())
+    digest.update(f"lake {lake}\0warehouse {warehouse}\0".encode())
+    for variable in _SETTING_VARIABLES:
+        digest.update(f"{variable}={env.get(variable, '')}\0".encode())
+    for package in _VERSIONED_PACKAGES:
+        digest.update(f"{package}=={_package_version(package)}\0".encode())
+    project_files = [project_dir / "dbt_project.yml", *_walk(project_dir / "dbt_project")]
+    _hash_files(digest, project_dir, [path for path in project_files if path.is_file()])
+    _hash_files(digest, profiles_dir, [path for path in _walk(profiles_dir) if path.is_file()])
+
+    bronze = lake / "bronze"
+    bronze_files = sorted(_walk(bronze)) if bronze.is_dir() else []
+    for path in bronze_files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(bronze)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return BuildInputs(warehouse, lake, digest.hexdigest(), len(bronze_files))
+
+
+def _warehouse_stamp(warehouse: Path) -> dict[str, int] | None:
+    if not warehouse.is_file() or warehouse.with_name(warehouse.name + ".wal").exists():
+        return None  # missing, or a write not checkpointed yet: never up to date
+    stat = warehouse.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def up_to_date(inputs: BuildInputs) -> str | None:
+    """A message saying why the warehouse is up to date, or None when it must be built."""
+    try:
+        state = json.loads(inputs.state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    stamp = _warehouse_stamp(inputs.warehouse)
+    if (
+        not isinstance(state, dict)
+        or state.get("version") != STATE_VERSION
+        or state.get("fingerprint") != inputs.fingerprint
+        or stamp is None
+        or state.get("warehouse") != stamp
+    ):
+        return None
+    return (
+        f"the warehouse {inputs.warehouse} is up to date: no Bronze file "
+        f"({inputs.bronze_files:,} checked), project file or setting has changed since the "
+        f"successful build of {state.get('built_at', 'an earlier run')}; nothing to do "
+        "(`rcm build --force` builds anyway)"
+    )
+
+
+def forget(inputs: BuildInputs | None) -> None:
+    """Remove the state file: the warehouse is about to change."""
+    if inputs is not None:
+        inputs.state_file.unlink(missing_ok=True)
+
+
+def remember(inputs: BuildInputs) -> None:
+    """Record a successful whole-project build of ``inputs`` (written atomically)."""
+    stamp = _warehouse_stamp(inputs.warehouse)
+    if stamp is None:
+        return
+    state = {
+        "version": STATE_VERSION,
+        "fingerprint": inputs.fingerprint,
+        "warehouse": stamp,
+        "bronze_files": inputs.bronze_files,
+        "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    temporary = inputs.state_file.with_name(inputs.state_file.name + ".tmp")
+    temporary.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(inputs.state_file)

@@ -1,0 +1,138 @@
+"""The up-to-date check of `rcm build` (ingestion/build_state.py), on real files.
+
+The project is a copy of the repository's dbt project in a temp folder, the lake a folder of
+files, the warehouse a file: the check only reads them. That a real `rcm build` writes the
+state and a second one is skipped is tested end to end in tests/pipeline/test_run.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingestion import build_state
+from ingestion.build import REPO_ROOT
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> dict[str, Path]:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project / "dbt_project.yml")
+    shutil.copytree(REPO_ROOT / "dbt_project", project / "dbt_project")
+    profiles = tmp_path / "profiles"
+    shutil.copytree(REPO_ROOT / "profiles", profiles)
+    lake = tmp_path / "lake"
+    part = lake / "bronze" / "hospital_a" / "claims" / "load_id=1" / "part-00000.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"rows of load 1")
+    warehouse = tmp_path / "warehouse" / "rcm.duckdb"
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"built tables")
+    return {"project": project, "profiles": profiles, "lake": lake, "warehouse": warehouse}
+
+
+def inputs(world: dict[str, Path], **env: str) -> build_state.BuildInputs | None:
+    return build_state.local_build_inputs(
+        project_dir=world["project"],
+        profiles_dir=world["profiles"],
+        target=None,
+        env={
+            "RCM_LAKE_DIR": str(world["lake"]),
+            "RCM_WAREHOUSE_PATH": str(world["warehouse"]),
+            **env,
+        },
+    )
+
+
+def fingerprint(world: dict[str, Path], **env: str) -> str:
+    found = inputs(world, **env)
+    assert found is not None
+    return found.fingerprint
+
+
+def test_same_inputs_same_fingerprint(world: dict[str, Path]) -> None:
+    assert fingerprint(world) == fingerprint(world)
+
+
+def test_a_new_bronze_load_changes_the_fingerprint(world: dict[str, Path]) -> None:
+    before = fingerprint(world)
+    part = world["lake"] / "bronze" / "hospital_a" / "claims" / "load_id=2" / "part-00000.parquet"
+    part.parent.mkdir()
+    part.write_bytes(b"rows of load 2")
+    assert fingerprint(world) != before
+
+
+def test_a_rewritten_bronze_file_changes_the_fingerprint(world: dict[str, Path]) -> None:
+    before = fingerprint(world)
+    part = next((world["lake"] / "bronze").rglob("*.parquet"))
+    stat = part.stat()
+    os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert fingerprint(world) != before
+
+
+def test_audit_rows_do_not_change_the_fingerprint(world: dict[str, Path]) -> None:
+    """A no-change ingest appends audit rows only; the audit staging model is a view."""
+    before = fingerprint(world)
+    audit = world["lake"] / "audit" / "load_audit" / "run_id=2" / "hospital_a__claims.parquet"
+    audit.parent.mkdir(parents=True)
+    audit.write_bytes(b"no_change")
+    assert fingerprint(world) == before
+
+
+def test_an_edited_model_changes_the_fingerprint(world: dict[str, Path]) -> None:
+    before = fingerprint(world)
+    model = next((world["project"] / "dbt_project" / "models").rglob("fct_claims.sql"))
+    model.write_text(model.read_text() + "\n-- an analyst's edit\n")
+    assert fingerprint(world) != before
+
+
+def test_an_edited_profile_or_setting_changes_the_fingerprint(world: dict[str, Path]) -> None:
+    before = fingerprint(world)
+    assert fingerprint(world, RCM_BRONZE_SCHEMA="bronze_test") != before
+    profile = world["profiles"] / "profiles.yml"
+    profile.write_text(profile.read_text().replace("6GB", "5GB"))
+    assert fingerprint(world) != before
+
+
+def test_no_check_for_remote_lakes_or_other_targets(world: dict[str, Path]) -> None:
+    assert inputs(world, RCM_LAKE_DIR="abfss://lake@account.dfs.core.windows.net/rcm") is None
+    assert inputs(world, RCM_TARGET="databricks") is None
+
+
+def test_up_to_date_only_after_remember_and_until_the_warehouse_changes(
+    world: dict[str, Path],
+) -> None:
+    found = inputs(world)
+    assert found is not None
+    assert build_state.up_to_date(found) is None  # never built
+
+    build_state.remember(found)
+    message = build_state.up_to_date(found)
+    assert message is not None and "up to date" in message and "--force" in message
+
+    # a write by something else (another build, a manual dbt run) makes it stale
+    with world["warehouse"].open("ab") as handle:
+        handle.write(b" and one more")
+    assert build_state.up_to_date(found) is None
+
+    build_state.remember(found)
+    assert build_state.up_to_date(found) is not None
+    wal = world["warehouse"].with_name("rcm.duckdb.wal")
+    wal.write_bytes(b"uncheckpointed")
+    assert build_state.up_to_date(found) is None, "a pending WAL is never up to date"
+    wal.unlink()
+
+    build_state.forget(found)  # what a build does before it starts
+    assert not found.state_file.exists()
+    assert build_state.up_to_date(found) is None
+
+
+def test_a_corrupt_state_file_means_build(world: dict[str, Path]) -> None:
+    found = inputs(world)
+    assert found is not None
+    found.state_file.write_text("{ not json")
+    assert build_state.up_to_date(found) is None
