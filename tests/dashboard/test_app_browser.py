@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from dashboard.queries import Filters
+from dashboard.serve import serving
 from tests.dashboard.expected import expected_kpis
 from tests.dashboard.warehouse_fixture import FixtureData
 
@@ -51,66 +47,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def streamlit_server(warehouse: Path, log: Path) -> Iterator[str]:
-    """`streamlit run dashboard/app.py` on a free port; yields its URL once it is healthy."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RCM_WAREHOUSE_PATH": str(warehouse),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "dashboard/app.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if requests.get(f"{url}/_stcore/health", timeout=2).text.strip() == "ok":
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 60 s:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -122,7 +58,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def app_url(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with streamlit_server(warehouse, log) as url:
+    with serving(warehouse, log) as url:
         yield url
 
 
@@ -265,7 +201,7 @@ def test_hospital_filter_recomputes_the_tiles(
 def test_missing_warehouse_says_to_run_make_demo(
     browser: Browser, page: Page, missing_warehouse: Path, tmp_path: Path
 ) -> None:
-    with streamlit_server(missing_warehouse, tmp_path / "streamlit.log") as url:
+    with serving(missing_warehouse, tmp_path / "streamlit.log") as url:
         page.goto(url)
         message = page.get_by_text("Warehouse not found.")
         message.wait_for(timeout=TIMEOUT_MS)

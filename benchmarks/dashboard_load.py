@@ -1,0 +1,89 @@
+"""How long the dashboard takes to show its KPI tiles, at the demo scale (`make bench-dashboard`).
+
+Starts the dashboard as `make dashboard` does, over a warehouse built at the demo scale (in
+benchmarks/work/demo, built first with `rcm run --scale 0.1` when it is missing; or
+``--warehouse PATH``), and loads it in headless Chromium: the first load after the server
+starts, then reloads in fresh browser contexts (no browser cache). A load ends when all 15
+KPI tiles show a value. Prints a table and the median; the issue's goal is under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from dashboard.serve import REPO_ROOT, serving
+
+WORK = REPO_ROOT / "benchmarks" / "work" / "demo"
+CHROMIUM = Path(os.environ.get("RCM_CHROMIUM", "/usr/bin/chromium"))
+TILES = 15
+GOAL_SECONDS = 2.0
+
+
+def build_demo_warehouse(work: Path) -> Path:
+    warehouse = work / "warehouse" / "rcm.duckdb"
+    if warehouse.exists():
+        return warehouse
+    print(f"dashboard bench: building a demo-scale warehouse in {work} (rcm run --scale 0.1)")
+    env = dict(
+        os.environ,
+        RCM_LAKE_DIR=str(work / "lake"),
+        RCM_WAREHOUSE_PATH=str(warehouse),
+        DBT_TARGET_PATH=str(work / "target"),
+    )
+    command = [sys.executable, "-m", "ingestion.cli", "run", "--scale", "0.1", "--no-docs"]
+    subprocess.run([*command, "--sources", str(work / "sources")], env=env, check=True)
+    return warehouse
+
+
+def measure(warehouse: Path, loads: int) -> list[float]:
+    seconds: list[float] = []
+    log = warehouse.parent / "dashboard-bench.log"
+    with serving(warehouse, log) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        for _ in range(loads):
+            context = browser.new_context(viewport={"width": 1600, "height": 1000})
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(url)
+            page.wait_for_function(
+                f"document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {TILES}",
+                timeout=60_000,
+            )
+            seconds.append(time.perf_counter() - started)
+            context.close()
+        browser.close()
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--warehouse", type=Path, default=None, help="default: a demo build")
+    parser.add_argument("--loads", type=int, default=5, help="page loads (the first is cold)")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"dashboard bench: no Chromium at {CHROMIUM} (apt-get install chromium)")
+        return 1
+    warehouse = args.warehouse or build_demo_warehouse(WORK)
+    seconds = measure(warehouse.resolve(), max(args.loads, 2))
+    print(f"\ndashboard load over {warehouse} (until {TILES} KPI tiles show values)")
+    for number, value in enumerate(seconds, start=1):
+        kind = "first, after server start" if number == 1 else "fresh browser context"
+        print(f"  load {number}: {value:5.2f} s  ({kind})")
+    print(f"  median: {statistics.median(seconds):.2f} s; first: {seconds[0]:.2f} s")
+    verdict = "met" if seconds[0] < GOAL_SECONDS else "NOT met"
+    print(f"  goal: every load under {GOAL_SECONDS:.0f} s, the first included: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

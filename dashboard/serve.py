@@ -1,0 +1,113 @@
+"""Start the dashboard with its heavy parts loaded before the first visitor arrives.
+
+``streamlit run`` executes ``dashboard/app.py`` in the server process on the first page load,
+so that visit paid for importing pandas, Altair and DuckDB and for Altair's first chart
+validation (loading the Vega-Lite schema). This launcher does that work at start-up, then
+hands over to Streamlit's own command line in the same process: ``python -m dashboard.serve
+[streamlit run options]`` (what ``make dashboard`` runs).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+REPO_ROOT = APP.parent.parent
+
+
+def warm_up() -> None:
+    """Import what app.py imports and validate one small chart (loads the schema once)."""
+    import altair as alt
+    import duckdb  # noqa: F401
+    import pandas as pd
+
+    from dashboard import kpis, queries  # noqa: F401
+
+    frame = pd.DataFrame({"month": ["2024-01"], "amount": [1.0]})
+    alt.Chart(frame).mark_bar().encode(x="month:N", y="amount:Q").to_dict()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    warm_up()
+    from streamlit.web import cli
+
+    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    cli.main()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/_stcore/health")
+        return connection.getresponse().read().decode().strip() == "ok"
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def serving(warehouse: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Run the dashboard (as `make dashboard` does) over ``warehouse`` on a free local port;
+    yield its URL once Streamlit reports healthy; stop it on exit. Output goes to ``log``."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RCM_WAREHOUSE_PATH": str(warehouse),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "dashboard.serve",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the dashboard exited with {process.returncode}: see {log}")
+            if _healthy(port):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the dashboard was not healthy after {timeout:.0f} s: {log}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+if __name__ == "__main__":
+    main()
