@@ -106,6 +106,10 @@ versions_as_of as (
                     versions.superseded_date is null
                     or versions.superseded_date > snapshot_dates.as_of_date
                 )
+                -- written off after the window (filtered again below): bounding the join here
+                -- keeps it to a few month ends per version instead of every later one
+                and snapshot_dates.as_of_date <= {{ dbt.dateadd(
+                    'day', var('ar_write_off_days'), 'versions.known_date') }}
         {%- if part == 'latest_months' %}
             where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
         {%- elif part == 'changed_claims' %}
