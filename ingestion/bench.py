@@ -198,6 +198,7 @@ class BenchPlan:
     seed: int
     end: date
     until: str = "all"
+    start_at: str = "generate"
     advance_days: tuple[int, ...] = (1, 7)
 
     @property
@@ -230,7 +231,16 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
             "platform": platform.platform(),
         },
     )
-    for folder in (plan.lake, plan.warehouse.parent):
+    reuse = plan.start_at == "build"  # keep the sources and the lake of an earlier run
+    if reuse:
+        state = plan.sources / "generator_state.json"
+        generated_end = json.loads(state.read_text())["end"] if state.exists() else None
+        if generated_end != plan.end.isoformat() or not (plan.lake / "bronze").is_dir():
+            raise RuntimeError(
+                f"--start-at build needs the sources (ending {plan.end}) and lake of an earlier "
+                f"run stopped after its full ingest (--until ingest) in {plan.workdir}"
+            )
+    for folder in (plan.warehouse.parent,) if reuse else (plan.lake, plan.warehouse.parent):
         if folder.exists():
             shutil.rmtree(folder)
     env_lake = str(plan.lake)
@@ -274,28 +284,32 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
     target_path = plan.workdir / "target"
     build_cmd = _rcm("build", "--target-path", str(target_path))
 
-    stage(
-        "full",
-        "generate",
-        _rcm(
+    if reuse:
+        _, known_runs = audit_rows_written(plan.lake, set())
+        progress("bench: reusing the sources and the lake; the full run starts at its build")
+    else:
+        stage(
+            "full",
             "generate",
-            "--out",
-            str(plan.sources),
-            "--scale",
-            str(plan.scale),
-            "--seed",
-            str(plan.seed),
-            "--end",
-            plan.end.isoformat(),
-            "--force",
-        ),
-        lambda: count_source_rows(plan.sources),
-    )
-    if plan.until == "generate":
-        return report
-    stage("full", "ingest", ingest_cmd, ingest_rows)
-    if plan.until == "ingest":
-        return report
+            _rcm(
+                "generate",
+                "--out",
+                str(plan.sources),
+                "--scale",
+                str(plan.scale),
+                "--seed",
+                str(plan.seed),
+                "--end",
+                plan.end.isoformat(),
+                "--force",
+            ),
+            lambda: count_source_rows(plan.sources),
+        )
+        if plan.until == "generate":
+            return report
+        stage("full", "ingest", ingest_cmd, ingest_rows)
+        if plan.until == "ingest":
+            return report
     stage("full", "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
     if plan.until == "build":
         return report
@@ -388,6 +402,7 @@ def _handle(args: argparse.Namespace) -> int:
         seed=args.seed,
         end=DEFAULT_END,
         until=args.until,
+        start_at=args.start_at,
     )
     info(f"bench: scale {plan.scale:g}, working folder {plan.workdir}")
     try:
@@ -428,5 +443,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         choices=("generate", "ingest", "build", "all"),
         default="all",
         help="stop after this stage of the full run (default: all scenarios)",
+    )
+    parser.add_argument(
+        "--start-at",
+        choices=("generate", "build"),
+        default="generate",
+        help="build: reuse the sources and lake of an earlier run stopped with --until ingest "
+        "and start at the full build (the warehouse is rebuilt from nothing)",
     )
     parser.set_defaults(func=_handle)

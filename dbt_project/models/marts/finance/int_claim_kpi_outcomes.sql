@@ -6,6 +6,11 @@
 -- Incremental: the claims re-derived in fct_claims since the last run are re-derived here
 -- (their row depends on nothing else while the as-of date is the latest date in the data).
 -- Changing var alerts_as_of_date needs `rcm build --full-refresh`.
+--
+-- Runs after fct_ar_snapshots (depends_on below, not a data dependency): the two are the
+-- heaviest models of a full build and, run side by side at scale 10, they exhaust DuckDB's
+-- memory limit together although each fits alone.
+-- depends_on: {{ ref('fct_ar_snapshots') }}
 {{
     config(
         materialized='incremental',
