@@ -26,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from ingestion import build_state
 from ingestion.console import format_table, info
 
 EMR_TABLES = ("departments", "encounters", "patients", "providers", "transactions")
@@ -253,16 +254,14 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
     def stage(scenario: str, name: str, command: list[str], rows: Callable[[], int]) -> None:
         nonlocal known_runs
         progress(f"bench: {scenario} / {name} ...")
-        log = logs / f"{scenario}-{name}.log"
+        log = logs / f"{scenario}-{name.replace(' --', '-')}.log"
         started = time.time()
         seconds, peak, code = run_measured(command, log)
         counted = rows() if code == 0 else 0
         result = StageResult(scenario, name, round(seconds, 2), round(peak, 1), counted, code)
         if name.startswith("build"):
-            result.slowest_nodes = keep_run_results(
-                target_path, logs / f"{scenario}-{name}", since=started
-            )
-            if "is up to date:" in log.read_text(errors="replace"):
+            result.slowest_nodes = keep_run_results(target_path, log.with_suffix(""), since=started)
+            if build_state.UP_TO_DATE in log.read_text(errors="replace"):
                 result.note = "skipped: up to date"
         report.stages.append(result)
         progress(
@@ -270,10 +269,7 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
             f"{counted:,} rows, exit {code}"
         )
         if code != 0:
-            raise RuntimeError(
-                f"stage {scenario}/{name} failed with exit code {code}; "
-                f"see {logs / f'{scenario}-{name}.log'}"
-            )
+            raise RuntimeError(f"stage {scenario}/{name} failed with exit code {code}; see {log}")
 
     def ingest_rows() -> int:
         nonlocal known_runs

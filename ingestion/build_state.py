@@ -33,6 +33,8 @@ from importlib import metadata
 from pathlib import Path
 
 STATE_SUFFIX = ".build-state.json"
+# in the message of a skipped build (the bench looks for it in `rcm build`'s output)
+UP_TO_DATE = "is up to date:"
 STATE_VERSION = 1
 _VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 _SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
@@ -132,7 +134,7 @@ def up_to_date(inputs: BuildInputs) -> str | None:
     ):
         return None
     return (
-        f"the warehouse {inputs.warehouse} is up to date: no Bronze file "
+        f"the warehouse {inputs.warehouse} {UP_TO_DATE} no Bronze file "
         f"({inputs.bronze_files:,} checked), project file or setting has changed since the "
         f"successful build of {state.get('built_at', 'an earlier run')}; nothing to do "
         "(`rcm build --force` builds anyway)"

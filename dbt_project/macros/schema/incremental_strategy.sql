@@ -116,6 +116,7 @@
     {{ return('append') }}
 {%- endmacro %}
 
+{#- as for replace_keys_strategy: without it Databricks would get the spark__ append -#}
 {% macro databricks__replace_scope_strategy() -%}
     {{ return('replace_scope') }}
 {%- endmacro %}
