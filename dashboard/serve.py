@@ -1,8 +1,8 @@
 """Start the dashboard with its heavy parts loaded before the first visitor arrives.
 
 ``streamlit run`` executes ``dashboard/app.py`` in the server process on the first page load,
-so that visit paid for importing pandas, Altair and DuckDB and for Altair's first chart
-validation (loading the Vega-Lite schema). This launcher does that work at start-up, then
+so that visit paid for importing pandas, pyarrow, DuckDB and Streamlit's chart and table
+elements. This launcher does that work at start-up, then
 hands over to Streamlit's own command line in the same process: ``python -m dashboard.serve
 [streamlit run options]`` (what ``make dashboard`` runs).
 """
@@ -24,15 +24,16 @@ REPO_ROOT = APP.parent.parent
 
 
 def warm_up() -> None:
-    """Import what app.py imports and validate one small chart (loads the schema once)."""
-    import altair as alt
+    """Import what app.py imports and serialise one small frame as Streamlit does (Arrow)."""
     import duckdb  # noqa: F401
     import pandas as pd
+    import streamlit.elements.vega_charts  # noqa: F401
+    from streamlit import dataframe_util
 
     from dashboard import kpis, queries  # noqa: F401
 
     frame = pd.DataFrame({"month": ["2024-01"], "amount": [1.0]})
-    alt.Chart(frame).mark_bar().encode(x="month:N", y="amount:Q").to_dict()
+    dataframe_util.convert_anything_to_arrow_bytes(frame)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

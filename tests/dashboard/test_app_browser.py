@@ -156,7 +156,12 @@ def test_dashboard_shows_the_kpis_of_the_warehouse(
     cold = time.perf_counter() - started
     # Charts and the alert table render after the tiles.
     page.wait_for_selector('[data-testid="stDataFrame"]', timeout=TIMEOUT_MS)
-    page.wait_for_selector("canvas, svg.marks", timeout=TIMEOUT_MS)
+    # Nine Vega-Lite charts: four trends, aging, days to payment, denials, two top-10 lists.
+    page.wait_for_function(
+        'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] canvas, '
+        '[data-testid="stVegaLiteChart"] svg.marks\').length >= 9',
+        timeout=TIMEOUT_MS,
+    )
 
     started = time.perf_counter()
     page.reload()
