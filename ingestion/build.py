@@ -10,6 +10,7 @@ successful one (see :mod:`ingestion.build_state`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import os
 from collections import Counter
@@ -60,6 +61,8 @@ class BuildResult:
     target_path: Path
     exception: str | None = None
     counts: dict[str, Counter[str]] = field(default_factory=dict)
+    # what the Bronze reconciliation test checked (build_state.reconcile_scope), when known
+    reconciled: str | None = None
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -207,16 +210,29 @@ def build_unless_up_to_date(
         reason = build_state.up_to_date(inputs)
         if reason is not None:
             return SkippedBuild(reason)
-    build_state.forget(inputs)
-    result = run_build(
-        select=select,
-        exclude=exclude,
-        full_refresh=full_refresh,
-        target=target,
-        project_dir=project_dir,
-        profiles_dir=profiles_dir,
-        target_path=target_path,
+    # Only a whole build on top of a recorded one may check just the new Bronze loads.
+    scope = (
+        build_state.reconcile_scope(inputs) if whole and not force else build_state.RECONCILE_ALL
     )
+    build_state.forget(inputs)
+    previous = os.environ.get(build_state.RECONCILE_ENV)
+    os.environ[build_state.RECONCILE_ENV] = scope
+    try:
+        result = run_build(
+            select=select,
+            exclude=exclude,
+            full_refresh=full_refresh,
+            target=target,
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            target_path=target_path,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop(build_state.RECONCILE_ENV, None)
+        else:
+            os.environ[build_state.RECONCILE_ENV] = previous
+    result = dataclasses.replace(result, reconciled=scope)
     if inputs is not None and whole and result.exit_code == 0:
         build_state.remember(inputs)
     return result
@@ -243,6 +259,16 @@ def run_docs(
     return (target_path or project_dir / "target") / "static_index.html"
 
 
+def describe_scope(scope: str) -> str:
+    """A reconciliation scope in words (see build_state.reconcile_scope)."""
+    if scope == build_state.RECONCILE_ALL:
+        return "all loads"
+    if scope == build_state.RECONCILE_NONE:
+        return "no load (none new since the last build)"
+    count = len(scope.split(","))
+    return f"{count} new load{'s' if count != 1 else ''} (earlier loads: checked by earlier builds)"
+
+
 def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
     """A one-screen summary of a build."""
     lines = ["", "dbt build summary", "-----------------"]
@@ -252,6 +278,8 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
         )
         lines.append(f"  {resource_type:<10} {statuses}")
     lines.append(f"  elapsed    {result.elapsed_seconds:.1f}s")
+    if result.reconciled is not None:
+        lines.append(f"  bronze     reconciled {describe_scope(result.reconciled)}")
     if result.nodes:
         lines.append("slowest nodes:")
         for node in result.slowest(slowest):

@@ -19,6 +19,11 @@ The fingerprint covers:
 Anything the check cannot see (a remote lake, another target, a partial ``--select`` build)
 means no skip, and any build that is not a successful whole-project build removes the state
 file, so a failed or partial build is never mistaken for an up-to-date warehouse.
+
+The same record scopes the Bronze reconciliation test (every Bronze row is in staging or
+superseded): when the project and settings are unchanged since a successful build that left
+the warehouse as it is, and every Bronze load that build read is still there unchanged, only
+the new loads need checking; ``reconcile_scope`` names them. Anything else means a full check.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,7 +40,12 @@ from pathlib import Path
 STATE_SUFFIX = ".build-state.json"
 # in the message of a skipped build (the bench looks for it in `rcm build`'s output)
 UP_TO_DATE = "is up to date:"
-STATE_VERSION = 1
+STATE_VERSION = 2
+# The env variable through which `rcm build` tells the reconciliation test what to check
+# (macro reconcile_scope): "all", or a comma-separated list of Bronze load ids.
+RECONCILE_ENV = "RCM_RECONCILE_LOADS"
+RECONCILE_ALL = "all"
+RECONCILE_NONE = "none"
 _VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 _SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
 
@@ -48,6 +58,10 @@ class BuildInputs:
     lake: Path
     fingerprint: str
     bronze_files: int
+    # everything but the Bronze data (project files, profiles, settings, versions)
+    project_fingerprint: str = ""
+    # Bronze load id -> fingerprint of its files (path, size, modification time)
+    bronze_loads: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def state_file(self) -> Path:
@@ -103,12 +117,34 @@ def local_build_inputs(
     _hash_files(digest, project_dir, [path for path in project_files if path.is_file()])
     _hash_files(digest, profiles_dir, [path for path in _walk(profiles_dir) if path.is_file()])
 
+    project_fingerprint = digest.hexdigest()
+
     bronze = lake / "bronze"
     bronze_files = sorted(_walk(bronze)) if bronze.is_dir() else []
+    loads: dict[str, hashlib._Hash] = {}
     for path in bronze_files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(bronze)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    return BuildInputs(warehouse, lake, digest.hexdigest(), len(bronze_files))
+        entry = f"{path.relative_to(bronze)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+        digest.update(entry)
+        load_id = _load_id(path)
+        if load_id is not None:
+            loads.setdefault(load_id, hashlib.sha256()).update(entry)
+    return BuildInputs(
+        warehouse,
+        lake,
+        digest.hexdigest(),
+        len(bronze_files),
+        project_fingerprint,
+        {load_id: load.hexdigest() for load_id, load in sorted(loads.items())},
+    )
+
+
+def _load_id(path: Path) -> str | None:
+    """The load a Bronze file belongs to: its ``load_id=...`` folder (None outside one)."""
+    for part in path.parts:
+        if part.startswith("load_id="):
+            return part.removeprefix("load_id=")
+    return None
 
 
 def _warehouse_stamp(warehouse: Path) -> dict[str, int] | None:
@@ -118,8 +154,8 @@ def _warehouse_stamp(warehouse: Path) -> dict[str, int] | None:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def up_to_date(inputs: BuildInputs) -> str | None:
-    """A message saying why the warehouse is up to date, or None when it must be built."""
+def _valid_state(inputs: BuildInputs) -> dict[str, object] | None:
+    """The record of the last successful build, if it left the warehouse as it is now."""
     try:
         state = json.loads(inputs.state_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -128,10 +164,17 @@ def up_to_date(inputs: BuildInputs) -> str | None:
     if (
         not isinstance(state, dict)
         or state.get("version") != STATE_VERSION
-        or state.get("fingerprint") != inputs.fingerprint
         or stamp is None
         or state.get("warehouse") != stamp
     ):
+        return None
+    return state
+
+
+def up_to_date(inputs: BuildInputs) -> str | None:
+    """A message saying why the warehouse is up to date, or None when it must be built."""
+    state = _valid_state(inputs)
+    if state is None or state.get("fingerprint") != inputs.fingerprint:
         return None
     return (
         f"the warehouse {inputs.warehouse} {UP_TO_DATE} no Bronze file "
@@ -139,6 +182,23 @@ def up_to_date(inputs: BuildInputs) -> str | None:
         f"successful build of {state.get('built_at', 'an earlier run')}; nothing to do "
         "(`rcm build --force` builds anyway)"
     )
+
+
+def reconcile_scope(inputs: BuildInputs | None) -> str:
+    """What the Bronze reconciliation test must check in the coming build: ``RECONCILE_ALL``,
+    ``RECONCILE_NONE``, or the comma-separated ids of the loads that the last successful build
+    did not read."""
+    state = None if inputs is None else _valid_state(inputs)
+    if inputs is None or state is None:
+        return RECONCILE_ALL
+    checked = state.get("bronze_loads")
+    if state.get("project_fingerprint") != inputs.project_fingerprint or not isinstance(
+        checked, dict
+    ):
+        return RECONCILE_ALL
+    if any(inputs.bronze_loads.get(load_id) != files for load_id, files in checked.items()):
+        return RECONCILE_ALL  # a load it checked was removed or rewritten
+    return ",".join(sorted(set(inputs.bronze_loads) - set(checked))) or RECONCILE_NONE
 
 
 def forget(inputs: BuildInputs | None) -> None:
@@ -155,6 +215,8 @@ def remember(inputs: BuildInputs) -> None:
     state = {
         "version": STATE_VERSION,
         "fingerprint": inputs.fingerprint,
+        "project_fingerprint": inputs.project_fingerprint,
+        "bronze_loads": dict(inputs.bronze_loads),
         "warehouse": stamp,
         "bronze_files": inputs.bronze_files,
         "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -136,3 +136,67 @@ def test_a_corrupt_state_file_means_build(world: dict[str, Path]) -> None:
     assert found is not None
     found.state_file.write_text("{ not json")
     assert build_state.up_to_date(found) is None
+
+
+# --- what the Bronze reconciliation test checks (reconcile_scope) ---------------------------
+
+
+def add_load(world: dict[str, Path], load_id: str) -> None:
+    part = world["lake"] / "bronze" / "hospital_b" / "claims" / f"load_id={load_id}" / "p.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(f"rows of load {load_id}".encode())
+
+
+def scope(world: dict[str, Path], **env: str) -> str:
+    return build_state.reconcile_scope(inputs(world, **env))
+
+
+def test_without_a_recorded_build_every_load_is_checked(world: dict[str, Path]) -> None:
+    assert scope(world) == build_state.RECONCILE_ALL
+
+
+def test_after_a_recorded_build_only_new_loads_are_checked(world: dict[str, Path]) -> None:
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    assert scope(world) == build_state.RECONCILE_NONE
+    add_load(world, "3")
+    add_load(world, "2")
+    assert scope(world) == "2,3"
+
+
+def test_a_rewritten_checked_load_means_a_full_check(world: dict[str, Path]) -> None:
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    add_load(world, "2")
+    (
+        world["lake"] / "bronze" / "hospital_a" / "claims" / "load_id=1" / "part-00000.parquet"
+    ).write_bytes(b"rows of load 1, rewritten")
+    assert scope(world) == build_state.RECONCILE_ALL
+
+
+def test_a_removed_checked_load_means_a_full_check(world: dict[str, Path]) -> None:
+    add_load(world, "2")
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    shutil.rmtree(world["lake"] / "bronze" / "hospital_b" / "claims" / "load_id=2")
+    assert scope(world) == build_state.RECONCILE_ALL
+
+
+def test_a_changed_project_or_warehouse_means_a_full_check(world: dict[str, Path]) -> None:
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    add_load(world, "2")
+    assert scope(world) == "2"
+    assert scope(world, RCM_BRONZE_SCHEMA="other") == build_state.RECONCILE_ALL
+    model = next((world["project"] / "dbt_project" / "models").rglob("stg_hospital_a__claims.sql"))
+    original = model.read_text()
+    model.write_text(original + "\n-- edited\n")
+    assert scope(world) == build_state.RECONCILE_ALL
+    model.write_text(original)
+    assert scope(world) == "2"
+    world["warehouse"].write_bytes(b"tables changed by another tool")
+    assert scope(world) == build_state.RECONCILE_ALL

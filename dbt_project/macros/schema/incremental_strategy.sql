@@ -153,3 +153,24 @@
 {% macro databricks__get_incremental_replace_scope_sql(arg_dict) -%}
     {{ return(replace_scope_statements(arg_dict)) }}
 {%- endmacro %}
+
+
+{#- The Bronze loads the reconciliation test checks (tests/.../assert_bronze_rows_in_staging_or_
+    superseded): env RCM_RECONCILE_LOADS, which `rcm build` sets from its build record
+    (ingestion/build_state.py). "all" (the default, so a plain `dbt build` checks everything),
+    "none", or a comma-separated list of load ids: the loads that the last successful build
+    of the same project did not read. Renders a predicate on the Bronze load id column. -#}
+{% macro reconcile_scope(load_id='_load_id') -%}
+    {%- set scope = env_var('RCM_RECONCILE_LOADS', 'all') | trim -%}
+    {%- if scope in ('', 'all') -%}
+        1 = 1
+    {%- elif scope == 'none' -%}
+        1 = 0
+    {%- else -%}
+        {{ load_id }} in (
+            {%- for id in scope.split(',') -%}
+                '{{ id | trim | replace("'", "''") }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}

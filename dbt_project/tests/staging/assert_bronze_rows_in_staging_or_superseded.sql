@@ -1,6 +1,8 @@
 -- Every Bronze row of the EMR and claims tables is in staging, or explained: it is a
 -- superseded version (an older or replayed version of a key that staging keeps). Returns the
 -- Bronze keys (or claim versions) that staging lost.
+-- Which loads: all of them, or under `rcm build` on top of a recorded successful build of the
+-- same project, only the loads that build did not read (macro reconcile_scope).
 {%- set entities = [
     ('patients', {'hospital_a': 'PatientID', 'hospital_b': 'ID'}, 'patient_id'),
     ('providers', {'hospital_a': 'ProviderID', 'hospital_b': 'ProviderID'}, 'provider_id'),
@@ -20,6 +22,7 @@ lost as (
             from (
                 select distinct {{ clean_string(source_keys[hospital]) }} as bronze_key
                 from {{ source(hospital, table) }}
+                where {{ reconcile_scope() }}
             ) as bronze
             left join {{ ref('stg_' ~ hospital ~ '__' ~ table) }} as staged
                 on bronze.bronze_key = staged.{{ key }}
@@ -35,6 +38,7 @@ lost as (
                 {{ clean_string('ClaimID') }} as bronze_key,
                 {{ to_timestamp('ModifiedDate') }} as modified_at
             from {{ source(hospital, 'claims') }}
+            where {{ reconcile_scope() }}
         ) as bronze
         left join {{ ref('stg_' ~ hospital ~ '__claims') }} as staged
             on
