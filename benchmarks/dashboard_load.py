@@ -94,11 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         note = "  <- right after the server started" if number == 1 else ""
         print(f"  {number:>4}   {cold:9.2f} s {'':24}{warm:9.2f} s{note}")
     for name, values in (("first visit", first_visits), ("returning visitor", returning)):
-        median = statistics.median(values)
-        verdict = "met" if median < GOAL_SECONDS else "NOT met"
+        verdict = "met" if max(values) < GOAL_SECONDS else "NOT met"
         print(
-            f"  {name}: median {median:.2f} s, max {max(values):.2f} s; "
-            f"goal under {GOAL_SECONDS:.0f} s: {verdict}"
+            f"  {name}: median {statistics.median(values):.2f} s, max {max(values):.2f} s; "
+            f"goal: every load under {GOAL_SECONDS:.0f} s: {verdict}"
         )
     return 0
 

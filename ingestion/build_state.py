@@ -60,7 +60,8 @@ class BuildInputs:
     bronze_files: int
     # everything but the Bronze data (project files, profiles, settings, versions)
     project_fingerprint: str = ""
-    # Bronze load id -> fingerprint of its files (path, size, modification time)
+    # Bronze load id -> fingerprint of its files (path, size, modification time; a rewrite
+    # that keeps both, such as `cp -p` of a same-size file, goes unnoticed: `--force`)
     bronze_loads: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -126,9 +127,9 @@ def local_build_inputs(
         stat = path.stat()
         entry = f"{path.relative_to(bronze)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
         digest.update(entry)
-        load_id = _load_id(path)
-        if load_id is not None:
-            loads.setdefault(load_id, hashlib.sha256()).update(entry)
+        # a file outside a load folder is kept under "" (it makes the next check a full one)
+        load_id = _load_id(path.relative_to(bronze)) or ""
+        loads.setdefault(load_id, hashlib.sha256()).update(entry)
     return BuildInputs(
         warehouse,
         lake,
@@ -140,7 +141,8 @@ def local_build_inputs(
 
 
 def _load_id(path: Path) -> str | None:
-    """The load a Bronze file belongs to: its ``load_id=...`` folder (None outside one)."""
+    """The load a Bronze file belongs to: its ``load_id=...`` folder (None outside one);
+    ``path`` is relative to the Bronze root."""
     for part in path.parts:
         if part.startswith("load_id="):
             return part.removeprefix("load_id=")
@@ -198,7 +200,10 @@ def reconcile_scope(inputs: BuildInputs | None) -> str:
         return RECONCILE_ALL
     if any(inputs.bronze_loads.get(load_id) != files for load_id, files in checked.items()):
         return RECONCILE_ALL  # a load it checked was removed or rewritten
-    return ",".join(sorted(set(inputs.bronze_loads) - set(checked))) or RECONCILE_NONE
+    new = set(inputs.bronze_loads) - set(checked)
+    if "" in new:
+        return RECONCILE_ALL  # Bronze files outside a load folder: no load id to name
+    return ",".join(sorted(new)) or RECONCILE_NONE
 
 
 def forget(inputs: BuildInputs | None) -> None:

@@ -3,7 +3,9 @@ superseded.sql) checks the loads that `rcm build` names in RCM_RECONCILE_LOADS, 
 
 On a copy of the advanced warehouse, one transaction that only the advance's load carries is
 deleted from staging (a row that staging "lost"). The test, run by dbt on that copy, must fail
-when it checks that load or all loads, and pass when it checks only an earlier load.
+when it checks that load or all loads, and pass when it checks only an earlier load. On
+another copy, an older version of a claim that the advance's load touches is deleted: staging
+rewrites every version of such a claim, so checking the new load alone must catch it.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def test_checking_every_load_it_fails(
     copy, _, _ = tampered
     result = run_test(copy, pipeline.lake, tmp_path / "target", "all")
     assert result.returncode != 0, result.stdout[-2000:]
+    assert f"Failure in test {TEST}" in result.stdout
 
 
 def test_scoped_to_an_earlier_load_it_passes(
@@ -110,3 +113,56 @@ def test_scoped_to_an_earlier_load_it_passes(
     result = run_test(copy, pipeline.lake, tmp_path / "target", f"{first},none-such-load")
     assert result.returncode == 0, result.stdout[-2000:]
     assert "PASS=1" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def claim_version_lost(
+    advanced: Advanced, pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """A warehouse copy missing an older staged version of a claim that the newest claims load
+    of hospital A touches; that load's id."""
+    assert advanced.build.exit_code == 0
+    files = pipeline.lake / "bronze" / "hospital_a" / "claims" / "*" / "*.parquet"
+    with duckdb.connect() as con:
+        row = con.execute(
+            f"""
+            with bronze as (
+                select _load_id, _ingested_at, trim(ClaimID) as claim_id,
+                    try_cast(trim(ModifiedDate) as timestamp) as modified_at
+                from read_parquet('{files}')
+                where trim(ClaimID) not in ('', 'null')
+            ),
+            newest as (select _load_id from bronze order by _ingested_at desc limit 1),
+            touched as (
+                select claim_id, modified_at from bronze
+                where _load_id = (select _load_id from newest)
+            )
+            select claim_id, modified_at, (select _load_id from newest)
+            from bronze
+            where claim_id in (select claim_id from touched)
+                and modified_at is not null
+                and (claim_id, modified_at) not in (select (claim_id, modified_at) from touched)
+            order by claim_id, modified_at
+            limit 1
+            """
+        ).fetchone()
+    assert row is not None, "the newest claims load touches no claim with an older version"
+    claim_id, modified_at, newest = row
+    copy = tmp_path_factory.mktemp("reconcile_claims") / "rcm.duckdb"
+    shutil.copyfile(pipeline.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        deleted = con.execute(
+            "delete from staging.stg_hospital_a__claims where claim_id = ? and modified_at = ?",
+            [claim_id, modified_at],
+        ).fetchall()
+    assert deleted[0][0] >= 1
+    return copy, str(newest)
+
+
+def test_an_older_version_of_a_touched_claim_is_checked(
+    claim_version_lost: tuple[Path, str], pipeline: Pipeline, tmp_path: Path
+) -> None:
+    copy, newest = claim_version_lost
+    result = run_test(copy, pipeline.lake, tmp_path / "target", newest)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert f"Failure in test {TEST}" in result.stdout

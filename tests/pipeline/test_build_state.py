@@ -200,3 +200,29 @@ def test_a_changed_project_or_warehouse_means_a_full_check(world: dict[str, Path
     assert scope(world) == "2"
     world["warehouse"].write_bytes(b"tables changed by another tool")
     assert scope(world) == build_state.RECONCILE_ALL
+
+
+def test_a_bronze_file_outside_a_load_folder_means_a_full_check(world: dict[str, Path]) -> None:
+    """Its rows carry a load id the scope could not name, so only a full check sees them."""
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    stray = world["lake"] / "bronze" / "hospital_a" / "claims" / "backfill" / "part.parquet"
+    stray.parent.mkdir()
+    stray.write_bytes(b"rows copied in by hand")
+    assert scope(world) == build_state.RECONCILE_ALL
+
+
+def test_a_parent_folder_named_like_a_load_is_not_a_load(tmp_path: Path) -> None:
+    lake = tmp_path / "load_id=parent" / "lake"
+    part = lake / "bronze" / "hospital_a" / "claims" / "load_id=7" / "part.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"rows")
+    found = build_state.local_build_inputs(
+        project_dir=REPO_ROOT,
+        profiles_dir=REPO_ROOT / "profiles",
+        target=None,
+        env={"RCM_LAKE_DIR": str(lake), "RCM_WAREHOUSE_PATH": str(tmp_path / "w.duckdb")},
+    )
+    assert found is not None
+    assert set(found.bronze_loads) == {"7"}

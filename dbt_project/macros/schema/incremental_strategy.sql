@@ -155,21 +155,37 @@
 {%- endmacro %}
 
 
-{#- The Bronze loads the reconciliation test checks (tests/.../assert_bronze_rows_in_staging_or_
-    superseded): env RCM_RECONCILE_LOADS, which `rcm build` sets from its build record
-    (ingestion/build_state.py). "all" (the default, so a plain `dbt build` checks everything),
-    "none", or a comma-separated list of load ids: the loads that the last successful build
-    of the same project did not read. Renders a predicate on the Bronze load id column. -#}
-{% macro reconcile_scope(load_id='_load_id') -%}
+{#- The Bronze loads the reconciliation test checks (tests/staging/assert_bronze_rows_in_staging_
+    or_superseded.sql): env RCM_RECONCILE_LOADS, which `rcm build` sets from its build record
+    (ingestion/build_state.py). "all" (also when unset or empty, so a plain `dbt build` checks
+    everything), "none", or a comma-separated list of load ids: the loads that the last
+    successful build of the same project did not read. reconcile_loads() returns none for all
+    loads, else the list of ids (empty for "none"); reconcile_scope() renders it as a
+    predicate on the Bronze load id column. -#}
+{% macro reconcile_loads() -%}
     {%- set scope = env_var('RCM_RECONCILE_LOADS', 'all') | trim -%}
-    {%- if scope in ('', 'all') -%}
+    {%- if scope | lower in ('', 'all') -%}
+        {{ return(none) }}
+    {%- elif scope | lower == 'none' -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set ids = [] -%}
+    {%- for id in scope.split(',') if id | trim -%}
+        {%- do ids.append(id | trim) -%}
+    {%- endfor -%}
+    {{ return(ids) }}
+{%- endmacro %}
+
+{% macro reconcile_scope(load_id='_load_id') -%}
+    {%- set ids = reconcile_loads() -%}
+    {%- if ids is none -%}
         1 = 1
-    {%- elif scope == 'none' -%}
+    {%- elif ids | length == 0 -%}
         1 = 0
     {%- else -%}
         {{ load_id }} in (
-            {%- for id in scope.split(',') -%}
-                '{{ id | trim | replace("'", "''") }}'{{ ', ' if not loop.last }}
+            {%- for id in ids -%}
+                '{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}
             {%- endfor -%}
         )
     {%- endif -%}

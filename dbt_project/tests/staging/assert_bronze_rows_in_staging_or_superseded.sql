@@ -1,8 +1,9 @@
 -- Every Bronze row of the EMR and claims tables is in staging, or explained: it is a
 -- superseded version (an older or replayed version of a key that staging keeps). Returns the
 -- Bronze keys (or claim versions) that staging lost.
--- Which loads: all of them, or under `rcm build` on top of a recorded successful build of the
--- same project, only the loads that build did not read (macro reconcile_scope).
+-- Which rows: all of them, or under `rcm build` on top of a recorded successful build of the
+-- same project, the rows of the loads that build did not read (macro reconcile_scope) and,
+-- for claims, every version of the claims those loads touch (staging rewrites them all).
 {%- set entities = [
     ('patients', {'hospital_a': 'PatientID', 'hospital_b': 'ID'}, 'patient_id'),
     ('providers', {'hospital_a': 'ProviderID', 'hospital_b': 'ProviderID'}, 'provider_id'),
@@ -38,7 +39,15 @@ lost as (
                 {{ clean_string('ClaimID') }} as bronze_key,
                 {{ to_timestamp('ModifiedDate') }} as modified_at
             from {{ source(hospital, 'claims') }}
-            where {{ reconcile_scope() }}
+            {%- if reconcile_loads() is not none %}
+                -- staging rewrites every version of a claim that a new load touches: check
+                -- every Bronze version of those claims, from whichever load
+                where {{ clean_string('ClaimID') }} in (
+                    select {{ clean_string('ClaimID') }}
+                    from {{ source(hospital, 'claims') }}
+                    where {{ reconcile_scope() }}
+                )
+            {%- endif %}
         ) as bronze
         left join {{ ref('stg_' ~ hospital ~ '__claims') }} as staged
             on
