@@ -94,7 +94,7 @@ def test_an_edited_profile_or_setting_changes_the_fingerprint(world: dict[str, P
     before = fingerprint(world)
     assert fingerprint(world, RCM_BRONZE_SCHEMA="bronze_test") != before
     profile = world["profiles"] / "profiles.yml"
-    profile.write_text(profile.read_text().replace("6GB", "5GB"))
+    profile.write_text(profile.read_text().replace("threads: 8", "threads: 6"))
     assert fingerprint(world) != before
 
 
