@@ -14,7 +14,8 @@ import dataclasses
 import gc
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,20 @@ def run_build(
     )
 
 
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable for dbt (run in this process), then put it back."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 @dataclass(frozen=True)
 class SkippedBuild:
     """A build that did not run because nothing it reads has changed (see build_state)."""
@@ -215,9 +230,7 @@ def build_unless_up_to_date(
         build_state.reconcile_scope(inputs) if whole and not force else build_state.RECONCILE_ALL
     )
     build_state.forget(inputs)
-    previous = os.environ.get(build_state.RECONCILE_ENV)
-    os.environ[build_state.RECONCILE_ENV] = scope
-    try:
+    with _environment(build_state.RECONCILE_ENV, scope):
         result = run_build(
             select=select,
             exclude=exclude,
@@ -227,11 +240,6 @@ def build_unless_up_to_date(
             profiles_dir=profiles_dir,
             target_path=target_path,
         )
-    finally:
-        if previous is None:
-            os.environ.pop(build_state.RECONCILE_ENV, None)
-        else:
-            os.environ[build_state.RECONCILE_ENV] = previous
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
     if inputs is not None and whole and result.exit_code == 0:

@@ -88,20 +88,14 @@ def tampered(
     return copy, newest, first
 
 
-def test_scoped_to_the_load_that_lost_a_row_it_fails(
-    tampered: tuple[Path, str, str], pipeline: Pipeline, tmp_path: Path
+@pytest.mark.parametrize("scope", ["newest", "all"])
+def test_checking_the_load_that_lost_a_row_or_every_load_it_fails(
+    scope: str, tampered: tuple[Path, str, str], pipeline: Pipeline, tmp_path: Path
 ) -> None:
     copy, newest, _ = tampered
-    result = run_test(copy, pipeline.lake, tmp_path / "target", newest)
-    assert result.returncode != 0, result.stdout[-2000:]
-    assert f"Failure in test {TEST}" in result.stdout
-
-
-def test_checking_every_load_it_fails(
-    tampered: tuple[Path, str, str], pipeline: Pipeline, tmp_path: Path
-) -> None:
-    copy, _, _ = tampered
-    result = run_test(copy, pipeline.lake, tmp_path / "target", "all")
+    result = run_test(
+        copy, pipeline.lake, tmp_path / "target", newest if scope == "newest" else "all"
+    )
     assert result.returncode != 0, result.stdout[-2000:]
     assert f"Failure in test {TEST}" in result.stdout
 
