@@ -475,11 +475,20 @@ def main() -> None:
     monthly = _query("monthly", path, version, filters)
     prior_monthly = None if prior is None else _query("monthly", path, version, prior)
     tiles(monthly, prior_monthly, filters, prior)
-    trends(monthly)
-    aging_and_payment(path, version, filters, status)
-    denials(path, version, filters, status)
-    charges(path, version, filters, status)
-    alerts(path, version, filters, status)
+    sections: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("Trends", lambda: trends(monthly)),
+        ("A/R aging and payment", lambda: aging_and_payment(path, version, filters, status)),
+        ("Denials", lambda: denials(path, version, filters, status)),
+        ("Top providers and departments", lambda: charges(path, version, filters, status)),
+        ("Alerts", lambda: alerts(path, version, filters, status)),
+    )
+    # Only the open tab runs and reaches the browser (a tab switch reruns the script): the
+    # first page load then draws four charts instead of nine and no data grid.
+    tabs = st.tabs([title for title, _ in sections], key="section", on_change="rerun")
+    for tab, (_, draw) in zip(tabs, sections, strict=True):
+        if tab.open:
+            with tab:
+                draw()
 
 
 main()
