@@ -54,10 +54,12 @@ def send_small_writes_at_once() -> None:
     """
     from streamlit.web.server.starlette import starlette_server
 
-    bind = starlette_server._bind_socket
+    bind = getattr(starlette_server, "_bind_socket", None)
+    if bind is None:  # a Streamlit that binds its socket another way: leave it as it is
+        return
 
     def bind_without_delay(address: str, port: int, backlog: int) -> socket.socket:
-        sock = bind(address, port, backlog)
+        sock: socket.socket = bind(address, port, backlog)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
