@@ -46,6 +46,28 @@ def build_demo_warehouse(work: Path) -> Path:
     return warehouse
 
 
+# The other tabs: a heading each shows, and what it draws (Vega-Lite charts, a data grid).
+OTHER_TABS: tuple[tuple[str, str, int, bool], ...] = (
+    ("A/R aging and payment", "Days to payment by payer", 2, False),
+    ("Denials", "Denials by reason and payer", 1, True),
+    ("Top providers and departments", "Top providers by charges", 2, False),
+    ("Alerts", "Alerts", 0, True),
+)
+VISIBLE_CHARTS = (
+    "n => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+    ".filter(c => c.offsetParent !== null && c.querySelector('canvas, svg.marks')).length >= n"
+)
+# A tab has drawn when its heading shows, exactly its charts are drawn (the previous tab's
+# are gone) and its data grid, if it has one, has drawn.
+TAB_DRAWN = """([heading, charts, grid]) => {
+    const headings = [...document.querySelectorAll('h3')].map(h => h.innerText.trim());
+    const drawn = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .filter(c => c.querySelector('canvas, svg.marks')).length;
+    const grids = [...document.querySelectorAll('[data-testid="stDataFrame"] canvas')].length;
+    return headings.includes(heading) && drawn === charts && (!grid || grids > 0);
+}"""
+
+
 def _load(page: Page, url: str) -> float:
     started = time.perf_counter()
     page.goto(url)
@@ -53,21 +75,25 @@ def _load(page: Page, url: str) -> float:
         f"document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {TILES}",
         timeout=60_000,
     )
-    page.wait_for_function(
-        "n => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-        ".filter(c => c.querySelector('canvas, svg.marks')).length >= n",
-        arg=TREND_CHARTS,
-        timeout=60_000,
-    )
+    page.wait_for_function(VISIBLE_CHARTS, arg=TREND_CHARTS, timeout=60_000)
     return time.perf_counter() - started
 
 
-def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float]]:
+def _switch(page: Page, tab: str, heading: str, charts: int, grid: bool) -> float:
+    """Seconds from a click on ``tab`` until it has drawn."""
+    started = time.perf_counter()
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_function(TAB_DRAWN, arg=[heading, charts, grid], timeout=60_000)
+    return time.perf_counter() - started
+
+
+def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float], dict[str, list[float]]]:
     """Loads in fresh browser contexts (a first visit: nothing cached, the first one also
-    right after the server starts), then loads in one context (a returning visitor whose
-    browser has Streamlit's scripts cached)."""
+    right after the server starts), each followed by opening every other tab once; then loads
+    in one context (a returning visitor whose browser has Streamlit's scripts cached)."""
     first_visits: list[float] = []
     returning: list[float] = []
+    switches: dict[str, list[float]] = {tab: [] for tab, *_ in OTHER_TABS}
     log = warehouse.parent / "dashboard-bench.log"
     with serving(warehouse, log) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -75,7 +101,10 @@ def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float]]:
         )
         for _ in range(loads):
             context = browser.new_context(viewport={"width": 1600, "height": 1000})
-            first_visits.append(_load(context.new_page(), url))
+            page = context.new_page()
+            first_visits.append(_load(page, url))
+            for tab, heading, charts, grid in OTHER_TABS:
+                switches[tab].append(_switch(page, tab, heading, charts, grid))
             context.close()
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         page = context.new_page()
@@ -83,7 +112,7 @@ def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float]]:
         returning = [_load(page, url) for _ in range(loads)]
         context.close()
         browser.close()
-    return first_visits, returning
+    return first_visits, returning, switches
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dashboard bench: no Chromium at {CHROMIUM} (apt-get install chromium)")
         return 1
     warehouse = args.warehouse or build_demo_warehouse(WORK)
-    first_visits, returning = measure(warehouse.resolve(), max(args.loads, 2))
+    first_visits, returning, switches = measure(warehouse.resolve(), max(args.loads, 2))
     print(
         f"\ndashboard load over {warehouse} "
         f"(until {TILES} KPI tiles show values and {TREND_CHARTS} trend charts have drawn)"
@@ -110,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {name}: median {statistics.median(values):.2f} s, max {max(values):.2f} s; "
             f"goal: every load under {GOAL_SECONDS:.0f} s: {verdict}"
         )
+    print("  opening another tab after a first visit (click until drawn):")
+    for tab, values in switches.items():
+        print(f"    {tab:<31} median {statistics.median(values):.2f} s, max {max(values):.2f} s")
     return 0
 
 
