@@ -21,12 +21,18 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from dashboard.probes import (
+    SECTIONS,
+    SVG_CHARTS,
+    TAB_DRAWN,
+    TILE_COUNT,
+    TILES_SHOWN,
+    TREND_CHARTS,
+)
 from dashboard.serve import REPO_ROOT, serving
 
 WORK = REPO_ROOT / "benchmarks" / "work" / "demo"
 CHROMIUM = Path(os.environ.get("RCM_CHROMIUM", "/usr/bin/chromium"))
-TILES = 15
-TREND_CHARTS = 4  # the first tab, open on arrival
 GOAL_SECONDS = 2.0
 
 
@@ -46,44 +52,19 @@ def build_demo_warehouse(work: Path) -> Path:
     return warehouse
 
 
-# The other tabs: a heading each shows, and what it draws (Vega-Lite charts, a data grid).
-OTHER_TABS: tuple[tuple[str, str, int, bool], ...] = (
-    ("A/R aging and payment", "Days to payment by payer", 2, False),
-    ("Denials", "Denials by reason and payer", 1, True),
-    ("Top providers and departments", "Top providers by charges", 2, False),
-    ("Alerts", "Alerts", 0, True),
-)
-VISIBLE_CHARTS = (
-    "n => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-    ".filter(c => c.offsetParent !== null && c.querySelector('canvas, svg.marks')).length >= n"
-)
-# A tab has drawn when its heading shows, exactly its charts are drawn (the previous tab's
-# are gone) and its data grid, if it has one, has drawn.
-TAB_DRAWN = """([heading, charts, grid]) => {
-    const headings = [...document.querySelectorAll('h3')].map(h => h.innerText.trim());
-    const drawn = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .filter(c => c.querySelector('canvas, svg.marks')).length;
-    const grids = [...document.querySelectorAll('[data-testid="stDataFrame"] canvas')].length;
-    return headings.includes(heading) && drawn === charts && (!grid || grids > 0);
-}"""
-
-
 def _load(page: Page, url: str) -> float:
     started = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {TILES}",
-        timeout=60_000,
-    )
-    page.wait_for_function(VISIBLE_CHARTS, arg=TREND_CHARTS, timeout=60_000)
+    page.wait_for_function(TILES_SHOWN, arg=TILE_COUNT, timeout=60_000)
+    page.wait_for_function(SVG_CHARTS, arg=TREND_CHARTS, timeout=60_000)
     return time.perf_counter() - started
 
 
-def _switch(page: Page, tab: str, heading: str, charts: int, grid: bool) -> float:
+def _switch(page: Page, tab: str, text: str, charts: int, grid: bool) -> float:
     """Seconds from a click on ``tab`` until it has drawn."""
     started = time.perf_counter()
     page.get_by_role("tab", name=tab).click()
-    page.wait_for_function(TAB_DRAWN, arg=[heading, charts, grid], timeout=60_000)
+    page.wait_for_function(TAB_DRAWN, arg=[text, charts, grid], timeout=60_000)
     return time.perf_counter() - started
 
 
@@ -93,7 +74,7 @@ def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float], dict
     in one context (a returning visitor whose browser has Streamlit's scripts cached)."""
     first_visits: list[float] = []
     returning: list[float] = []
-    switches: dict[str, list[float]] = {tab: [] for tab, *_ in OTHER_TABS}
+    switches: dict[str, list[float]] = {tab: [] for tab, *_ in SECTIONS[1:]}
     log = warehouse.parent / "dashboard-bench.log"
     with serving(warehouse, log) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -103,8 +84,8 @@ def measure(warehouse: Path, loads: int) -> tuple[list[float], list[float], dict
             context = browser.new_context(viewport={"width": 1600, "height": 1000})
             page = context.new_page()
             first_visits.append(_load(page, url))
-            for tab, heading, charts, grid in OTHER_TABS:
-                switches[tab].append(_switch(page, tab, heading, charts, grid))
+            for tab, text, charts, grid in SECTIONS[1:]:
+                switches[tab].append(_switch(page, tab, text, charts, grid))
             context.close()
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         page = context.new_page()
@@ -127,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     first_visits, returning, switches = measure(warehouse.resolve(), max(args.loads, 2))
     print(
         f"\ndashboard load over {warehouse} "
-        f"(until {TILES} KPI tiles show values and {TREND_CHARTS} trend charts have drawn)"
+        f"(until {TILE_COUNT} KPI tiles show values and {TREND_CHARTS} trend charts have drawn)"
     )
     print("  load   first visit (empty browser cache)   returning visitor (cached scripts)")
     for number, (cold, warm) in enumerate(zip(first_visits, returning, strict=True), start=1):

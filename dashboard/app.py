@@ -20,8 +20,9 @@ if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file
 import pandas as pd
 import streamlit as st
 
-from dashboard import kpis, queries
+from dashboard import kpis, queries, svg_charts
 from dashboard.queries import FilterOptions, Filters, State, WarehouseStatus
+from dashboard.tiles import tiles_html
 
 TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Volume", ("gross_charges", "payments", "ar_open", "visits")),
@@ -35,12 +36,6 @@ TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Speed and yield", ("avg_days_to_payment", "charges_per_visit", "payments_per_visit")),
 )
-STATUS_TEXT = {
-    "good": ":green[on target]",
-    "watch": ":orange[watch]",
-    "bad": ":red[off target]",
-    "none": "",
-}
 
 
 # --- cached data access (keyed on the warehouse file's path and modification time) ---------
@@ -134,18 +129,6 @@ def sidebar(options: FilterOptions, status: WarehouseStatus) -> tuple[Filters, F
     return current, prior
 
 
-def _delta(kpi: kpis.Kpi, value: float | None, previous: float | None) -> str | None:
-    if value is None or previous is None:
-        return None
-    if kpi.unit == "percent":
-        return f"{(value - previous) * 100:+.1f} pts"
-    if kpi.unit == "days":
-        return f"{value - previous:+.1f} days"
-    if previous == 0:
-        return None
-    return f"{(value - previous) / abs(previous) * 100:+.1f} %"
-
-
 def tiles(
     monthly: pd.DataFrame,
     prior_monthly: pd.DataFrame | None,
@@ -163,38 +146,7 @@ def tiles(
     period = f"{month_label(filters.start_month or dt.date.min)} - " + month_label(
         filters.end_month or dt.date.max
     )
-    for title, keys in TILE_ROWS:
-        st.subheader(title, divider="gray")
-        columns = st.columns(4)
-        for column, key in zip(columns, keys, strict=False):
-            kpi = kpis.KPI_BY_KEY[key]
-            value = values[key]
-            when = "at the end of" if kpi.is_balance else "over"
-            help_text = (
-                f"**{kpi.label}** = {kpi.formula}.\n\n"
-                f"Target: {kpi.target or 'none set'}. Value {when} {period}; "
-                "the change is against the preceding period of the same length."
-            )
-            with column:
-                delta = _delta(kpi, value, previous.get(key))
-                st.metric(
-                    kpi.label,
-                    kpi.format(value),
-                    delta=delta,
-                    delta_color=(
-                        "off"
-                        if kpi.higher_is_better is None
-                        else "normal"
-                        if kpi.higher_is_better
-                        else "inverse"
-                    ),
-                    delta_description="vs prior period" if delta else None,
-                    help=help_text,
-                    border=True,
-                )
-                target = f"Target {kpi.target}" if kpi.target else "No fixed target"
-                badge = STATUS_TEXT[kpi.status(value)]
-                st.caption(f"{kpi.formula}  \n{target}" + (f" · {badge}" if badge else ""))
+    st.html(tiles_html(TILE_ROWS, values, previous, period))
 
 
 def bars(
@@ -254,51 +206,35 @@ def bars(
     st.vega_lite_chart(frame, spec, width="stretch")
 
 
-def line_chart(frame: pd.DataFrame, series: Sequence[str], unit: str) -> None:
-    """Monthly lines, one per column of ``series`` (folded into long form by Vega-Lite)."""
-    spec = {
-        "transform": [{"fold": list(series), "as": ["Series", "Value"]}],
-        "mark": {"type": "line", "point": True, "tooltip": True},
-        "encoding": {
-            "x": {"field": "Month", "type": "ordinal", "axis": {"title": None, "labelAngle": 0}},
-            "y": {"field": "Value", "type": "quantitative", "axis": {"title": unit}},
-            "color": {
-                "field": "Series",
-                "type": "nominal",
-                "sort": list(series),
-                "legend": {"orient": "bottom", "title": None},
-            },
-        },
-        "height": 240,
-    }
-    st.vega_lite_chart(frame[["Month", *series]], spec, width="stretch")
+TREND_CHARTS: tuple[tuple[str, tuple[str, ...], svg_charts.Unit], ...] = (
+    ("Charges and payments ($)", ("Gross charges", "Payments"), "$"),
+    ("Days in A/R and days to payment", ("Days in A/R", "Avg days to payment"), "days"),
+    ("Clean claims and collections (%)", ("Clean claim rate", "Net collection rate"), "%"),
+    (
+        "Denials and rejections (%)",
+        ("Initial denial rate", "Final denial rate", "Rejection rate"),
+        "%",
+    ),
+)
 
 
 def trends(monthly: pd.DataFrame) -> None:
+    """The KPIs month by month, as SVG drawn here (the tab open on arrival: no Vega to load)."""
     st.subheader("Trends by month", divider="gray")
     if monthly.empty:
         st.info("No months in the selected range.")
         return
     rows = queries.records(monthly)
-    frame = pd.DataFrame({"Month": [m.strftime("%Y-%m") for m in monthly["month_start_date"]]})
+    months = [m.strftime("%Y-%m") for m in monthly["month_start_date"]]
+    by_label: dict[str, list[float | None]] = {}
     for kpi in kpis.KPIS:
         scale = 100.0 if kpi.unit == "percent" else 1.0
-        frame[kpi.label] = [None if (v := kpi.compute(row)) is None else v * scale for row in rows]
-    charts = (
-        ("Charges and payments ($)", ["Gross charges", "Payments"], "$"),
-        ("Days in A/R and days to payment", ["Days in A/R", "Avg days to payment"], "days"),
-        ("Clean claims and collections (%)", ["Clean claim rate", "Net collection rate"], "%"),
-        (
-            "Denials and rejections (%)",
-            ["Initial denial rate", "Final denial rate", "Rejection rate"],
-            "%",
-        ),
-    )
-    for pair in (charts[:2], charts[2:]):
-        for column, (title, series, unit) in zip(st.columns(2), pair, strict=True):
-            with column:
-                st.markdown(f"**{title}**")
-                line_chart(frame, series, unit)
+        by_label[kpi.label] = [None if (v := kpi.compute(r)) is None else v * scale for r in rows]
+    charts = [
+        svg_charts.line_chart(title, months, {name: by_label[name] for name in series}, unit)
+        for title, series, unit in TREND_CHARTS
+    ]
+    st.html(svg_charts.chart_grid(charts, [title for title, *_ in TREND_CHARTS]))
 
 
 def aging_and_payment(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
@@ -470,7 +406,8 @@ def main() -> None:
         f"{scope} · {', '.join(filters.payers) or 'all payers'} · "
         f"{', '.join(filters.departments) or 'all departments'} · "
         f"{month_label(filters.start_month or dt.date.min)} to "
-        f"{month_label(filters.end_month or dt.date.max)}. Hover a tile's ? for its formula."
+        f"{month_label(filters.end_month or dt.date.max)}. "
+        "Rest the pointer on a tile for its definition."
     )
     monthly = _query("monthly", path, version, filters)
     prior_monthly = None if prior is None else _query("monthly", path, version, prior)

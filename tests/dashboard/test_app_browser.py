@@ -17,10 +17,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
+from dashboard.probes import (
+    SECTIONS,
+    SVG_CHARTS,
+    TAB_DRAWN,
+    TILE_COUNT,
+    TILES_SHOWN,
+    TREND_CHARTS,
+)
 from dashboard.queries import Filters
 from dashboard.serve import serving
 from tests.dashboard.expected import expected_kpis
-from tests.dashboard.warehouse_fixture import FixtureData
+from tests.dashboard.warehouse_fixture import MONTHS, FixtureData
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -35,7 +43,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TILE_COUNT = 15
 TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.skipif(
@@ -81,17 +88,14 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _wait_for_tiles(page: Page) -> None:
-    page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {TILE_COUNT}",
-        timeout=TIMEOUT_MS,
-    )
+    page.wait_for_function(TILES_SHOWN, arg=TILE_COUNT, timeout=TIMEOUT_MS)
 
 
 def _tiles(page: Page) -> dict[str, str]:
     tiles = {}
-    for metric in page.query_selector_all('[data-testid="stMetric"]'):
-        label = metric.query_selector('[data-testid="stMetricLabel"]')
-        value = metric.query_selector('[data-testid="stMetricValue"]')
+    for tile in page.query_selector_all("[data-kpi]"):
+        label = tile.query_selector(".rcm-label")
+        value = tile.query_selector(".rcm-value")
         assert label is not None and value is not None
         tiles[label.inner_text().strip()] = value.inner_text().strip()
     return tiles
@@ -147,17 +151,6 @@ def _screenshot(page: Page, name: str) -> Path:
     return path
 
 
-def _wait_for_charts(page: Page, count: int) -> None:
-    """Until ``count`` Vega-Lite charts have drawn (a canvas or SVG marks) and are visible."""
-    page.wait_for_function(
-        "n => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-        ".filter(c => c.offsetParent !== null && c.querySelector('canvas, svg.marks'))"
-        ".length >= n",
-        arg=count,
-        timeout=TIMEOUT_MS,
-    )
-
-
 def _open_tab(page: Page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
     page.wait_for_function(
@@ -168,35 +161,33 @@ def _open_tab(page: Page, name: str) -> None:
     )
 
 
-# The tabs below the tiles; only the open one is computed and drawn. For each: the text it
-# shows, the charts it draws, whether it has a data grid.
-SECTIONS = (
-    ("Trends", "Charges and payments ($)", 4, False),
-    ("A/R aging and payment", "Days to payment by payer", 2, False),
-    ("Denials", "Denials by reason and payer", 1, True),
-    ("Top providers and departments", "Top providers by charges", 2, False),
-    ("Alerts", "rcm alerts --post", 0, True),
-)
-
-
 def test_dashboard_shows_the_kpis_of_the_warehouse(
     page: Page, app_url: str, fixture_data: FixtureData
 ) -> None:
     started = time.perf_counter()
     page.goto(app_url)
     _wait_for_tiles(page)
-    _wait_for_charts(page, 4)  # the first tab, Trends, is open
+    page.wait_for_function(SVG_CHARTS, arg=TREND_CHARTS, timeout=TIMEOUT_MS)  # Trends is open
     cold = time.perf_counter() - started
 
     started = time.perf_counter()
     page.reload()
     _wait_for_tiles(page)
-    _wait_for_charts(page, 4)
+    page.wait_for_function(SVG_CHARTS, arg=TREND_CHARTS, timeout=TIMEOUT_MS)
     warm = time.perf_counter() - started
     print(f"\ndashboard load: first {cold:.2f} s, reload {warm:.2f} s (tiles and trend charts)")
 
     # The fixture has four months: the default range (the latest 12) covers all of them.
     _assert_tiles_match(_tiles(page), expected_kpis(fixture_data, Filters()))
+    # The trend charts: a point per month and series, each month's value in its tooltip.
+    charges = page.eval_on_selector(
+        ".rcm-chart", "c => [...c.querySelectorAll('.rcm-point')].map(p => p.title)"
+    )
+    assert len(charges) == 2 * len(MONTHS)  # gross charges and payments
+    for month in MONTHS:
+        want = expected_kpis(fixture_data, Filters(start_month=month, end_month=month))
+        label = f"Gross charges, {month:%Y-%m}: ${want['gross_charges']:,.0f}"
+        assert label in charges, (label, charges)
     page.wait_for_timeout(1000)
     _assert_no_errors(page)
     path = _screenshot(page, "dashboard.png")
@@ -205,11 +196,7 @@ def test_dashboard_shows_the_kpis_of_the_warehouse(
 
     for name, text, charts, grid in SECTIONS[1:]:
         _open_tab(page, name)
-        page.get_by_text(text).first.wait_for(timeout=TIMEOUT_MS)
-        if charts:
-            _wait_for_charts(page, charts)
-        if grid:
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_function(TAB_DRAWN, arg=[text, charts, grid], timeout=TIMEOUT_MS)
         # The tabs that are not open are not drawn.
         assert page.get_by_text("Charges and payments ($)").count() == 0, name
         _assert_no_errors(page)
@@ -249,6 +236,6 @@ def test_missing_warehouse_says_to_run_make_demo(
         body = page.locator('[data-testid="stMain"]').inner_text()
         assert "make demo" in body
         assert str(missing_warehouse) in body
-        assert page.query_selector_all('[data-testid="stMetricValue"]') == []
+        assert page.query_selector_all("[data-kpi]") == []
         assert page.query_selector_all('[data-testid="stException"]') == []
         _screenshot(page, "dashboard-missing.png")
