@@ -101,9 +101,15 @@ def incremental_models(pipeline: Pipeline) -> set[str]:
     }
 
 
-def test_the_claims_and_transactions_chain_is_incremental(pipeline: Pipeline) -> None:
+def test_the_claims_transactions_and_encounters_chains_are_incremental(
+    pipeline: Pipeline,
+) -> None:
     expected = {
         "staging.stg_hospital_a__claims",
+        "staging.stg_hospital_a__encounters",
+        "staging.stg_hospital_b__encounters",
+        "cdm.int_encounters_unioned",
+        "cdm.int_encounters_conformed",
         "staging.stg_hospital_b__transactions",
         "cdm.int_claim_versions_unioned",
         "cdm.int_claims_conformed",

@@ -2,6 +2,10 @@
     Stage a hospital EMR's encounters table, one row per encounter: rename, clean and type the
     Bronze columns and keep each encounter's latest version across replayed and incremental
     loads. source_relation: the model's source() call.
+
+    Incremental (the model's config: unique_key encounter_id, replace_keys_strategy): a run
+    reads the Bronze loads it has not read yet and ranks their rows with the row already
+    staged for the same encounter, so the latest version wins as in a full build.
 #}
 {% macro stage_encounters(source_relation) -%}
 
@@ -9,6 +13,9 @@ with
 
 source as (
     select * from {{ source_relation }}
+    {%- if is_incremental() %}
+        where {{ from_unread_loads() }}
+    {%- endif %}
 ),
 
 renamed as (
@@ -34,15 +41,27 @@ renamed as (
     from source
 ),
 
+-- the new rows, with (incremental runs) the row already staged for the same encounters
+candidates as (
+    select * from renamed
+    {%- if is_incremental() %}
+        union all
+        select
+            {{ stage_encounter_columns() | join(', ') }}
+        from {{ this }}
+        where encounter_id in (select new_rows.encounter_id from renamed as new_rows)
+    {%- endif %}
+),
+
 -- Latest version per encounter across replayed and incremental loads.
 deduplicated as (
     select
-        renamed.*,
+        candidates.*,
         row_number() over (
-            partition by renamed.encounter_id
-            order by renamed.modified_at desc, renamed.load_id desc
+            partition by candidates.encounter_id
+            order by candidates.modified_at desc, candidates.load_id desc
         ) as version_rank
-    from renamed
+    from candidates
 ),
 
 final as (
@@ -59,10 +78,22 @@ final as (
         source_system,
         source_name,
         load_id,
-        ingested_at
+        ingested_at,
+        {{ processed_at() }} as processed_at
     from deduplicated
     where version_rank = 1 or encounter_id is null
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- The staged encounter columns that come from Bronze (all but processed_at), in the order
+    of the `renamed` step. -#}
+{% macro stage_encounter_columns() -%}
+    {{ return([
+        'encounter_id', 'patient_id', 'provider_id', 'department_id', 'procedure_code',
+        'encounter_type', 'encounter_date', 'inserted_at', 'modified_at',
+        'source_system', 'source_name', 'load_id', 'ingested_at',
+    ]) }}
 {%- endmacro %}

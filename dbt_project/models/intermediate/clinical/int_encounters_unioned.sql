@@ -1,11 +1,43 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='encounter_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental: a run reads the staged encounters processed since its last run, and again those
+-- it flagged with an unknown CPT code (a code set that gained the code clears the flag). A code
+-- removed from the code set needs `rcm build --full-refresh`.
 with
 
 hospital_a as (
     select * from {{ ref('stg_hospital_a__encounters') }}
+    {%- if is_incremental() %}
+        where
+            {{ processed_since_last_run() }}
+            or encounter_id in (
+                select flagged.source_encounter_id from {{ this }} as flagged
+                where
+                    flagged.source_system = 'hospital_a'
+                    and not {{ is_true('flagged.has_known_cpt_code') }}
+            )
+    {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__encounters') }}
+    {%- if is_incremental() %}
+        where
+            {{ processed_since_last_run() }}
+            or encounter_id in (
+                select flagged.source_encounter_id from {{ this }} as flagged
+                where
+                    flagged.source_system = 'hospital_b'
+                    and not {{ is_true('flagged.has_known_cpt_code') }}
+            )
+    {%- endif %}
 ),
 
 cpt_codes as (
@@ -54,7 +86,8 @@ conformed as (
 final as (
     select
         {{ column_list(cdm_encounter_columns()) }},
-        {{ failed_rules([('missing_encounter_id', 'source_encounter_id is null')]) }} as failed_rules
+        {{ failed_rules([('missing_encounter_id', 'source_encounter_id is null')]) }} as failed_rules,
+        {{ processed_at() }} as processed_at
     from conformed
 )
 
