@@ -14,13 +14,26 @@ with
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where failed_rules is null
     {%- if is_incremental() %}
-        and {{ processed_since_last_run() }}
+        where {{ processed_since_last_run() }}
     {%- endif %}
 ),
 
-ranked as (
+-- Staging marks each claim's newest version (is_latest_version). Where it passes the rules,
+-- it is the answer: no window over all versions (2.2 s of 4.8 s at scale 1).
+latest_passing as (
+    select * from claim_versions
+    where failed_rules is null and {{ is_true('is_latest_version') }}
+),
+
+-- Where the newest version is quarantined, the newest version that passes is ranked out
+-- of those claims' versions alone (about 1.4 % of claims at scale 1).
+claims_with_quarantined_latest as (
+    select claim_id from claim_versions
+    where failed_rules is not null and {{ is_true('is_latest_version') }} and claim_id is not null
+),
+
+fallback_ranked as (
     select
         claim_versions.*,
         row_number() over (
@@ -28,14 +41,27 @@ ranked as (
             order by claim_versions.modified_at desc, claim_versions.load_id desc
         ) as version_rank
     from claim_versions
+    where
+        claim_versions.failed_rules is null
+        and claim_versions.claim_id in (
+            select claims_with_quarantined_latest.claim_id from claims_with_quarantined_latest
+        )
+),
+
+latest as (
+    select {{ column_list(cdm_claim_version_columns(), excluding=['is_latest_version']) }}
+    from latest_passing
+    union all
+    select {{ column_list(cdm_claim_version_columns(), excluding=['is_latest_version']) }}
+    from fallback_ranked
+    where version_rank = 1
 ),
 
 final as (
     select
         {{ column_list(cdm_claim_version_columns(), excluding=['is_latest_version']) }},
         {{ processed_at() }} as processed_at
-    from ranked
-    where version_rank = 1
+    from latest
 )
 
 select * from final
