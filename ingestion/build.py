@@ -285,6 +285,24 @@ def describe_scope(scope: str) -> str:
     )
 
 
+# Failure messages that have one known cause, and what to do about it.
+FAILURE_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "out of sync",
+        "an incremental model's table was built by an older version of the project (its "
+        "columns differ): run `rcm build --full-refresh` once to rebuild the incremental models",
+    ),
+)
+
+
+def failure_hints(result: BuildResult) -> list[str]:
+    """The hints of FAILURE_HINTS whose message text appears in a failure of this build."""
+    texts = [node.message for node in result.failures]
+    if result.exception:
+        texts.append(result.exception)
+    return [hint for needle, hint in FAILURE_HINTS if any(needle in text for text in texts)]
+
+
 def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
     """A one-screen summary of a build."""
     lines = ["", "dbt build summary", "-----------------"]
@@ -313,6 +331,7 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
             lines.append(f"  {node.status.upper()}  {node.name}: {node.message}")
     if result.exception:
         lines.append(f"dbt error: {result.exception}")
+    lines += [f"what to do: {hint}" for hint in failure_hints(result)]
     lines.append("result: " + ("OK" if result.exit_code == 0 else "FAILED"))
     return "\n".join(lines)
 
