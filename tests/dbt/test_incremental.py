@@ -157,3 +157,81 @@ def test_the_comparison_sees_a_missing_row(
             "where claim_key = (select min(claim_key) from marts.fct_claims)"
         )
     assert table_differences(pipeline.warehouse, tampered) == {"marts.fct_claims": (1, 0)}
+
+
+def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """An incremental table whose columns an older project wrote (here: without processed_at)
+    fails the build with the fix in the summary, and that fix works."""
+    assert advanced.build.exit_code == 0
+    old = tmp_path / "old.duckdb"
+    shutil.copyfile(pipeline.warehouse, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("alter table staging.stg_hospital_a__encounters drop column processed_at")
+    env = dict(os.environ, RCM_WAREHOUSE_PATH=str(old), RCM_LAKE_DIR=str(pipeline.lake))
+
+    def build(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", "build", "--select",
+             "stg_hospital_a__encounters", "--target-path", str(tmp_path / "target"), *flags],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    failed = build()
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert "what to do:" in failed.stdout and "rcm build --full-refresh" in failed.stdout, (
+        failed.stdout[-3000:]
+    )
+    refreshed = build("--full-refresh")
+    assert refreshed.returncode == 0, refreshed.stdout[-3000:]
+    with duckdb.connect(str(old), read_only=True) as con:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'staging' "
+                "and table_name = 'stg_hospital_a__encounters'"
+            ).fetchall()
+        }
+    assert "processed_at" in columns
+
+
+def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """unique_combination_of_columns with latest_run_key checks only the keys of the latest
+    run's rows: a duplicate of such a row is still found, in the whole table."""
+    assert advanced.build.exit_code == 0
+    copy = tmp_path / "tampered.duckdb"
+    shutil.copyfile(pipeline.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        latest = "(select max(processed_at) from cdm.int_claim_status_history)"
+        old_rows, latest_rows = (
+            int(str(n))
+            for n in con.execute(
+                "select count(*) filter (where processed_at < " + latest + "), "
+                "count(*) filter (where processed_at = " + latest + ") "
+                "from cdm.int_claim_status_history"
+            ).fetchone()
+            or (0, 0)
+        )
+        assert old_rows > latest_rows > 0, "the advance build should rewrite a few claims only"
+        con.execute(
+            "insert into cdm.int_claim_status_history select * from cdm.int_claim_status_history "
+            f"where processed_at = {latest} limit 1"
+        )
+    env = dict(
+        os.environ,
+        RCM_WAREHOUSE_PATH=str(copy),
+        RCM_LAKE_DIR=str(pipeline.lake),
+        DBT_USE_COLORS="false",
+    )
+    dbt = Path(sys.executable).with_name("dbt")
+    selector = "int_claim_status_history,test_name:unique_combination_of_columns"
+    result = subprocess.run(
+        [str(dbt), "test", "--select", selector, "--target-path", str(tmp_path / "target")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:]
+    failed = [line for line in result.stdout.splitlines() if "FAIL 1 unique_combination" in line]
+    assert len(failed) == 2, result.stdout[-3000:]

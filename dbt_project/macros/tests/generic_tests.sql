@@ -44,11 +44,28 @@ where
 
 
 {#- The combination of the columns is unique. -#}
-{% test unique_combination_of_columns(model, combination_of_columns) %}
+{#- No two rows share the combination. latest_run_key (one of the columns, on an incremental
+    model with processed_at): check only the combinations whose latest_run_key value a row of
+    the latest run (the newest processed_at) has. Any duplicate that involves a row the latest
+    run wrote is still found; rows no run has rewritten since were checked by the run that
+    wrote them. A full build writes every row in one run, so it checks everything. -#}
+{% test unique_combination_of_columns(model, combination_of_columns, latest_run_key=none) %}
+{%- if latest_run_key is not none and latest_run_key not in combination_of_columns %}
+    {{ exceptions.raise_compiler_error(
+        "unique_combination_of_columns: latest_run_key '" ~ latest_run_key
+        ~ "' must be one of combination_of_columns " ~ combination_of_columns) }}
+{%- endif %}
 select
     {{ combination_of_columns | join(', ') }},
     count(*) as row_count
 from {{ model }}
+{%- if latest_run_key is not none %}
+where {{ latest_run_key }} in (
+    select latest_rows.{{ latest_run_key }}
+    from {{ model }} as latest_rows
+    where latest_rows.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
+)
+{%- endif %}
 group by {{ combination_of_columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
