@@ -80,6 +80,40 @@
 {%- endmacro %}
 
 
+{#- Staging, incremental runs: the new rows (CTE `new_rows_cte`) and the rows already staged
+    for the same keys, so that the model's ranking picks the latest version as a full build
+    would. `columns`: the staged columns that come from Bronze, in the CTE's order. -#}
+{% macro with_staged_rows_of_same_keys(new_rows_cte, key_column, columns) -%}
+    select * from {{ new_rows_cte }}
+    {%- if is_incremental() %}
+        union all
+        select
+            {{ columns | join(', ') }}
+        from {{ this }}
+        where {{ key_column }} in (select new_rows.{{ key_column }} from {{ new_rows_cte }} as new_rows)
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- Unioned CDM models, incremental runs: the staged rows processed since the last run, and
+    again those of `source_system` that this model flagged (one of `flag_columns` false), so
+    that a code set that gained the code clears the flag. The model's key is `key_column`,
+    qualified; the staged key is its source_<key_column>. -#}
+{% macro processed_or_flagged(key_column, source_system, flag_columns) -%}
+    {{ processed_since_last_run() }}
+    or {{ key_column }} in (
+        select flagged.source_{{ key_column }} from {{ this }} as flagged
+        where
+            flagged.source_system = '{{ source_system }}'
+            and not (
+                {%- for flag in flag_columns %}
+                    {{ is_true('flagged.' ~ flag) }}{{ ' and' if not loop.last }}
+                {%- endfor %}
+            )
+    )
+{%- endmacro %}
+
+
 {#- Post-hook of an incremental model fed by a *_unioned model: the keys whose latest version
     this run quarantined leave the model, as they would in a full build. Nothing on a full
     build, or on the offline spark check (which has no DELETE). -#}

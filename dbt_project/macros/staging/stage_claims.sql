@@ -57,14 +57,7 @@ renamed as (
 
 -- the new versions, with (incremental runs) the versions already staged of the same claims
 candidates as (
-    select * from renamed
-    {%- if is_incremental() %}
-        union all
-        select
-            {{ stage_claim_columns() | join(', ') }}
-        from {{ this }}
-        where claim_id in (select new_versions.claim_id from renamed as new_versions)
-    {%- endif %}
+    {{ with_staged_rows_of_same_keys('renamed', 'claim_id', stage_claim_columns()) }}
 ),
 
 -- A claim appears in every monthly file in which it changed: one row per claim version

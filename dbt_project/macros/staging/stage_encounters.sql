@@ -43,14 +43,7 @@ renamed as (
 
 -- the new rows, with (incremental runs) the row already staged for the same encounters
 candidates as (
-    select * from renamed
-    {%- if is_incremental() %}
-        union all
-        select
-            {{ stage_encounter_columns() | join(', ') }}
-        from {{ this }}
-        where encounter_id in (select new_rows.encounter_id from renamed as new_rows)
-    {%- endif %}
+    {{ with_staged_rows_of_same_keys('renamed', 'encounter_id', stage_encounter_columns()) }}
 ),
 
 -- Latest version per encounter across replayed and incremental loads.

@@ -56,14 +56,7 @@ renamed as (
 
 -- the new rows, with (incremental runs) the row already staged for the same transactions
 candidates as (
-    select * from renamed
-    {%- if is_incremental() %}
-        union all
-        select
-            {{ stage_transaction_columns() | join(', ') }}
-        from {{ this }}
-        where transaction_id in (select new_rows.transaction_id from renamed as new_rows)
-    {%- endif %}
+    {{ with_staged_rows_of_same_keys('renamed', 'transaction_id', stage_transaction_columns()) }}
 ),
 
 -- Latest version per transaction across replayed and incremental loads.

@@ -15,28 +15,14 @@ with
 hospital_a as (
     select * from {{ ref('stg_hospital_a__encounters') }}
     {%- if is_incremental() %}
-        where
-            {{ processed_since_last_run() }}
-            or encounter_id in (
-                select flagged.source_encounter_id from {{ this }} as flagged
-                where
-                    flagged.source_system = 'hospital_a'
-                    and not {{ is_true('flagged.has_known_cpt_code') }}
-            )
+        where {{ processed_or_flagged('encounter_id', 'hospital_a', ['has_known_cpt_code']) }}
     {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__encounters') }}
     {%- if is_incremental() %}
-        where
-            {{ processed_since_last_run() }}
-            or encounter_id in (
-                select flagged.source_encounter_id from {{ this }} as flagged
-                where
-                    flagged.source_system = 'hospital_b'
-                    and not {{ is_true('flagged.has_known_cpt_code') }}
-            )
+        where {{ processed_or_flagged('encounter_id', 'hospital_b', ['has_known_cpt_code']) }}
     {%- endif %}
 ),
 
