@@ -62,26 +62,37 @@ candidates as (
 
 -- A claim appears in every monthly file in which it changed: one row per claim version
 -- (claim, modified timestamp). The same version landed twice (a replayed or overlapping
--- file) is kept once, from the latest load.
-deduplicated as (
+-- file) is kept once, from the latest load. One window does both jobs: in a claim's rows,
+-- newest version first and the latest load first within a version, a row whose version
+-- differs from the row before it is the one kept, and the first row is the latest version.
+ranked as (
     select
         candidates.*,
         row_number() over (
-            partition by candidates.claim_id, candidates.modified_at
-            order by candidates.load_id desc, candidates.source_name desc, candidates.source_row desc
-        ) as replay_rank
+            partition by candidates.claim_id
+            order by
+                candidates.modified_at desc, candidates.load_id desc,
+                candidates.source_name desc, candidates.source_row desc
+        ) as claim_rank,
+        lag(candidates.modified_at) over (
+            partition by candidates.claim_id
+            order by
+                candidates.modified_at desc, candidates.load_id desc,
+                candidates.source_name desc, candidates.source_row desc
+        ) as newer_modified_at
     from candidates
 ),
 
 versions as (
-    select
-        deduplicated.*,
-        row_number() over (
-            partition by deduplicated.claim_id
-            order by deduplicated.modified_at desc, deduplicated.load_id desc, deduplicated.source_row desc
-        ) as version_rank
-    from deduplicated
-    where deduplicated.replay_rank = 1 or deduplicated.claim_id is null
+    select *
+    from ranked
+    where
+        claim_id is null
+        or claim_rank = 1
+        -- the version differs from the row before it (a missing modified_at is a version too)
+        or modified_at <> newer_modified_at
+        or (modified_at is null and newer_modified_at is not null)
+        or (modified_at is not null and newer_modified_at is null)
 ),
 
 final as (
@@ -107,7 +118,7 @@ final as (
         inserted_at,
         modified_at,
         case
-            when claim_id is null or version_rank = 1 then {{ bool_true() }}
+            when claim_id is null or claim_rank = 1 then {{ bool_true() }}
             else {{ bool_false() }}
         end as is_latest_version,
         source_system,
