@@ -109,7 +109,6 @@ def test_the_claims_transactions_and_encounters_chains_are_incremental(
         "staging.stg_hospital_a__encounters",
         "staging.stg_hospital_b__encounters",
         "cdm.int_encounters_unioned",
-        "cdm.int_encounters_conformed",
         "staging.stg_hospital_b__transactions",
         "cdm.int_claims_conformed",
         "cdm.int_claim_status_history",
@@ -132,10 +131,15 @@ def test_pass_through_cdm_models_are_views(pipeline: Pipeline, tmp_path: Path) -
     }
     assert materialized["int_claim_versions_unioned"] == "view"
     assert materialized["int_transactions_conformed"] == "view"
+    assert materialized["int_encounters_conformed"] == "view"
     copy = tmp_path / "renamed_copy.duckdb"
     shutil.copyfile(pipeline.warehouse, copy)
     with duckdb.connect(str(copy), read_only=True) as con:
-        for view in ("int_claim_versions_unioned", "int_transactions_conformed"):
+        for view in (
+            "int_claim_versions_unioned",
+            "int_transactions_conformed",
+            "int_encounters_conformed",
+        ):
             (rows,) = con.execute(f"select count(*) from cdm.{view}").fetchone() or (0,)
             assert rows > 0, f"cdm.{view} is empty in a renamed copy"
 
