@@ -27,10 +27,7 @@
 
     select * from {{ ref('int_claims_conformed') }}
     {%- if has_history %}
-        where processed_at > (
-            select coalesce(max(captured.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ this }} as captured
-        )
+        where {{ processed_since_last_run() }}
     {%- endif %}
 
 {% endsnapshot %}

@@ -92,13 +92,18 @@ def full_rebuild(
     return copy
 
 
-def incremental_models(pipeline: Pipeline) -> set[str]:
+def materializations(pipeline: Pipeline) -> dict[str, str]:
+    """Every model's materialization, by schema.table."""
     manifest = json.loads((pipeline.target / "manifest.json").read_text())
     return {
-        f"{node['schema']}.{node['alias']}"
+        f"{node['schema']}.{node['alias']}": node["config"]["materialized"]
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+        if node["resource_type"] == "model"
     }
+
+
+def incremental_models(pipeline: Pipeline) -> set[str]:
+    return {table for table, kind in materializations(pipeline).items() if kind == "incremental"}
 
 
 def test_the_claims_transactions_and_encounters_chains_are_incremental(
@@ -123,23 +128,13 @@ def test_pass_through_cdm_models_are_views(pipeline: Pipeline, tmp_path: Path) -
     """A union or a filter of an incremental table is a view: copying millions of rows once
     more would cost every full build, and the readers' filters reach the tables beneath.
     The views still work in a copy of the warehouse file opened under another name."""
-    manifest = json.loads((pipeline.target / "manifest.json").read_text())
-    materialized = {
-        node["name"]: node["config"]["materialized"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model"
-    }
-    assert materialized["int_claim_versions_unioned"] == "view"
-    assert materialized["int_transactions_conformed"] == "view"
-    assert materialized["int_encounters_conformed"] == "view"
+    views = ("int_claim_versions_unioned", "int_transactions_conformed", "int_encounters_conformed")
+    materialized = materializations(pipeline)
+    assert {view: materialized[f"cdm.{view}"] for view in views} == dict.fromkeys(views, "view")
     copy = tmp_path / "renamed_copy.duckdb"
     shutil.copyfile(pipeline.warehouse, copy)
     with duckdb.connect(str(copy), read_only=True) as con:
-        for view in (
-            "int_claim_versions_unioned",
-            "int_transactions_conformed",
-            "int_encounters_conformed",
-        ):
+        for view in views:
             (rows,) = con.execute(f"select count(*) from cdm.{view}").fetchone() or (0,)
             assert rows > 0, f"cdm.{view} is empty in a renamed copy"
 
