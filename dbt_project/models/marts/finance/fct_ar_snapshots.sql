@@ -25,10 +25,6 @@ dates as (
     select * from {{ ref('dim_date') }}
 ),
 
-status_history as (
-    select * from {{ ref('int_claim_status_history') }}
-),
-
 claims as (
     select * from {{ ref('fct_claims') }}
 ),
@@ -56,25 +52,18 @@ snapshot_dates as (
     from month_ends
 ),
 
-versions as (
-    select
-        claim_id,
-        claim_status,
-        kpi_outcome,
-        claim_amount,
-        allowed_amount,
-        paid_amount,
-        patient_responsibility_amount,
-        cast(valid_from as date) as known_date,
-        cast(valid_to as date) as superseded_date
-    from status_history
-),
-
 {%- if is_incremental() %}
 
 -- the slice this run rewrites: month ends from the latest one held, and the changed claims
 replaced_months as (
     select {{ ar_snapshot_replaced_from() }} as first_month_end_date
+),
+
+-- the earliest as-of date of those month ends: a version superseded by then is in none of them
+replaced_as_of as (
+    select min(snapshot_dates.as_of_date) as first_as_of_date
+    from snapshot_dates
+    where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
 ),
 
 changed_claims as (
@@ -84,6 +73,9 @@ changed_claims as (
 {%- endif %}
 
 -- The version current at the end of each as-of date: known by then and not yet superseded.
+-- Each part reads the status history with its own filter, applied before the range join: a
+-- shared CTE of all versions would be materialized first (27 M rows at scale 10), and the
+-- changed claims would be picked out only after the join (a day took 23 s instead of 4.5 s).
 versions_as_of as (
     {%- set parts = ['all'] if not is_incremental() else ['latest_months', 'changed_claims'] %}
     {%- for part in parts %}
@@ -99,7 +91,26 @@ versions_as_of as (
             versions.patient_responsibility_amount,
             versions.known_date
         from snapshot_dates
-        inner join versions
+        inner join (
+            select
+                claim_id,
+                claim_status,
+                kpi_outcome,
+                claim_amount,
+                allowed_amount,
+                paid_amount,
+                patient_responsibility_amount,
+                cast(valid_from as date) as known_date,
+                cast(valid_to as date) as superseded_date
+            from {{ ref('int_claim_status_history') }}
+            {%- if part == 'latest_months' %}
+                where
+                    valid_to is null
+                    or cast(valid_to as date) > (select first_as_of_date from replaced_as_of)
+            {%- elif part == 'changed_claims' %}
+                where claim_id in (select changed_claims.claim_id from changed_claims)
+            {%- endif %}
+        ) as versions
             on
                 versions.known_date <= snapshot_dates.as_of_date
                 and (
@@ -113,9 +124,7 @@ versions_as_of as (
         {%- if part == 'latest_months' %}
             where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
         {%- elif part == 'changed_claims' %}
-            where
-                snapshot_dates.month_end_date < (select first_month_end_date from replaced_months)
-                and versions.claim_id in (select changed_claims.claim_id from changed_claims)
+            where snapshot_dates.month_end_date < (select first_month_end_date from replaced_months)
         {%- endif %}
         {%- if not loop.last %}
             union all
