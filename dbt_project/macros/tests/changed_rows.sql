@@ -15,7 +15,8 @@
 
     Not scoped: relationships (a parent can go away under a child that stays), singular tests,
     tests of tables (a table is rewritten whole: every row is of the latest run), tests of
-    severity warn (they would go quiet about rows that still fail) and every test under a
+    severity warn or with a warn_if / error_if threshold (they judge a count over all rows, and
+    would go quiet about rows that still fail) and every test under a
     plain `dbt build`, `rcm build --force` or after any project change (RCM_RECONCILE_LOADS
     unset or "all").
 
@@ -56,7 +57,9 @@
     {%- if tested_node is none
         or tested_node.config.materialized not in ('incremental', 'view')
         or 'processed_at' not in tested_node.columns
-        or (config.get('severity') or 'error') | lower == 'warn' -%}
+        or (config.get('severity') or 'error') | lower == 'warn'
+        or not changed_rows_default_threshold(config.get('warn_if'))
+        or not changed_rows_default_threshold(config.get('error_if')) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- if test_name in changed_rows_row_tests() -%}
@@ -78,6 +81,12 @@
         )
     {%- endset -%}
     {{ return(sharing_a_key) }}
+{%- endmacro %}
+
+
+{#- A test with a threshold (warn_if '>0', error_if '>100') judges a count over all rows. -#}
+{% macro changed_rows_default_threshold(threshold) -%}
+    {{ return(threshold is none or (threshold | string | replace(' ', '')) == '!=0') }}
 {%- endmacro %}
 
 
