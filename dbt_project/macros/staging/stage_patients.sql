@@ -4,6 +4,10 @@
     source_relation: the model's source() call. The EMRs name some patient columns differently
     (hospital A: PatientID, FirstName, ...; hospital B: ID, F_Name, ...): the *_column
     arguments name the Bronze columns.
+
+    Incremental (the model's config: unique_key patient_id, replace_keys_strategy): a run
+    reads the Bronze loads it has not read yet and ranks their rows with the row already
+    staged for the same patient, so the latest version wins as in a full build.
 #}
 {% macro stage_patients(
     source_relation, patient_id_column, first_name_column, last_name_column, middle_name_column,
@@ -14,6 +18,9 @@ with
 
 source as (
     select * from {{ source_relation }}
+    {%- if is_incremental() %}
+        where {{ from_unread_loads() }}
+    {%- endif %}
 ),
 
 renamed as (
@@ -39,15 +46,20 @@ renamed as (
     from source
 ),
 
+-- the new rows, with (incremental runs) the row already staged for the same patients
+candidates as (
+    {{ with_staged_rows_of_same_keys('renamed', 'patient_id', stage_patient_columns()) }}
+),
+
 -- Latest version per patient across replayed and incremental loads.
 deduplicated as (
     select
-        renamed.*,
+        candidates.*,
         row_number() over (
-            partition by renamed.patient_id
-            order by renamed.modified_at desc, renamed.load_id desc
+            partition by candidates.patient_id
+            order by candidates.modified_at desc, candidates.load_id desc
         ) as version_rank
-    from renamed
+    from candidates
 ),
 
 final as (
@@ -65,10 +77,22 @@ final as (
         source_system,
         source_name,
         load_id,
-        ingested_at
+        ingested_at,
+        {{ processed_at() }} as processed_at
     from deduplicated
     where version_rank = 1 or patient_id is null
 )
 
 select * from final
+{%- endmacro %}
+
+
+{#- The staged patient columns that come from Bronze (all but processed_at), in the order of
+    the `renamed` step. -#}
+{% macro stage_patient_columns() -%}
+    {{ return([
+        'patient_id', 'first_name', 'last_name', 'middle_name', 'ssn', 'phone_number', 'gender',
+        'address', 'birth_date', 'modified_at', 'source_system', 'source_name', 'load_id',
+        'ingested_at',
+    ]) }}
 {%- endmacro %}

@@ -1,11 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='patient_id',
+        incremental_strategy=replace_keys_strategy(),
+        on_schema_change='fail'
+    )
+}}
+
+-- Incremental: a run reads the staged patients processed since its last run (staging rewrites
+-- a patient when a new load carries it). The quarantine rules read the row alone.
 with
 
 hospital_a as (
     select * from {{ ref('stg_hospital_a__patients') }}
+    {%- if is_incremental() %}
+        where {{ processed_since_last_run() }}
+    {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__patients') }}
+    {%- if is_incremental() %}
+        where {{ processed_since_last_run() }}
+    {%- endif %}
 ),
 
 unioned as (
@@ -49,7 +66,8 @@ conformed as (
 final as (
     select
         {{ column_list(cdm_patient_columns()) }},
-        {{ failed_rules(patient_quarantine_rules()) }} as failed_rules
+        {{ failed_rules(patient_quarantine_rules()) }} as failed_rules,
+        {{ processed_at() }} as processed_at
     from conformed
 )
 
