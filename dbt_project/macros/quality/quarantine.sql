@@ -1,8 +1,9 @@
 {#
     Quarantine rules. A rule is a (name, condition-that-fails) pair; the CDM models compute
     `failed_rules` (comma-separated names of the rules a row fails, null when it passes) and
-    route rows to the clean or the quarantine model on it. Rules are declared once per entity
-    here, so the clean model, the quarantine model and the tests agree.
+    route rows to the clean or the quarantine model on it (or, over the claim versions view,
+    where failed_rules is computed on every read, on rules_filter). Rules are declared once per
+    entity here, so the clean model, the quarantine model and the tests agree.
 #}
 
 {% macro patient_quarantine_rules() -%}
@@ -38,6 +39,20 @@
 
 
 {#- Comma-separated names of the failed rules, or null when every rule passes. -#}
+{#- A filter on the same rules as failed_rules, without building its text: true when the row
+    fails at least one rule (fails=true) or none (fails=false). A rule whose condition is null
+    does not fail, as in failed_rules. Over the claim versions view (27 M rows at scale 10) it
+    filters in a third to a half of the time of `failed_rules is [not] null`. -#}
+{% macro rules_filter(rules, fails) -%}
+    (case
+        {%- for rule in rules %}
+            when {{ rule[1] }} then 1
+        {%- endfor %}
+        else 0
+    end) = {{ 1 if fails else 0 }}
+{%- endmacro %}
+
+
 {% macro failed_rules(rules) -%}
     {%- set pieces = [] -%}
     {%- for rule in rules -%}

@@ -13,7 +13,7 @@ with
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where failed_rules is null
+    where {{ rules_filter(claim_quarantine_rules(), fails=false) }}
     {%- if is_incremental() %}
         and {{ processed_since_last_run() }}
     {%- endif %}

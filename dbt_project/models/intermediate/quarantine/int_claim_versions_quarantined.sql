@@ -10,7 +10,7 @@ final as (
         {{ column_list(cdm_claim_version_columns()) }},
         failed_rules
     from claim_versions
-    where failed_rules is not null
+    where {{ rules_filter(claim_quarantine_rules(), fails=true) }}
 )
 
 select * from final
