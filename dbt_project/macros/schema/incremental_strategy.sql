@@ -69,7 +69,7 @@
     lookback window before its newest row (so a load published late, by an ingest that ran
     alongside another, is still found), from a load of which it holds no row. -#}
 {% macro from_unread_loads(load_id='_load_id', ingested_at='_ingested_at') -%}
-    cast({{ ingested_at }} as {{ dbt.type_timestamp() }}) > ({{ incremental_watermark() }})
+    {{ bronze_timestamp_to_filter(ingested_at) }} > ({{ incremental_watermark() }})
     and {{ load_id }} not in (
         select read_loads.load_id
         from {{ this }} as read_loads
@@ -77,6 +77,25 @@
             read_loads.load_id is not null
             and read_loads.ingested_at > ({{ incremental_watermark() }})
     )
+{%- endmacro %}
+
+
+{#- A Bronze timestamp column, ready to compare with a warehouse timestamp in a filter.
+    DuckDB reads `_ingested_at` from Parquet as TIMESTAMP WITH TIME ZONE: compared as it is
+    (DuckDB casts the other side, in the same session time zone), the filter reaches the
+    Parquet reader, which skips the files outside the window; cast to TIMESTAMP first, every
+    row of every Bronze file is read (1.7 s per 15 M claim rows, on every daily build of every
+    incremental staging model, growing with the lake). -#}
+{% macro bronze_timestamp_to_filter(column) -%}
+    {{ return(adapter.dispatch('bronze_timestamp_to_filter', 'rcm')(column)) }}
+{%- endmacro %}
+
+{% macro default__bronze_timestamp_to_filter(column) -%}
+    cast({{ column }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__bronze_timestamp_to_filter(column) -%}
+    {{ column }}
 {%- endmacro %}
 
 
