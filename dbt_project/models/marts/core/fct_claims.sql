@@ -15,6 +15,16 @@
 --   2. of patients with a patient version first seen since then (as-of patient key);
 --   3. whose transaction was processed since then (the payer comes from the transaction);
 --   4. that point at an unknown member (a late-arriving dimension row).
+{#- The status history of the claims this run derives. Its two readers (first responses,
+    history summary) each read the table with this filter: a CTE shared by both would be
+    materialized first, every version with every column (27 M rows at scale 10). -#}
+{%- set changed_history -%}
+    {%- if is_incremental() -%}
+        claim_id in (select changed_claims.claim_id from claims as changed_claims)
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endset %}
 with
 
 claims as (
@@ -39,13 +49,6 @@ claims as (
                     or unknown_members.department_key = {{ unknown_key() }}
                     or unknown_members.payer_key = {{ unknown_key() }}
             )
-    {%- endif %}
-),
-
-status_history as (
-    select * from {{ ref('int_claim_status_history') }}
-    {%- if is_incremental() %}
-        where claim_id in (select changed_claims.claim_id from claims as changed_claims)
     {%- endif %}
 ),
 
@@ -86,8 +89,8 @@ first_responses as (
             claim_status,
             kpi_outcome,
             row_number() over (partition by claim_id order by version_number) as response_rank
-        from status_history
-        where kpi_outcome <> 'pending'
+        from {{ ref('int_claim_status_history') }}
+        where kpi_outcome <> 'pending' and {{ changed_history }}
     ) as responses
     where response_rank = 1
 ),
@@ -98,7 +101,8 @@ history_summary as (
         count(*) as status_version_count,
         min(case when claim_status = 'Paid' then valid_from end) as first_paid_at,
         max(case when kpi_outcome = 'denied' then 1 else 0 end) as was_ever_denied
-    from status_history
+    from {{ ref('int_claim_status_history') }}
+    where {{ changed_history }}
     group by claim_id
 ),
 
