@@ -34,9 +34,6 @@ charge_lines as (
         transactions.source_system,
         coalesce(payers.payer_name, 'Unknown') as payer_name,
         transactions.department_key,
-        transactions.encounter_id,
-        transactions.transaction_id,
-        transactions.service_date,
         transactions.charge_amount
     from transactions
     left join payers on transactions.payer_key = payers.payer_key
@@ -58,28 +55,22 @@ charges as (
     group by month_start_date, source_system, payer_name, department_key
 ),
 
--- a visit counts once, in the slice of its first line (so visits stay additive)
-encounter_lines as (
-    select
-        charge_lines.*,
-        row_number() over (
-            partition by charge_lines.encounter_id
-            order by charge_lines.service_date, charge_lines.transaction_id
-        ) as line_rank
-    from charge_lines
-    where charge_lines.encounter_id is not null
-),
-
+-- a visit counts once, in the slice of its first line (so visits stay additive):
+-- int_encounter_first_lines; the months outside the reporting range drop out in `summed`
 visits as (
     select
-        month_start_date,
-        source_system,
-        payer_name,
-        department_key,
+        first_lines.month_start_date,
+        first_lines.source_system,
+        coalesce(payers.payer_name, 'Unknown') as payer_name,
+        first_lines.department_key,
         count(*) as visits
-    from encounter_lines
-    where line_rank = 1
-    group by month_start_date, source_system, payer_name, department_key
+    from {{ ref('int_encounter_first_lines') }} as first_lines
+    left join payers on first_lines.payer_key = payers.payer_key
+    group by
+        first_lines.month_start_date,
+        first_lines.source_system,
+        coalesce(payers.payer_name, 'Unknown'),
+        first_lines.department_key
 ),
 
 -- the charges of a month count in the 3-month window of that month and the next two
