@@ -60,3 +60,16 @@
     {%- endfor -%}
     nullif(substring({{ dbt.concat(pieces) }}, 2, 1000), '')
 {%- endmacro %}
+
+
+{#- The rows of int_claim_versions_quarantined that a run replaces (strategy replace_scope):
+    every row of the claims whose versions were processed since its last run. -#}
+{% macro claim_versions_quarantined_replaced_scope(relation) -%}
+    claim_id in (
+        select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
+        where processed.processed_at > (
+            select coalesce(max(previous_run.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+            from {{ relation }} as previous_run
+        )
+    )
+{%- endmacro %}
