@@ -286,12 +286,14 @@ def describe_scope(scope: str) -> str:
 
 
 # Failure messages that have one known cause, and what to do about it.
+_OLDER_PROJECT_HINT = (
+    "an incremental model's table was built by an older version of the project (its "
+    "columns differ): run `rcm build --full-refresh` once to rebuild the incremental models"
+)
 FAILURE_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "out of sync",
-        "an incremental model's table was built by an older version of the project (its "
-        "columns differ): run `rcm build --full-refresh` once to rebuild the incremental models",
-    ),
+    ("out of sync", _OLDER_PROJECT_HINT),
+    # DuckDB's words when an incremental model asks its own older table for processed_at
+    ('Referenced table "previous_run" not found', _OLDER_PROJECT_HINT),
 )
 
 

@@ -191,8 +191,17 @@ def test_the_comparison_sees_a_missing_row(
     assert table_differences(pipeline.warehouse, tampered) == {"marts.fct_claims": (1, 0)}
 
 
+@pytest.mark.parametrize(
+    ("schema", "model"),
+    [
+        # dbt's schema check finds the difference ("out of sync")
+        ("staging", "stg_hospital_a__encounters"),
+        # the model's own select asks its table for processed_at first (a DuckDB binder error)
+        ("cdm", "int_encounters_unioned"),
+    ],
+)
 def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
-    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+    schema: str, model: str, advanced: Advanced, pipeline: Pipeline, tmp_path: Path
 ) -> None:
     """An incremental table whose columns an older project wrote (here: without processed_at)
     fails the build with the fix in the summary, and that fix works."""
@@ -200,13 +209,13 @@ def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
     old = tmp_path / "old.duckdb"
     shutil.copyfile(pipeline.warehouse, old)
     with duckdb.connect(str(old)) as con:
-        con.execute("alter table staging.stg_hospital_a__encounters drop column processed_at")
+        con.execute(f"alter table {schema}.{model} drop column processed_at")
     env = dict(os.environ, RCM_WAREHOUSE_PATH=str(old), RCM_LAKE_DIR=str(pipeline.lake))
 
     def build(*flags: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ingestion.cli", "build", "--select",
-             "stg_hospital_a__encounters", "--target-path", str(tmp_path / "target"), *flags],
+            [sys.executable, "-m", "ingestion.cli", "build", "--select", model,
+             "--target-path", str(tmp_path / "target"), *flags],
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
 
@@ -221,8 +230,8 @@ def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
         columns = {
             name
             for (name,) in con.execute(
-                "select column_name from duckdb_columns() where schema_name = 'staging' "
-                "and table_name = 'stg_hospital_a__encounters'"
+                "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+                [schema, model],
             ).fetchall()
         }
     assert "processed_at" in columns
