@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.build import BuildResult, run_build
+from ingestion.build import REPO_ROOT, BuildResult, run_build
 
 SCALE = "0.005"
 SEED = "11"
@@ -54,6 +54,37 @@ class Pipeline:
             rows = self.query(f"select {key}, count(*) from snapshots.{snapshot} group by {key}")
             counts[entity] = {str(k): int(n) for k, n in rows}
         return counts
+
+
+def dbt_test(
+    warehouse: Path, lake: Path, target: Path, select: str, reconcile_loads: str
+) -> subprocess.CompletedProcess[str]:
+    """`dbt test --select <select>` on a warehouse file (a tampered copy, say), with
+    RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
+    env = dict(
+        os.environ,
+        RCM_WAREHOUSE_PATH=str(warehouse),
+        RCM_LAKE_DIR=str(lake),
+        RCM_RECONCILE_LOADS=reconcile_loads,
+    )
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--project-dir",
+            str(REPO_ROOT),
+            "--profiles-dir",
+            str(REPO_ROOT / "profiles"),
+            "--target-path",
+            str(target),
+            "--select",
+            select,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def rcm(*args: str) -> None:

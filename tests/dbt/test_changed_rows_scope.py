@@ -9,18 +9,14 @@ rows of earlier runs and of the latest one) and runs the test with dbt, scoped a
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
-from rcm_dbt_e2e import Advanced, Pipeline
-
-from ingestion.build import REPO_ROOT
+from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 
 FCT = "marts.fct_transactions"
 LATEST = f"processed_at = (select max(processed_at) from {FCT})"
@@ -29,34 +25,11 @@ NOT_NULL = "not_null_fct_transactions_charge_amount"
 RELATIONSHIP = "relationships_fct_transactions_patient_key__patient_key__ref_dim_patient_"
 
 
-def dbt_test(
+def run_test(
     warehouse: Path, pipeline: Pipeline, target: Path, test: str, *, scoped: bool
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        RCM_WAREHOUSE_PATH=str(warehouse),
-        RCM_LAKE_DIR=str(pipeline.lake),
-        # a load id stands for "only new loads": the scope a daily `rcm build` runs with
-        RCM_RECONCILE_LOADS="some-new-load" if scoped else "all",
-    )
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "test",
-            "--project-dir",
-            str(REPO_ROOT),
-            "--profiles-dir",
-            str(REPO_ROOT / "profiles"),
-            "--target-path",
-            str(target),
-            "--select",
-            test,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # a load id stands for "only new loads": the scope a daily `rcm build` runs with
+    return dbt_test(warehouse, pipeline.lake, target, test, "some-new-load" if scoped else "all")
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +90,8 @@ def test_a_defect_in_a_row_no_run_rewrote_is_left_to_full_checks(
     test: str, tampering: str, tamper: Callable[[str], Path], pipeline: Pipeline, tmp_path: Path
 ) -> None:
     copy = tamper(tampering)
-    assert failed(dbt_test(copy, pipeline, tmp_path / "all", test, scoped=False), test)
-    assert not failed(dbt_test(copy, pipeline, tmp_path / "scoped", test, scoped=True), test)
+    assert failed(run_test(copy, pipeline, tmp_path / "all", test, scoped=False), test)
+    assert not failed(run_test(copy, pipeline, tmp_path / "scoped", test, scoped=True), test)
 
 
 @pytest.mark.parametrize(
@@ -136,4 +109,4 @@ def test_scoped_checks_still_catch(
     test: str, tampering: str, tamper: Callable[[str], Path], pipeline: Pipeline, tmp_path: Path
 ) -> None:
     copy = tamper(tampering)
-    assert failed(dbt_test(copy, pipeline, tmp_path / "scoped", test, scoped=True), test)
+    assert failed(run_test(copy, pipeline, tmp_path / "scoped", test, scoped=True), test)

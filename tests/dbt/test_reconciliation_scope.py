@@ -10,17 +10,13 @@ rewrites every version of such a claim, so checking the new load alone must catc
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from rcm_dbt_e2e import Advanced, Pipeline
-
-from ingestion.build import REPO_ROOT
+from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 
 TEST = "assert_bronze_rows_in_staging_or_superseded"
 
@@ -39,30 +35,7 @@ def bronze_loads(pipeline: Pipeline) -> list[tuple[str, set[str]]]:
 def run_test(
     warehouse: Path, lake: Path, target: Path, scope: str
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        RCM_WAREHOUSE_PATH=str(warehouse),
-        RCM_LAKE_DIR=str(lake),
-        RCM_RECONCILE_LOADS=scope,
-    )
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "test",
-            "--project-dir",
-            str(REPO_ROOT),
-            "--profiles-dir",
-            str(REPO_ROOT / "profiles"),
-            "--target-path",
-            str(target),
-            "--select",
-            TEST,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dbt_test(warehouse, lake, target, TEST, scope)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,6 @@
     month_end_date >= {{ ar_snapshot_replaced_from(relation) }}
     or claim_key in (
         select changed.claim_key from {{ ref('fct_claims') }} as changed
-        where changed.processed_at > (
-            select coalesce(max(previous.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ relation }} as previous
-        )
+        where {{ processed_since_last_run('changed.processed_at', relation) }}
     )
 {%- endmacro %}

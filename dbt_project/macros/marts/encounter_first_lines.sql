@@ -4,20 +4,16 @@
     upstream since then: it may have moved to another encounter, or left fct_transactions as
     quarantined. `relation`: the model's table. -#}
 {% macro encounter_first_lines_changed(relation) -%}
-    {%- set last_run -%}
-        select coalesce(max(previous_run.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ relation }} as previous_run
-    {%- endset -%}
     select changed_lines.encounter_id
     from {{ ref('fct_transactions') }} as changed_lines
-    where changed_lines.processed_at > ({{ last_run }})
+    where {{ processed_since_last_run('changed_lines.processed_at', relation) }}
     union
     select moved.encounter_id
     from {{ relation }} as moved
     where moved.transaction_id in (
         select reprocessed.transaction_id
         from {{ ref('int_transactions_unioned') }} as reprocessed
-        where reprocessed.processed_at > ({{ last_run }})
+        where {{ processed_since_last_run('reprocessed.processed_at', relation) }}
     )
 {%- endmacro %}
 

@@ -67,9 +67,6 @@
 {% macro claim_versions_quarantined_replaced_scope(relation) -%}
     claim_id in (
         select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
-        where processed.processed_at > (
-            select coalesce(max(previous_run.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-            from {{ relation }} as previous_run
-        )
+        where {{ processed_since_last_run('processed.processed_at', relation) }}
     )
 {%- endmacro %}

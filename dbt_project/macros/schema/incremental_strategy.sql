@@ -57,11 +57,12 @@
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
-{#- The rows of an upstream relation processed since this incremental model's last run. -#}
-{% macro processed_since_last_run(column='processed_at') -%}
+{#- The rows of an upstream relation processed since this incremental model's last run.
+    `relation`: the model's table when `this` is not it (a replace_scope predicate). -#}
+{% macro processed_since_last_run(column='processed_at', relation=none) -%}
     {{ column }} > (
         select coalesce(max(previous_run.processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-        from {{ this }} as previous_run
+        from {{ relation or this }} as previous_run
     )
 {%- endmacro %}
 
