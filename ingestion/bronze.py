@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.audit import AuditLog, AuditRecord
@@ -156,6 +157,18 @@ class CountMismatchError(RuntimeError):
     """Rows read did not reconcile with rows written + rejected: a loader bug, never published."""
 
 
+def _dictionary_columns(table: pa.Table, sample_rows: int = 4096) -> list[str]:
+    """The columns worth dictionary encoding in a part: those that repeat their values (at
+    most one distinct value in four rows of a sample from the start). Ids and timestamps do
+    not: a dictionary for them costs time to build, and Parquet drops it once it grows."""
+    sample = table.slice(0, sample_rows)
+    return [
+        name
+        for name, column in zip(sample.column_names, sample.columns, strict=True)
+        if pc.count_distinct(column, mode="all").as_py() * 4 <= sample.num_rows
+    ]
+
+
 class LoadWriter:
     """Streams one load: string columns + lineage into Parquet parts under ``_tmp/``."""
 
@@ -187,19 +200,23 @@ class LoadWriter:
 
     # rows ------------------------------------------------------------------------------
 
-    def write(self, columns: Sequence[Sequence[str | None]], source_rows: list[int] | None) -> None:
+    def write(
+        self, columns: Sequence[Sequence[str | None] | pa.Array], source_rows: list[int] | None
+    ) -> None:
         """Add rows given column-wise, in the order of ``manifest.columns``."""
         n = len(columns[0]) if columns else 0
         if n == 0:
             return
         m = self.manifest
-        arrays: list[pa.Array] = [pa.array(c, type=pa.string()) for c in columns]
+        arrays: list[pa.Array] = [
+            c if isinstance(c, pa.Array) else pa.array(c, type=pa.string()) for c in columns
+        ]
         arrays += [
-            pa.array([m.source_system] * n, type=pa.string()),
-            pa.array([m.source_name] * n, type=pa.string()),
+            pa.repeat(pa.scalar(m.source_system, type=pa.string()), n),
+            pa.repeat(pa.scalar(m.source_name, type=pa.string()), n),
             pa.array(source_rows, type=pa.int64()) if source_rows else pa.nulls(n, pa.int64()),
-            pa.array([m.load_id] * n, type=pa.string()),
-            pa.array([self.ingested_at] * n, type=pa.timestamp("us", tz="UTC")),
+            pa.repeat(pa.scalar(m.load_id, type=pa.string()), n),
+            pa.repeat(pa.scalar(self.ingested_at, type=pa.timestamp("us", tz="UTC")), n),
         ]
         self._pending.append(pa.Table.from_arrays(arrays, schema=self.schema))
         self._pending_rows += n
@@ -227,7 +244,12 @@ class LoadWriter:
         self._pending, self._pending_rows = [], 0
         if self._writer is None:
             self._sink = pa.BufferOutputStream()
-            self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self._sink,
+                self.schema,
+                compression="zstd",
+                use_dictionary=_dictionary_columns(table),
+            )
         self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
         self._part_rows += table.num_rows
         if self._part_rows >= self.settings.part_rows:

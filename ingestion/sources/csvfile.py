@@ -11,17 +11,19 @@ Required columns missing from the header fail the file; unknown extra columns ar
 from __future__ import annotations
 
 import csv
-from collections import deque
+from itertools import islice
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ingestion.sources import SourceFormatError
 
 
-@dataclass(frozen=True)
-class PhysicalLine:
+class PhysicalLine(NamedTuple):
     number: int
     text: str
     raw: bytes
@@ -37,9 +39,10 @@ class Reject:
 
 @dataclass
 class CsvChunk:
-    """Rows column-wise (in header order), their line numbers, and the rejects among them."""
+    """Rows column-wise (Arrow string arrays in header order), their line numbers, and the
+    rejects among them."""
 
-    columns: list[list[str | None]]
+    columns: list[pa.Array]
     lines: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
 
@@ -49,41 +52,97 @@ class CsvChunk:
 
 
 class _Lines:
-    """Physical lines of a binary file, decoded one by one; consumed lines are recorded and
-    can be pushed back to be read again."""
+    """Physical lines of a binary file, read in blocks and decoded when the csv module asks
+    for them. The lines from the start of the record being read (``mark``) on stay in the
+    buffer: ``consumed`` lists them, and a record which swallowed lines can give them back
+    (``rewind``)."""
 
-    def __init__(self, handle: BinaryIO) -> None:
+    def __init__(self, handle: BinaryIO, block_lines: int = 50_000) -> None:
         self._handle = handle
-        self._number = 0
-        self._pushed: deque[PhysicalLine] = deque()
-        self.consumed: list[PhysicalLine] = []
+        self._block_lines = max(block_lines, 1)
+        self._buf: list[bytes] = []
+        self._base = 1  # the line number of _buf[0]
+        self._pos = 0  # the next line to read
+        self._mark = 0  # the first line of the record being read
+        self._eof = False
 
-    def next_line(self) -> PhysicalLine | None:
-        if self._pushed:
-            return self._pushed.popleft()
-        raw = self._handle.readline()
-        if not raw:
-            return None
-        self._number += 1
-        if self._number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+    def _fill(self) -> bool:
+        """Read the next block of lines; False at the end of the file."""
+        if self._eof:
+            return False
+        block = list(islice(self._handle, self._block_lines))
+        if not block:
+            self._eof = True
+            return False
+        if self._base == 1 and not self._buf and block[0].startswith(b"\xef\xbb\xbf"):
+            block[0] = block[0][3:]
+        keep = self._buf[self._mark :]
+        self._base += self._mark
+        self._pos -= self._mark
+        self._mark = 0
+        self._buf = keep + block
+        return True
+
+    def mark(self) -> None:
+        """A record starts at the next line."""
+        self._mark = self._pos
+
+    @property
+    def next_number(self) -> int:
+        """The number of the next line to read."""
+        return self._base + self._pos
+
+    @property
+    def consumed(self) -> list[PhysicalLine]:
+        """The lines read since the mark."""
+        return [self._physical(i) for i in range(self._mark, self._pos)]
+
+    def _physical(self, index: int) -> PhysicalLine:
+        raw = self._buf[index]
         try:
-            return PhysicalLine(self._number, raw.decode("utf-8"), raw, None)
+            return PhysicalLine(self._base + index, raw.decode("utf-8"), raw, None)
         except UnicodeDecodeError as exc:
-            return PhysicalLine(self._number, raw.decode("utf-8", "replace"), raw, exc)
+            return PhysicalLine(self._base + index, raw.decode("utf-8", "replace"), raw, exc)
+
+    def rewind_to(self, number: int) -> None:
+        """Read again from line ``number`` on (a line still in the buffer)."""
+        self._pos = number - self._base
+
+    def rewind(self) -> None:
+        """Read again every line of the current record after its first one."""
+        self._pos = self._mark + 1
+
+    def plain_run(self, limit: int, commas: int) -> tuple[int, list[bytes]]:
+        """Up to ``limit`` lines from the next one on that the csv module would read as one
+        record each with ``commas`` + 1 fields: no quote character and exactly ``commas``
+        commas. Returns the first one's number and the lines, which are consumed."""
+        if self._pos >= len(self._buf):
+            self.mark()
+            if not self._fill():
+                return 0, []
+        buf, start = self._buf, self._pos
+        stop = min(len(buf), start + limit)
+        end = start
+        while end < stop:
+            line = buf[end]
+            if b'"' in line or line.count(b",") != commas:
+                break
+            end += 1
+        self._pos = end
+        return self._base + start, buf[start:end]
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        line = self.next_line()
-        if line is None:
+        if self._pos >= len(self._buf) and not self._fill():
             raise StopIteration
-        self.consumed.append(line)
-        return line.text
-
-    def push_back(self, lines: Sequence[PhysicalLine]) -> None:
-        self._pushed.extendleft(reversed(lines))
+        raw = self._buf[self._pos]
+        self._pos += 1
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("utf-8", "replace")
 
 
 def _raw_text(lines: Sequence[PhysicalLine]) -> str:
@@ -115,8 +174,9 @@ class CsvFile:
     """One landing CSV, used as a context manager: ``header`` is read on entering (and
     checked for required columns), then :meth:`chunks` streams the records."""
 
-    def __init__(self, path: Path, required: Sequence[str]) -> None:
+    def __init__(self, path: Path, required: Sequence[str], block_lines: int = 50_000) -> None:
         self.path = path
+        self.block_lines = block_lines
         self.required = tuple(required)
         self.header: list[str] = []
         self._handle: BinaryIO | None = None
@@ -125,7 +185,7 @@ class CsvFile:
     def __enter__(self) -> CsvFile:
         self._handle = self.path.open("rb")
         try:
-            self._lines = _Lines(self._handle)
+            self._lines = _Lines(self._handle, self.block_lines)
             self.header = self._read_header(self._lines)
         except BaseException:
             self._handle.close()
@@ -170,64 +230,164 @@ class CsvFile:
         return header
 
     def _records(self, lines: _Lines, batch_rows: int) -> Iterator[CsvChunk]:
+        """Runs of plain lines (no quote character, the header's number of fields) are
+        parsed by Arrow in one go; every other record goes through the csv module, which
+        says what is wrong with it. A run that Arrow does not read exactly as the csv module
+        would (bytes that are not UTF-8, a stray carriage return) is read by the csv module
+        too."""
         header = self.header
-        width = len(header)
-        chunk = CsvChunk(columns=[[] for _ in header])
+        plain = _PlainRunParser(len(header)) if len(header) > 1 else None
+        chunk = _ChunkBuilder(len(header))
         reader = csv.reader(lines, strict=True)
+        careful_until = 0  # the lines up to this number go through the csv module
         while True:
-            lines.consumed = []
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                consumed = lines.consumed
-                if not consumed:  # an error with nothing read: give up on the rest
-                    break
-                first = consumed[0]
-                detail = str(exc)
-                if "unexpected end of data" in detail:
-                    detail = "a quote opened on this line is never closed"
-                elif "field larger than field limit" in detail:
-                    detail = (
-                        "a quote opened on this line is not closed before the field grows "
-                        f"past {csv.field_size_limit():,} characters"
-                    )
-                reason = f"line {first.number}: broken quoting: {detail}"
-                chunk.rejects.append(Reject(first.number, reason, _raw_text([first])))
-                lines.push_back(consumed[1:])
-                reader = csv.reader(lines, strict=True)
-                continue
-            consumed = lines.consumed
-            if not record and len(consumed) == 1:
-                continue  # a blank line is not a record
-            first = consumed[0]
-            bad = next((line for line in consumed if line.decode_error), None)
-            if bad is not None:
-                chunk.rejects.append(
-                    Reject(first.number, _decode_reason(bad, header), _raw_text(consumed))
-                )
-            elif len(record) != width:
-                if len(consumed) > 1:
-                    reason = _count_reason(first.number, header, len(record))
-                    reason += "; the record spans several lines (an unclosed quote?)"
-                    chunk.rejects.append(Reject(first.number, reason, _raw_text([first])))
-                    lines.push_back(consumed[1:])
-                    reader = csv.reader(lines, strict=True)
-                else:
-                    chunk.rejects.append(
-                        Reject(
-                            first.number,
-                            _count_reason(first.number, header, len(record)),
-                            _raw_text(consumed),
-                        )
-                    )
-            else:
-                for column, value in zip(chunk.columns, record, strict=True):
-                    column.append(value if value != "" else None)
-                chunk.lines.append(first.number)
             if chunk.rows_read >= batch_rows:
-                yield chunk
-                chunk = CsvChunk(columns=[[] for _ in header])
+                yield chunk.build()
+                chunk = _ChunkBuilder(len(header))
+            if plain is not None and lines.next_number > careful_until:
+                first, run = lines.plain_run(batch_rows - chunk.rows_read, len(header) - 1)
+                if run:
+                    arrays = plain.parse(run)
+                    if arrays is not None:
+                        chunk.add_run(arrays, first)
+                        continue
+                    lines.rewind_to(first)
+                    careful_until = first + len(run) - 1
+            lines.mark()
+            outcome = self._read_record(lines, reader, chunk)
+            if outcome == "end":
+                break
+            if outcome == "reread":
+                reader = csv.reader(lines, strict=True)
         if chunk.rows_read:
-            yield chunk
+            yield chunk.build()
+
+    def _read_record(self, lines: _Lines, reader: Iterator[list[str]], chunk: _ChunkBuilder) -> str:
+        """Read one record with the csv module into ``chunk``, as a row or a reject.
+        Returns "end" at the end of the file, "reread" when the lines after the record's
+        first one are to be read again (with a new reader), else "next"."""
+        header = self.header
+        try:
+            record = next(reader)
+        except StopIteration:
+            return "end"
+        except csv.Error as exc:
+            consumed = lines.consumed
+            if not consumed:  # an error with nothing read: give up on the rest
+                return "end"
+            first = consumed[0]
+            detail = str(exc)
+            if "unexpected end of data" in detail:
+                detail = "a quote opened on this line is never closed"
+            elif "field larger than field limit" in detail:
+                detail = (
+                    "a quote opened on this line is not closed before the field grows "
+                    f"past {csv.field_size_limit():,} characters"
+                )
+            reason = f"line {first.number}: broken quoting: {detail}"
+            chunk.rejects.append(Reject(first.number, reason, _raw_text([first])))
+            lines.rewind()
+            return "reread"
+        consumed = lines.consumed
+        if not record and len(consumed) == 1:
+            return "next"  # a blank line is not a record
+        first = consumed[0]
+        bad = next((line for line in consumed if line.decode_error), None)
+        if bad is not None:
+            chunk.rejects.append(
+                Reject(first.number, _decode_reason(bad, header), _raw_text(consumed))
+            )
+        elif len(record) != len(header):
+            if len(consumed) > 1:
+                reason = _count_reason(first.number, header, len(record))
+                reason += "; the record spans several lines (an unclosed quote?)"
+                chunk.rejects.append(Reject(first.number, reason, _raw_text([first])))
+                lines.rewind()
+                return "reread"
+            chunk.rejects.append(
+                Reject(
+                    first.number,
+                    _count_reason(first.number, header, len(record)),
+                    _raw_text(consumed),
+                )
+            )
+        else:
+            chunk.add_row(record, first.number)
+        return "next"
+
+
+class _ChunkBuilder:
+    """Collects one chunk: runs parsed by Arrow and single rows from the csv module, in
+    line order."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        self._pieces: list[list[pa.Array]] = []
+        self._rows: list[list[str | None]] = [[] for _ in range(width)]
+        self.lines: list[int] = []
+        self.rejects: list[Reject] = []
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.lines) + len(self.rejects)
+
+    def add_run(self, arrays: list[pa.Array], first_line: int) -> None:
+        self._flush_rows()
+        self._pieces.append(arrays)
+        self.lines.extend(range(first_line, first_line + len(arrays[0])))
+
+    def add_row(self, record: list[str], line: int) -> None:
+        for column, value in zip(self._rows, record, strict=True):
+            column.append(value if value != "" else None)
+        self.lines.append(line)
+
+    def _flush_rows(self) -> None:
+        if self._rows[0]:
+            self._pieces.append([pa.array(c, type=pa.string()) for c in self._rows])
+            self._rows = [[] for _ in range(self._width)]
+
+    def build(self) -> CsvChunk:
+        self._flush_rows()
+        if not self._pieces:
+            columns = [pa.array([], type=pa.string()) for _ in range(self._width)]
+        elif len(self._pieces) == 1:
+            columns = self._pieces[0]
+        else:
+            columns = [
+                pa.concat_arrays([piece[i] for piece in self._pieces]) for i in range(self._width)
+            ]
+        return CsvChunk(columns, self.lines, self.rejects)
+
+
+class _PlainRunParser:
+    """Arrow's CSV reader set up to read plain lines as the csv module does: no quoting,
+    every value text, an empty value null."""
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        names = [f"c{i}" for i in range(width)]
+        self._read = pacsv.ReadOptions(column_names=names, use_threads=False)
+        self._parse = pacsv.ParseOptions(
+            quote_char=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+        )
+        self._convert = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=True,
+            null_values=[""],
+            check_utf8=True,
+        )
+
+    def parse(self, run: list[bytes]) -> list[pa.Array] | None:
+        """The run's columns, or None when Arrow does not read one row per line."""
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(b"".join(run)),
+                read_options=self._read,
+                parse_options=self._parse,
+                convert_options=self._convert,
+            )
+        except pa.ArrowInvalid:
+            return None
+        if table.num_rows != len(run) or table.num_columns != self._width:
+            return None
+        return [column.combine_chunks() for column in table.columns]

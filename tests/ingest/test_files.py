@@ -206,7 +206,7 @@ def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) ->
         chunks = list(f.chunks(2))
     rows = [line for c in chunks for line in c.lines]
     rejects = [r for c in chunks for r in c.rejects]
-    values = [v for c in chunks for v in c.columns[0]]
+    values = [v for c in chunks for v in c.columns[0].to_pylist()]
     assert rows == [2, 4, 5, 6]
     assert values == ["1", "7", "10", "13"]
     assert [r.line for r in rejects] == [3]
@@ -221,3 +221,81 @@ def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) ->
     assert [r.line for r in chunk.rejects] == [2]
     assert "spans several lines" in chunk.rejects[0].reason
     assert chunk.lines == [3, 4]
+
+
+def _line_oracle(raw: bytes, width: int) -> list[str | None] | str | None:
+    """What the csv module makes of one physical line read on its own: the row (an empty
+    value as None), "reject", or None for a blank line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "reject"
+    if not text.strip("\r\n"):
+        return None
+    try:
+        (record,) = list(csv.reader([text], strict=True))
+    except csv.Error:
+        return "reject"
+    if len(record) != width:
+        return "reject"
+    return [value if value != "" else None for value in record]
+
+
+def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Path) -> None:
+    """Runs of plain lines take a fast path (Arrow); every other line the csv module's. Mixed
+    at random with defects (quotes, wrong field counts, bad UTF-8, a stray carriage return,
+    blank lines, empty values), the rows and rejects must be those of the csv module reading
+    each line on its own, whatever the chunk and read-block sizes."""
+    import random
+
+    from ingestion.sources.csvfile import CsvFile
+
+    rng = random.Random(7)
+    width = 5
+    lines: list[bytes] = [b"a,b,c,d,e"]
+    for i in range(3000):
+        values = [f"v{i}_{j}" if rng.random() > 0.1 else "" for j in range(width)]
+        kind = rng.random()
+        if kind < 0.01:
+            values[2] = '"x,y"'  # a quoted value with a comma: one row, through csv
+        elif kind < 0.02:
+            values = values[:3]  # too few fields
+        elif kind < 0.03:
+            values.append("surplus")
+        elif kind < 0.04:
+            values[1] = "caf\xe9"  # written as Latin-1 below: not UTF-8
+        elif kind < 0.045:
+            values[3] = "a\rb"  # a stray carriage return
+        elif kind < 0.05:
+            values = []  # a blank line
+        text = ",".join(values)
+        lines.append(text.encode("latin-1" if "\xe9" in text else "utf-8"))
+    lines.append(b"1,2,3,4,5")
+    lines.append(b'"never,closed,3,4,5')  # swallows the lines after it, then gives them back
+    lines.extend(f"t{i},2,3,4,5".encode() for i in range(40))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+
+    expected_rows: list[tuple[int, list[str | None]]] = []
+    expected_rejects: list[int] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        outcome = _line_oracle(raw, width)
+        if outcome == "reject":
+            expected_rejects.append(number)
+        elif isinstance(outcome, list):
+            expected_rows.append((number, outcome))
+    assert len(expected_rejects) > 100 and len(expected_rows) > 2500  # the mix is a real one
+
+    for batch_rows, block_lines in [(50_000, 50_000), (97, 50_000), (1000, 64), (7, 5)]:
+        with CsvFile(path, ["a"], block_lines=block_lines) as f:
+            chunks = list(f.chunks(batch_rows))
+        rows = [
+            (number, [column[i] for column in columns])
+            for c in chunks
+            for columns in [[col.to_pylist() for col in c.columns]]
+            for i, number in enumerate(c.lines)
+        ]
+        rejects = sorted(r.line for c in chunks for r in c.rejects)
+        assert rows == expected_rows, (batch_rows, block_lines)
+        assert rejects == expected_rejects, (batch_rows, block_lines)
+        assert all(c.rows_read <= batch_rows for c in chunks)
