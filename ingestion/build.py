@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion import build_state
+from ingestion import build_state, console
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -64,6 +64,8 @@ class BuildResult:
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     # what the Bronze reconciliation test checked (build_state.reconcile_scope), when known
     reconciled: str | None = None
+    # the nodes run again one at a time after DuckDB ran out of memory (retry_out_of_memory)
+    retried: tuple[str, ...] = ()
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -162,20 +164,67 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     args += list(extra_args)
-    outcome = _invoke(args)
+    return _build_result(_invoke(args), target_path or project_dir / "target")
+
+
+def _build_result(outcome: Any, target_path: Path) -> BuildResult:
     results = getattr(outcome.result, "results", None) or []
     nodes = tuple(_node_result(result) for result in results)
     elapsed = float(getattr(outcome.result, "elapsed_time", 0.0) or 0.0)
-    counts: dict[str, Counter[str]] = {}
-    for node in nodes:
-        counts.setdefault(node.resource_type, Counter())[node.status] += 1
     return BuildResult(
         success=bool(outcome.success),
         nodes=nodes,
         elapsed_seconds=elapsed,
-        target_path=target_path or project_dir / "target",
+        target_path=target_path,
         exception=None if outcome.exception is None else str(outcome.exception),
-        counts=counts,
+        counts=_counts(nodes),
+    )
+
+
+def _counts(nodes: Sequence[NodeResult]) -> dict[str, Counter[str]]:
+    counts: dict[str, Counter[str]] = {}
+    for node in nodes:
+        counts.setdefault(node.resource_type, Counter())[node.status] += 1
+    return counts
+
+
+# DuckDB's words when a query needs more than its memory_limit
+OUT_OF_MEMORY = "Out of Memory Error"
+
+
+def ran_out_of_memory(result: BuildResult) -> tuple[NodeResult, ...]:
+    """The failed nodes whose error is DuckDB running out of memory."""
+    return tuple(node for node in result.failures if OUT_OF_MEMORY in node.message)
+
+
+def retry_out_of_memory(
+    result: BuildResult,
+    *,
+    target: str | None = None,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    profiles_dir: Path = DEFAULT_PROFILES_DIR,
+) -> BuildResult:
+    """After a build in which DuckDB ran out of memory, run ``dbt retry --threads 1``: the
+    failed and skipped nodes again, one at a time, so that no two heavy queries share the
+    memory limit. The result is the build's, with the retried nodes' new outcomes."""
+    args = _dbt_args(
+        ["retry", "--threads", "1"],
+        project_dir=project_dir,
+        profiles_dir=profiles_dir,
+        target=target,
+        target_path=result.target_path,
+    )
+    retry = _build_result(_invoke(args), result.target_path)
+    again = {node.unique_id: node for node in retry.nodes}
+    nodes = tuple(again.pop(node.unique_id, node) for node in result.nodes) + tuple(again.values())
+    return dataclasses.replace(
+        result,
+        success=retry.success,
+        nodes=nodes,
+        elapsed_seconds=result.elapsed_seconds + retry.elapsed_seconds,
+        exception=retry.exception,
+        counts=_counts(nodes),
+        retried=tuple(node.name for node in retry.nodes),
     )
 
 
@@ -240,6 +289,16 @@ def build_unless_up_to_date(
             profiles_dir=profiles_dir,
             target_path=target_path,
         )
+        out_of_memory = ran_out_of_memory(result)
+        if out_of_memory:
+            console.info(
+                f"rcm build: DuckDB ran out of memory in {len(out_of_memory)} node(s) "
+                f"({', '.join(node.name for node in out_of_memory)}); running the failed and "
+                "skipped nodes again one at a time (dbt retry --threads 1)"
+            )
+            result = retry_out_of_memory(
+                result, target=target, project_dir=project_dir, profiles_dir=profiles_dir
+            )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
     if inputs is not None and whole and result.exit_code == 0:
@@ -294,6 +353,12 @@ FAILURE_HINTS: tuple[tuple[str, str], ...] = (
     ("out of sync", _OLDER_PROJECT_HINT),
     # DuckDB's words when an incremental model asks its own older table for processed_at
     ('Referenced table "previous_run" not found', _OLDER_PROJECT_HINT),
+    (
+        OUT_OF_MEMORY,
+        "DuckDB ran out of memory even with one node at a time: raise "
+        "RCM_DUCKDB_MEMORY_LIMIT (the default is in profiles/profiles.yml) or lower "
+        "RCM_DUCKDB_THREADS",
+    ),
 )
 
 
@@ -314,6 +379,11 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
         )
         lines.append(f"  {resource_type:<10} {statuses}")
     lines.append(f"  elapsed    {result.elapsed_seconds:.1f}s")
+    if result.retried:
+        lines.append(
+            f"  retried    {len(result.retried)} node(s) one at a time after DuckDB ran out of "
+            "memory"
+        )
     if result.reconciled is not None:
         status = next(
             (node.status for node in result.nodes if node.name == RECONCILIATION_TEST), "?"

@@ -1,0 +1,121 @@
+"""`rcm build` runs the nodes again one at a time when DuckDB runs out of memory.
+
+Two heavy queries that run side by side can each fit DuckDB's memory_limit alone and not
+together. Such an error cannot be made to happen on cue at a test's size, so the models here
+raise DuckDB's own "Out of Memory Error" text with DuckDB's error() function (simulated:
+said so here) while dbt runs them with more than one thread; everything else is real: a
+DuckDB file, dbt build and dbt retry through ingestion.build, in a process of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from ingestion.build import REPO_ROOT
+
+OOM = "Out of Memory Error: failed to allocate data of size 4.0 KiB (simulated)"
+
+RUNNER = """
+import json, sys
+from pathlib import Path
+from ingestion.build import build_unless_up_to_date, format_summary
+project = Path(sys.argv[1])
+result = build_unless_up_to_date(
+    project_dir=project, profiles_dir=project, target_path=project / "target"
+)
+print(format_summary(result))
+print("RESULT " + json.dumps({
+    "exit_code": result.exit_code,
+    "retried": list(result.retried),
+    "status": {node.name: node.status for node in result.nodes},
+}))
+"""
+
+
+def _project(root: Path, models: dict[str, str]) -> Path:
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text(
+        "name: oom_retry\nversion: '1.0'\nprofile: oom_retry\nmodel-paths: [models]\n"
+        "models:\n  oom_retry:\n    +materialized: table\n"
+    )
+    (root / "profiles.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            oom_retry:
+              target: local
+              outputs:
+                local:
+                  type: duckdb
+                  path: {root / "warehouse.duckdb"}
+                  threads: 2
+            """
+        )
+    )
+    for name, sql in models.items():
+        (root / "models" / f"{name}.sql").write_text(sql)
+    return root
+
+
+def _build(project: Path) -> tuple[dict[str, object], str]:
+    env = {
+        **os.environ,
+        "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(project)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, done.stdout + done.stderr
+    return json.loads(line.removeprefix("RESULT ")), done.stdout
+
+
+def _fails_with_threads(message: str, above: int) -> str:
+    return (
+        f"{{% if target.threads > {above} %}}select error('{message}') as x"
+        "{% else %}select 1 as x{% endif %}\n"
+    )
+
+
+def test_out_of_memory_nodes_and_their_children_run_again_one_at_a_time(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path,
+        {
+            "heavy": _fails_with_threads(OOM, 1),
+            "child": "select x + 1 as y from {{ ref('heavy') }}\n",
+            "light": "select 2 as z\n",
+        },
+    )
+    result, out = _build(project)
+    assert result["exit_code"] == 0, out
+    assert sorted(result["retried"]) == ["child", "heavy"]  # type: ignore[arg-type]
+    assert result["status"] == {"heavy": "success", "child": "success", "light": "success"}
+    assert "running the failed and skipped nodes again one at a time" in out
+    assert "retried    2 node(s) one at a time" in out
+
+
+def test_out_of_memory_at_one_thread_fails_with_what_to_do(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"heavy": _fails_with_threads(OOM, 0)})
+    result, out = _build(project)
+    assert result["exit_code"] == 1
+    assert result["retried"] == ["heavy"]
+    assert "RCM_DUCKDB_MEMORY_LIMIT" in out
+
+
+def test_other_errors_are_not_retried(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"broken": _fails_with_threads("Conversion Error: no", 0)})
+    result, out = _build(project)
+    assert result["exit_code"] == 1
+    assert result["retried"] == []
+    assert "one at a time" not in out
