@@ -83,6 +83,21 @@ def text_column(values: Sequence[object]) -> list[str | None]:
     return [v if v is None or v.__class__ is str else to_text(v) for v in values]  # type: ignore[misc]
 
 
+def text_array(values: Sequence[object]) -> pa.Array:
+    """The values as an Arrow string array of their lossless text (see ``to_text``). A column
+    of text (and nulls) goes to Arrow as it is; only others are converted value by value."""
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        inferred = None
+    if inferred is not None:
+        if pa.types.is_string(inferred.type):
+            return inferred
+        if pa.types.is_null(inferred.type):
+            return pa.nulls(len(values), pa.string())
+    return pa.array(text_column(values), type=pa.string())
+
+
 def row_digest(values: Sequence[str | None]) -> bytes:
     """Hash of a full row (column order of the load): tells re-read boundary rows apart."""
     payload = json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))

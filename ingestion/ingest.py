@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -142,6 +143,11 @@ class IngestResult:
 
 class EntityFailedError(RuntimeError):
     """A file of a file entity failed; its audit row is written, later files wait."""
+
+
+def _batch_row(batch: list[pa.Array], index: int) -> tuple[str | None, ...]:
+    """Row ``index`` of a column-wise batch, as Python values."""
+    return tuple(column[index].as_py() for column in batch)
 
 
 def select_entities(config: LoadConfig, only: Sequence[str]) -> list[EntityConfig]:
@@ -362,7 +368,7 @@ class _Run:
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
                 if wm is not None:
-                    marks = batch[wm]
+                    marks = batch[wm].to_pylist()
                     present = [w for w in marks if w is not None]
                     if present:
                         batch_high = max(present)
@@ -370,20 +376,21 @@ class _Run:
                             high, at_high = batch_high, []
                         if batch_high == high:
                             at_high.extend(
-                                tuple(c[i] for c in batch) for i, w in enumerate(marks) if w == high
+                                _batch_row(batch, i) for i, w in enumerate(marks) if w == high
                             )
                     if since is not None and known:
                         drop = {
                             i
                             for i, w in enumerate(marks)
-                            if w == since and row_digest([c[i] for c in batch]) in known
+                            if w == since and row_digest(_batch_row(batch, i)) in known
                         }
                         if drop:
                             already_loaded += len(drop)
-                            batch = [[v for i, v in enumerate(c) if i not in drop] for c in batch]
+                            keep = pa.array([i not in drop for i in range(len(marks))])
+                            batch = [column.filter(keep) for column in batch]
                 manifest.rows_read += len(batch[0])
                 if not incremental:
-                    content.update(json.dumps(batch).encode())
+                    content.update(json.dumps([column.to_pylist() for column in batch]).encode())
                 writer.write(batch, None)
             manifest.watermark_after = high
             writer.boundary = [row_digest(row) for row in at_high]

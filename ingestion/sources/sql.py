@@ -20,7 +20,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import NullType
 
-from ingestion.bronze import text_column
+import pyarrow as pa
+
+from ingestion.bronze import text_array
 from ingestion.config import EntityConfig, emr_url_variable
 from ingestion.sources import SourceFormatError, SourceUnavailableError
 
@@ -123,8 +125,9 @@ class TableReader:
             return text
         return text
 
-    def batches(self, since: str | None, batch_rows: int) -> Iterator[list[list[str | None]]]:
-        """Column-wise text batches; with ``since``, rows whose watermark is ``>= since``."""
+    def batches(self, since: str | None, batch_rows: int) -> Iterator[list[pa.Array]]:
+        """Column-wise batches of Arrow string arrays (the values' lossless text); with
+        ``since``, the rows whose watermark is ``>= since``."""
         stmt = sa.select(self.table)
         key = self.entity.primary_key
         if self.entity.loadtype == "full" and key and key in self.table.c:
@@ -137,7 +140,7 @@ class TableReader:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=batch_rows).execute(stmt)
                 for rows in result.partitions(batch_rows):
-                    yield [text_column(col) for col in zip(*rows, strict=True)]
+                    yield [text_array(col) for col in zip(*rows, strict=True)]
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
                 f"reading {self.entity.tablename} from {safe_url(str(self.engine.url))} "

@@ -247,3 +247,30 @@ def test_sqlite_datetime_column_keeps_its_stored_text_and_boundary(
     second = ingest(sources, lake, config)
     assert second.entities[0].rows_written == 1
     assert ingest(sources, lake, config).entities[0].status == "no_change"
+
+
+def test_text_array_gives_the_lossless_text_of_any_column() -> None:
+    """A text column goes to Arrow as it is; any other (SQLite lets one column mix types)
+    through to_text value by value: both give the same strings."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from ingestion.bronze import text_array, text_column
+
+    columns: list[list[object]] = [
+        ["a", "b", None],
+        [None, None],
+        [1, 2, None],
+        [280.0, 526.3800000000001, 1e16, None],
+        [True, False],
+        [b"\x00\xff", None],  # bytes: hex, not decoded as text
+        ["12", 7, None, 1.5],  # mixed, as SQLite allows
+        [date(2024, 1, 2), datetime(2024, 1, 2, 3, 4, 5)],
+        [Decimal("10.50"), None],
+        ["x", b"y"],
+    ]
+    for values in columns:
+        array = text_array(values)
+        assert array.type == pa.string(), values
+        assert array.to_pylist() == text_column(values), values
+    assert text_array([b"\x00\xff"]).to_pylist() == ["00ff"]
