@@ -9,6 +9,7 @@ that wrote a row) is the one column allowed to differ.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -276,3 +277,77 @@ def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
     assert result.returncode == 1, result.stdout[-3000:]
     failed = [line for line in result.stdout.splitlines() if "FAIL 1 unique_combination" in line]
     assert len(failed) == 2, result.stdout[-3000:]
+
+
+def _rcm_on(warehouse: Path, lake: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, RCM_WAREHOUSE_PATH=str(warehouse), RCM_LAKE_DIR=str(lake))
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A claims file replays the one version of a clean claim with its PatientID blank. Staging
+    keeps the replayed row (same version, later load), so every version of the claim is
+    quarantined: a full build has no clean row for it. An incremental build must drop it too,
+    from the CDM and from every mart, not keep the row of the version it replaced."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute(
+            "select staged.claim_id from staging.stg_hospital_a__claims as staged "
+            "inner join cdm.int_claims_conformed as conformed "
+            "on conformed.claim_id = 'hospital_a:' || staged.claim_id "
+            "group by staged.claim_id having count(*) = 1 order by staged.claim_id limit 1"
+        ).fetchone()
+    assert found is not None, "no hospital A claim with a single clean version"
+    claim_id = str(found[0])
+    bronze = duckdb.connect().execute(
+        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
+        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
+        f" hive_partitioning = false) where trim(ClaimID) = ? order by _ingested_at desc limit 1",
+        [claim_id],
+    )
+    columns = [d[0] for d in bronze.description]
+    row = dict(zip(columns, bronze.fetchone() or (), strict=True))
+    assert row, f"claim {claim_id} is not in Bronze"
+    row["PatientID"] = None
+    landing = tmp_path / "sources" / "landing" / "claims"
+    landing.mkdir(parents=True)
+    with (landing / "hospital1_claim_data_2025_02_01.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake", str(lake),
+        "--only", "hospital_a.claims",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        conformed = con.execute(
+            "select count(*) from cdm.int_claims_conformed where claim_id = ?",
+            [f"hospital_a:{claim_id}"],
+        ).fetchone()
+        quarantined = con.execute(
+            "select count(*) from quarantine.int_claim_versions_quarantined where claim_id = ?",
+            [f"hospital_a:{claim_id}"],
+        ).fetchone()
+    assert conformed == (0,), "the claim whose every version is quarantined kept its clean row"
+    assert quarantined == (1,)
+
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(warehouse, rebuilt)
+    full = _rcm_on(
+        rebuilt, lake, "build", "--full-refresh", "--target-path", str(tmp_path / "target_full")
+    )
+    assert full.returncode == 0, full.stdout[-3000:]
+    differences = table_differences(warehouse, rebuilt)
+    assert not differences, f"incremental and full rebuild differ: {differences}"

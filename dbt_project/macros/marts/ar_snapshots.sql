@@ -9,12 +9,30 @@
 
 
 {#- The rows of fct_ar_snapshots that a run replaces (strategy replace_scope): month ends from
-    the latest one held, and every month end of the claims re-derived in fct_claims since the
-    model's last run. The model computes exactly this slice. -#}
+    the latest one held, and every month end of the claims re-derived since the model's last
+    run (rederived_claims_scope). The model computes this slice; a claim that left fct_claims
+    has no new rows. -#}
 {% macro ar_snapshot_replaced_scope(relation) -%}
     month_end_date >= {{ ar_snapshot_replaced_from(relation) }}
-    or claim_key in (
-        select changed.claim_key from {{ ref('fct_claims') }} as changed
-        where {{ processed_since_last_run('changed.processed_at', relation) }}
+    or {{ rederived_claims_scope(relation) }}
+{%- endmacro %}
+
+
+{#- The rows of a claim_key-grained mart over fct_claims (fct_ar_snapshots,
+    int_claim_kpi_outcomes) that a run replaces: those of the claims fct_claims re-derived
+    since the model's last run, and those of the claims processed upstream since then. The
+    second set adds the claims that left fct_claims (every version now quarantined), whose old
+    rows must go although nothing replaces them. -#}
+{% macro rederived_claims_scope(relation) -%}
+    (
+        claim_key in (
+            select changed.claim_key from {{ ref('fct_claims') }} as changed
+            where {{ processed_since_last_run('changed.processed_at', relation) }}
+        )
+        or claim_key in (
+            select {{ surrogate_key(['processed.claim_id']) }}
+            from {{ ref('int_claim_versions_unioned') }} as processed
+            where {{ processed_since_last_run('processed.processed_at', relation) }}
+        )
     )
 {%- endmacro %}

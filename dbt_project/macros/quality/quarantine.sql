@@ -62,9 +62,12 @@
 {%- endmacro %}
 
 
-{#- The rows of int_claim_versions_quarantined that a run replaces (strategy replace_scope):
-    every row of the claims whose versions were processed since its last run. -#}
-{% macro claim_versions_quarantined_replaced_scope(relation) -%}
+{#- The rows that a run of a claim-grained incremental model replaces (strategy replace_scope:
+    int_claims_conformed, int_claim_versions_quarantined): every row of the claims whose
+    versions were processed since its last run. Staging rewrites every version of a claim that
+    changed, so a claim whose versions now all fail the rules leaves the clean model, and one
+    whose replayed version now passes leaves the quarantine. -#}
+{% macro processed_claims_scope(relation) -%}
     claim_id in (
         select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
         where {{ processed_since_last_run('processed.processed_at', relation) }}

@@ -1,14 +1,16 @@
 {{
     config(
         materialized='incremental',
-        unique_key='claim_id',
-        incremental_strategy=replace_keys_strategy(),
+        incremental_strategy=replace_scope_strategy(),
+        replace_scope_macro='processed_claims_scope',
         on_schema_change='fail'
     )
 }}
 
--- Incremental: every version of the claims processed upstream since the last run is
--- re-sequenced (int_claim_versions_unioned rewrites every version of a claim that changed).
+-- Incremental (strategy replace_scope, macro processed_claims_scope): every version of the
+-- claims processed upstream since the last run is re-sequenced (int_claim_versions_unioned
+-- rewrites every version of a claim that changed); a claim whose every version is now
+-- quarantined loses its rows.
 with
 
 claim_versions as (

@@ -2,14 +2,14 @@
     config(
         materialized='incremental',
         incremental_strategy=replace_scope_strategy(),
-        replace_scope_macro='claim_versions_quarantined_replaced_scope',
+        replace_scope_macro='processed_claims_scope',
         on_schema_change='fail'
     )
 }}
 
 -- Claim versions of int_claim_versions_unioned that fail at least one quarantine rule.
 --
--- Incremental (strategy replace_scope, macro claim_versions_quarantined_replaced_scope): a run
+-- Incremental (strategy replace_scope, macro processed_claims_scope): a run
 -- replaces every row of the claims whose versions were processed since its last run (staging
 -- rewrites every version of a claim that changed, so a replayed version that now passes
 -- leaves) with their failing versions; a version without a claim id is added once, by the run

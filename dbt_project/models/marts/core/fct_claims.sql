@@ -1,8 +1,8 @@
 {{
     config(
         materialized='incremental',
-        unique_key='claim_key',
-        incremental_strategy=replace_rows_strategy(),
+        incremental_strategy=replace_scope_strategy(),
+        replace_scope_macro='fct_claims_rederived_scope',
         on_schema_change='append_new_columns'
     )
 }}
@@ -10,11 +10,15 @@
 -- One row per claim (its latest clean version), with its first-submission outcome from the
 -- status history, amounts and days to payment.
 --
--- Incremental: a run re-derives only the claims
+-- Incremental (strategy replace_scope, macro fct_claims_rederived_scope): a run replaces the
+-- rows of the claims
 --   1. processed upstream since its last run (a new version, new or changed);
 --   2. of patients with a patient version first seen since then (as-of patient key);
 --   3. whose transaction was processed since then (the payer comes from the transaction);
 --   4. that point at an unknown member (a late-arriving dimension row).
+-- A claim of the first kind that left int_claims_conformed (every version now quarantined)
+-- loses its row.
+-- depends_on: {{ ref('int_claim_versions_unioned') }}
 {#- The status history of the claims this run derives. Its two readers (first responses,
     history summary) each read the table with this filter: a CTE shared by both would be
     materialized first, every version with every column (27 M rows at scale 10). -#}
@@ -30,25 +34,7 @@ with
 claims as (
     select * from {{ ref('int_claims_conformed') }}
     {%- if is_incremental() %}
-        where
-            {{ processed_since_last_run() }}
-            or patient_id in (
-                select changed_patients.patient_id from {{ ref('dim_patient') }} as changed_patients
-                where {{ processed_since_last_run('changed_patients.processed_at') }}
-            )
-            or transaction_id in (
-                select changed_transactions.transaction_id
-                from {{ ref('int_transactions_conformed') }} as changed_transactions
-                where {{ processed_since_last_run('changed_transactions.processed_at') }}
-            )
-            or claim_id in (
-                select unknown_members.claim_id from {{ this }} as unknown_members
-                where
-                    unknown_members.patient_key = {{ unknown_key() }}
-                    or unknown_members.provider_key = {{ unknown_key() }}
-                    or unknown_members.department_key = {{ unknown_key() }}
-                    or unknown_members.payer_key = {{ unknown_key() }}
-            )
+        where {{ fct_claims_rederived_scope(this) }}
     {%- endif %}
 ),
 

@@ -14,7 +14,9 @@
 -- Incremental (strategy replace_scope, macro ar_snapshot_replaced_scope): a run rewrites the
 -- month ends from the latest one it holds (the as-of month moves with the data) and every month
 -- end of the claims re-derived in fct_claims since its last run. Earlier month ends of the
--- other claims cannot change: their versions and attributes are what they were.
+-- other claims cannot change: their versions and attributes are what they were. A claim that
+-- left fct_claims (every version now quarantined) loses its rows.
+-- depends_on: {{ ref('int_claim_versions_unioned') }}
 with
 
 as_of as (

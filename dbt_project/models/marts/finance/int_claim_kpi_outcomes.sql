@@ -3,19 +3,22 @@
 -- months (service month for money, submission month for claim counts). Rules:
 -- _finance__docs.md (kpi_cohorts).
 --
--- Incremental: the claims re-derived in fct_claims since the last run are re-derived here
--- (their row depends on nothing else while the as-of date is the latest date in the data).
+-- Incremental (strategy replace_scope, macro rederived_claims_scope): the claims re-derived in
+-- fct_claims since the last run are re-derived here (their row depends on nothing else while
+-- the as-of date is the latest date in the data); a claim that left fct_claims (every version
+-- now quarantined) loses its row.
 -- Changing var alerts_as_of_date needs `rcm build --full-refresh`.
 --
 -- Runs after fct_ar_snapshots (depends_on below, not a data dependency): the two are the
 -- heaviest models of a full build and, run side by side at scale 10, they exhaust DuckDB's
 -- memory limit together although each fits alone.
 -- depends_on: {{ ref('fct_ar_snapshots') }}
+-- depends_on: {{ ref('int_claim_versions_unioned') }}
 {{
     config(
         materialized='incremental',
-        unique_key='claim_key',
-        incremental_strategy=replace_rows_strategy(),
+        incremental_strategy=replace_scope_strategy(),
+        replace_scope_macro='rederived_claims_scope',
         on_schema_change='fail'
     )
 }}

@@ -1,0 +1,37 @@
+{#- The claims whose fct_claims row a run replaces (strategy replace_scope), as a predicate
+    on claim_id: those processed upstream since the model's last run (every version of a
+    claim that changed is; the claim may have left int_claims_conformed), those of patients
+    with a version first seen since then, those whose transaction was processed since then,
+    and those that point at an unknown member. The model derives exactly the claims of
+    int_claims_conformed in this set. `relation`: the model's table. -#}
+{% macro fct_claims_rederived_scope(relation) -%}
+    (
+        claim_id in (
+            select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
+            where {{ processed_since_last_run('processed.processed_at', relation) }}
+        )
+        or claim_id in (
+            select late.claim_id from {{ ref('int_claims_conformed') }} as late
+            where
+                late.patient_id in (
+                    select changed_patients.patient_id
+                    from {{ ref('dim_patient') }} as changed_patients
+                    where {{ processed_since_last_run('changed_patients.processed_at', relation) }}
+                )
+                or late.transaction_id in (
+                    select changed_transactions.transaction_id
+                    from {{ ref('int_transactions_conformed') }} as changed_transactions
+                    where
+                        {{ processed_since_last_run('changed_transactions.processed_at', relation) }}
+                )
+        )
+        or claim_id in (
+            select unknown_members.claim_id from {{ relation }} as unknown_members
+            where
+                unknown_members.patient_key = {{ unknown_key() }}
+                or unknown_members.provider_key = {{ unknown_key() }}
+                or unknown_members.department_key = {{ unknown_key() }}
+                or unknown_members.payer_key = {{ unknown_key() }}
+        )
+    )
+{%- endmacro %}
