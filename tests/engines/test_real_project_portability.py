@@ -96,12 +96,14 @@ def test_engine_configs(compiled_targets: dict[str, Compiled]) -> None:
     assert synapse[fct]["config"]["dist"] == "HASH(transaction_key)"
     assert synapse[fct]["config"]["index"] == "CLUSTERED COLUMNSTORE INDEX"
     assert synapse[fct]["config"]["incremental_strategy"] == "delete+insert"
-    versions = "model.rcm.int_claim_status_history"  # several rows per key: delete+insert
+    versions = "model.rcm.stg_hospital_a__claims"  # several rows per key: delete+insert
     assert databricks[versions]["config"]["incremental_strategy"] == "delete+insert"
     assert synapse[versions]["config"]["incremental_strategy"] == "delete+insert"
-    snapshots = "model.rcm.fct_ar_snapshots"  # a slice no key names: the project's strategy
-    assert databricks[snapshots]["config"]["incremental_strategy"] == "replace_scope"
-    assert synapse[snapshots]["config"]["incremental_strategy"] == "replace_scope"
+    # a slice no key of the new rows names (a month's snapshots; a claim that left): the
+    # project's strategy
+    for scoped in ("model.rcm.fct_ar_snapshots", "model.rcm.int_claim_status_history"):
+        assert databricks[scoped]["config"]["incremental_strategy"] == "replace_scope"
+        assert synapse[scoped]["config"]["incremental_strategy"] == "replace_scope"
     dims = [
         uid
         for uid, node in synapse.items()
