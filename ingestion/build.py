@@ -203,6 +203,7 @@ def retry_out_of_memory(
     target: str | None = None,
     project_dir: Path = DEFAULT_PROJECT_DIR,
     profiles_dir: Path = DEFAULT_PROFILES_DIR,
+    target_path: Path | None = None,
 ) -> BuildResult:
     """After a build in which DuckDB ran out of memory, run ``dbt retry --threads 1``: the
     failed and skipped nodes again, one at a time, so that no two heavy queries share the
@@ -212,7 +213,7 @@ def retry_out_of_memory(
         project_dir=project_dir,
         profiles_dir=profiles_dir,
         target=target,
-        target_path=result.target_path,
+        target_path=target_path,  # the build's; none: where dbt put it (DBT_TARGET_PATH)
     )
     retry = _build_result(_invoke(args), result.target_path)
     again = {node.unique_id: node for node in retry.nodes}
@@ -297,7 +298,11 @@ def build_unless_up_to_date(
                 "skipped nodes again one at a time (dbt retry --threads 1)"
             )
             result = retry_out_of_memory(
-                result, target=target, project_dir=project_dir, profiles_dir=profiles_dir
+                result,
+                target=target,
+                project_dir=project_dir,
+                profiles_dir=profiles_dir,
+                target_path=target_path,
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)

@@ -15,9 +15,9 @@ differently, so both paths give the same rows and rejects.
 from __future__ import annotations
 
 import csv
-from itertools import islice
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -55,6 +55,9 @@ class CsvChunk:
         return len(self.lines) + len(self.rejects)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 class _Lines:
     """Physical lines of a binary file, read in blocks and decoded when the csv module asks
     for them. The lines from the start of the record being read (``mark``) on stay in the
@@ -78,7 +81,7 @@ class _Lines:
         if not block:
             self._eof = True
             return False
-        if self._base == 1 and not self._buf and block[0].startswith(b"\xef\xbb\xbf"):
+        if self._base == 1 and not self._buf and block[0].startswith(_BOM):
             block[0] = block[0][3:]
         keep = self._buf[self._mark :]
         self._base += self._mark
@@ -116,20 +119,25 @@ class _Lines:
         """Read again every line of the current record after its first one."""
         self._pos = self._mark + 1
 
-    def plain_run(self, limit: int, commas: int) -> tuple[int, list[bytes]]:
+    def plain_run(self, limit: int, commas: int, longest: int) -> tuple[int, list[bytes]]:
         """Up to ``limit`` lines from the next one on that the csv module would read as one
-        record each with ``commas`` + 1 fields: no quote character and exactly ``commas``
-        commas. Returns the first one's number and the lines, which are consumed."""
+        record each with ``commas`` + 1 fields: no quote character, exactly ``commas`` commas,
+        and at most ``longest`` bytes (so no field exceeds the csv module's field size limit,
+        which it would reject). The first line must not start with a byte order mark, which
+        Arrow drops at the start of its input. Returns the first one's number and the lines,
+        which are consumed."""
         if self._pos >= len(self._buf):
             self.mark()
             if not self._fill():
                 return 0, []
         buf, start = self._buf, self._pos
+        if buf[start].startswith(_BOM):
+            return self._base + start, []
         stop = min(len(buf), start + limit)
         end = start
         while end < stop:
             line = buf[end]
-            if b'"' in line or line.count(b",") != commas:
+            if b'"' in line or line.count(b",") != commas or len(line) > longest:
                 break
             end += 1
         self._pos = end
@@ -249,7 +257,9 @@ class CsvFile:
                 yield chunk.build()
                 chunk = _ChunkBuilder(len(header))
             if plain is not None and lines.next_number > careful_until:
-                first, run = lines.plain_run(batch_rows - chunk.rows_read, len(header) - 1)
+                first, run = lines.plain_run(
+                    batch_rows - chunk.rows_read, len(header) - 1, csv.field_size_limit()
+                )
                 if run:
                     arrays = plain.parse(run)
                     if arrays is not None:

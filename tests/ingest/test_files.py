@@ -244,8 +244,9 @@ def _line_oracle(raw: bytes, width: int) -> list[str | None] | str | None:
 def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Path) -> None:
     """Runs of plain lines take a fast path (Arrow); every other line the csv module's. Mixed
     at random with defects (quotes, wrong field counts, bad UTF-8, a stray carriage return,
-    blank lines, empty values), the rows and rejects must be those of the csv module reading
-    each line on its own, whatever the chunk and read-block sizes."""
+    blank lines, empty values, a byte order mark starting a line, a field over the csv
+    module's size limit), the rows and rejects must be those of the csv module reading each
+    line on its own, whatever the chunk and read-block sizes."""
     import random
 
     from ingestion.sources.csvfile import CsvFile
@@ -268,6 +269,10 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
             values[3] = "a\rb"  # a stray carriage return
         elif kind < 0.05:
             values = []  # a blank line
+        elif kind < 0.053:
+            values[0] = "\ufeff" + values[0]  # a byte order mark mid-file: kept, as text
+        elif kind < 0.054:
+            values[4] = "z" * 140_000  # longer than the csv module's field size limit
         text = ",".join(values)
         lines.append(text.encode("latin-1" if "\xe9" in text else "utf-8"))
     lines.append(b"1,2,3,4,5")

@@ -20,9 +20,11 @@
 
 {#- The rows of a claim_key-grained mart over fct_claims (fct_ar_snapshots,
     int_claim_kpi_outcomes) that a run replaces: those of the claims fct_claims re-derived
-    since the model's last run, and those of the claims processed upstream since then. The
-    second set adds the claims that left fct_claims (every version now quarantined), whose old
-    rows must go although nothing replaces them. -#}
+    since the model's last run, and those of the claims processed upstream since then that
+    are no longer in fct_claims (every version now quarantined): their old rows must go
+    although nothing replaces them. A claim still in fct_claims is replaced only once
+    fct_claims has re-derived it, so a run selected without fct_claims removes nothing that
+    fct_claims still holds. -#}
 {% macro rederived_claims_scope(relation) -%}
     (
         claim_key in (
@@ -32,7 +34,12 @@
         or claim_key in (
             select {{ surrogate_key(['processed.claim_id']) }}
             from {{ ref('int_claim_versions_unioned') }} as processed
-            where {{ processed_since_last_run('processed.processed_at', relation) }}
+            where
+                {{ processed_since_last_run('processed.processed_at', relation) }}
+                and not exists (
+                    select 1 from {{ ref('fct_claims') }} as present
+                    where present.claim_key = {{ surrogate_key(['processed.claim_id']) }}
+                )
         )
     )
 {%- endmacro %}

@@ -1,9 +1,10 @@
 {#- The claims whose fct_claims row a run replaces (strategy replace_scope), as a predicate
-    on claim_id: those processed upstream since the model's last run (every version of a
-    claim that changed is; the claim may have left int_claims_conformed), those of patients
-    with a version first seen since then, those whose transaction was processed since then,
-    and those that point at an unknown member. The model derives exactly the claims of
-    int_claims_conformed in this set. `relation`: the model's table. -#}
+    on claim_id: those int_claims_conformed wrote since the model's last run, those processed
+    upstream since then (every version of a claim that changed is; the claim may have left
+    int_claims_conformed), those of patients with a version first seen since then, those
+    whose transaction was processed since then, and those that point at an unknown member.
+    The model derives exactly the claims of int_claims_conformed in this set. `relation`: the
+    model's table. -#}
 {% macro fct_claims_rederived_scope(relation) -%}
     (
         claim_id in (
@@ -13,7 +14,8 @@
         or claim_id in (
             select late.claim_id from {{ ref('int_claims_conformed') }} as late
             where
-                late.patient_id in (
+                {{ processed_since_last_run('late.processed_at', relation) }}
+                or late.patient_id in (
                     select changed_patients.patient_id
                     from {{ ref('dim_patient') }} as changed_patients
                     where {{ processed_since_last_run('changed_patients.processed_at', relation) }}
