@@ -252,14 +252,13 @@ class CsvFile:
         chunk = _ChunkBuilder(len(header))
         reader = csv.reader(lines, strict=True)
         careful_until = 0  # the lines up to this number go through the csv module
+        longest = csv.field_size_limit()
         while True:
             if chunk.rows_read >= batch_rows:
                 yield chunk.build()
                 chunk = _ChunkBuilder(len(header))
             if plain is not None and lines.next_number > careful_until:
-                first, run = lines.plain_run(
-                    batch_rows - chunk.rows_read, len(header) - 1, csv.field_size_limit()
-                )
+                first, run = lines.plain_run(batch_rows - chunk.rows_read, len(header) - 1, longest)
                 if run:
                     arrays = plain.parse(run)
                     if arrays is not None:

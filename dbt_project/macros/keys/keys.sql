@@ -34,6 +34,15 @@
 {%- endmacro %}
 
 
+{#- A fact row that points at the unknown member of any of these dimension keys (a late-arriving
+    dimension row): incremental facts re-derive such rows. `alias`: the fact table's alias. -#}
+{% macro points_at_unknown_member(alias, key_columns) -%}
+    {%- for column in key_columns %}
+        {% if not loop.first %}or {% endif %}{{ alias }}.{{ column }} = {{ unknown_key() }}
+    {%- endfor %}
+{%- endmacro %}
+
+
 {#- A dimension key for a foreign key: the hashed key when the referenced row exists, else the
     unknown member. `exists_column` is a column of the joined dimension (null when no match). -#}
 {% macro dimension_key(natural_columns, exists_column) -%}

@@ -29,11 +29,9 @@
         )
         or claim_id in (
             select unknown_members.claim_id from {{ relation }} as unknown_members
-            where
-                unknown_members.patient_key = {{ unknown_key() }}
-                or unknown_members.provider_key = {{ unknown_key() }}
-                or unknown_members.department_key = {{ unknown_key() }}
-                or unknown_members.payer_key = {{ unknown_key() }}
+            where {{ points_at_unknown_member('unknown_members', [
+                'patient_key', 'provider_key', 'department_key', 'payer_key',
+            ]) }}
         )
     )
 {%- endmacro %}

@@ -38,13 +38,10 @@ transactions as (
             )
             or transaction_id in (
                 select unknown_members.transaction_id from {{ this }} as unknown_members
-                where
-                    unknown_members.patient_key = {{ unknown_key() }}
-                    or unknown_members.provider_key = {{ unknown_key() }}
-                    or unknown_members.department_key = {{ unknown_key() }}
-                    or unknown_members.payer_key = {{ unknown_key() }}
-                    or unknown_members.cpt_code_key = {{ unknown_key() }}
-                    or unknown_members.icd_code_key = {{ unknown_key() }}
+                where {{ points_at_unknown_member('unknown_members', [
+                    'patient_key', 'provider_key', 'department_key', 'payer_key',
+                    'cpt_code_key', 'icd_code_key',
+                ]) }}
             )
     {%- endif %}
 ),
