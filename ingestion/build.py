@@ -66,6 +66,10 @@ class BuildResult:
     reconciled: str | None = None
     # the nodes run again one at a time after DuckDB ran out of memory (retry_out_of_memory)
     retried: tuple[str, ...] = ()
+    # a build scoped to new Bronze loads: the sources whose nodes it left as they were
+    # (unchanged_sources), and whether it left out the unit tests
+    unchanged_sources: tuple[str, ...] = ()
+    skipped_unit_tests: bool = False
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -243,6 +247,10 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+# what a build scoped to new Bronze loads leaves out besides the unreached nodes
+UNIT_TESTS = "resource_type:unit_test"
+
+
 @dataclass(frozen=True)
 class SkippedBuild:
     """A build that did not run because nothing it reads has changed (see build_state)."""
@@ -279,6 +287,18 @@ def build_unless_up_to_date(
     scope = (
         build_state.reconcile_scope(inputs) if whole and not force else build_state.RECONCILE_ALL
     )
+    unchanged: list[str] = []
+    if inputs is not None and whole and scope != build_state.RECONCILE_ALL:
+        # The project is as the last successful build left it and only new loads differ:
+        # the unit tests (fixed inputs) passed then, and a node that reads none of the new
+        # loads would compute what it holds. Build what the new loads reach.
+        exclude = [UNIT_TESTS]
+        declared = build_state.declared_sources(project_dir) or []
+        unchanged = build_state.unchanged_sources(inputs, scope, declared)
+        if unchanged and len(unchanged) < len(declared):
+            select = [f"source:{name}+" for name in declared if name not in unchanged]
+        else:
+            unchanged = []
     build_state.forget(inputs)
     with _environment(build_state.RECONCILE_ENV, scope):
         result = run_build(
@@ -306,6 +326,10 @@ def build_unless_up_to_date(
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
+    if exclude == [UNIT_TESTS]:
+        result = dataclasses.replace(
+            result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
+        )
     if inputs is not None and whole and result.exit_code == 0:
         build_state.remember(inputs)
     return result
@@ -394,6 +418,16 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
             (node.status for node in result.nodes if node.name == RECONCILIATION_TEST), "?"
         )
         lines.append(f"  bronze     reconciliation {status}: {describe_scope(result.reconciled)}")
+    if result.skipped_unit_tests:
+        skipped = "the unit tests"
+        if result.unchanged_sources:
+            skipped += " and the nodes that read only unchanged sources: " + ", ".join(
+                result.unchanged_sources
+            )
+        lines.append(
+            f"  not run    {skipped} (the last successful build ran them on the same inputs; "
+            "`rcm build --force` runs everything)"
+        )
     if result.nodes:
         lines.append("slowest nodes:")
         for node in result.slowest(slowest):

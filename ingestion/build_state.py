@@ -24,6 +24,8 @@ The same record scopes the Bronze reconciliation test (every Bronze row is in st
 superseded): when the project and settings are unchanged since a successful build that left
 the warehouse as it is, and every Bronze load that build read is still there unchanged, only
 the new loads need checking; ``reconcile_scope`` names them. Anything else means a full check.
+In such a build, ``unchanged_sources`` names the declared dbt sources whose Bronze folder got no
+new load: `rcm build` leaves out the nodes that read only those (ingestion/build.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+
+import yaml
 
 STATE_SUFFIX = ".build-state.json"
 # in the message of a skipped build (the bench looks for it in `rcm build`'s output)
@@ -63,6 +67,9 @@ class BuildInputs:
     # Bronze load id -> fingerprint of its files (path, size, modification time; a rewrite
     # that keeps both, such as `cp -p` of a same-size file, goes unnoticed: `--force`)
     bronze_loads: Mapping[str, str] = field(default_factory=dict)
+    # Bronze load id -> the folder of the table it loaded, under the Bronze root
+    # ("hospital_a/claims"); a dbt source reads the folder named <source>/<table>
+    load_tables: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def state_file(self) -> Path:
@@ -123,13 +130,17 @@ def local_build_inputs(
     bronze = lake / "bronze"
     bronze_files = sorted(_walk(bronze)) if bronze.is_dir() else []
     loads: dict[str, hashlib._Hash] = {}
+    load_tables: dict[str, str] = {}
     for path in bronze_files:
         stat = path.stat()
-        entry = f"{path.relative_to(bronze)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+        relative = path.relative_to(bronze)
+        entry = f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
         digest.update(entry)
         # a file outside a load folder is kept under "" (it makes the next check a full one)
-        load_id = _load_id(path.relative_to(bronze)) or ""
+        load_id = _load_id(relative) or ""
         loads.setdefault(load_id, hashlib.sha256()).update(entry)
+        if load_id:
+            load_tables.setdefault(load_id, _table_folder(relative))
     return BuildInputs(
         warehouse,
         lake,
@@ -137,6 +148,7 @@ def local_build_inputs(
         len(bronze_files),
         project_fingerprint,
         {load_id: load.hexdigest() for load_id, load in sorted(loads.items())},
+        load_tables,
     )
 
 
@@ -147,6 +159,17 @@ def _load_id(path: Path) -> str | None:
         if part.startswith("load_id="):
             return part.removeprefix("load_id=")
     return None
+
+
+def _table_folder(path: Path) -> str:
+    """The folders above a Bronze file's ``load_id=...`` folder ("hospital_a/claims");
+    ``path`` is relative to the Bronze root."""
+    above: list[str] = []
+    for part in path.parts:
+        if part.startswith("load_id="):
+            break
+        above.append(part)
+    return "/".join(above)
 
 
 def _warehouse_stamp(warehouse: Path) -> dict[str, int] | None:
@@ -204,6 +227,41 @@ def reconcile_scope(inputs: BuildInputs | None) -> str:
     if "" in new:
         return RECONCILE_ALL  # Bronze files outside a load folder: no load id to name
     return ",".join(sorted(new)) or RECONCILE_NONE
+
+
+def declared_sources(project_dir: Path) -> list[str] | None:
+    """The source tables the dbt project declares, as ``source.table``; None when a YAML file
+    of the project cannot be read (dbt will say why)."""
+    declared: set[str] = set()
+    for path in sorted((project_dir / "dbt_project").rglob("*.yml")):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return None
+        sources = document.get("sources") if isinstance(document, dict) else None
+        for source in sources if isinstance(sources, list) else []:
+            tables = source.get("tables") if isinstance(source, dict) else None
+            for table in tables if isinstance(tables, list) else []:
+                if isinstance(table, dict) and table.get("name"):
+                    declared.add(f"{source.get('name')}.{table['name']}")
+    return sorted(declared)
+
+
+def unchanged_sources(inputs: BuildInputs, scope: str, declared: Iterable[str]) -> list[str]:
+    """The declared sources that a build scoped to ``scope`` (reconcile_scope's load ids) need
+    not read: Bronze tables (``<lake>/bronze/<source>/<table>``) with no new load since the last
+    successful build. Nothing when every load must be checked; a source outside the Bronze
+    (the audit log) is never unchanged."""
+    if scope == RECONCILE_ALL:
+        return []
+    new = set() if scope == RECONCILE_NONE else set(scope.split(","))
+    loaded = set(inputs.load_tables.values())
+    touched = {inputs.load_tables.get(load_id) for load_id in new}
+    return [
+        name
+        for name in declared
+        if name.replace(".", "/", 1) in loaded and name.replace(".", "/", 1) not in touched
+    ]
 
 
 def forget(inputs: BuildInputs | None) -> None:

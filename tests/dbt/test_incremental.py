@@ -293,11 +293,19 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     """A claims file replays the one version of a clean claim with its PatientID blank. Staging
     keeps the replayed row (same version, later load), so every version of the claim is
     quarantined: a full build has no clean row for it. An incremental build must drop it too,
-    from the CDM and from every mart, not keep the row of the version it replaced."""
+    from the CDM and from every mart, not keep the row of the version it replaced.
+
+    The copy is built once by `rcm build` first, which records the build: the build after the
+    replay is then scoped to the one new load. It leaves out the unit tests and every node that
+    reads only sources without a new load (providers, departments, code sets), and must still
+    equal the full rebuild."""
     assert advanced.build.exit_code == 0
     lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
     shutil.copytree(pipeline.lake, lake)
     shutil.copyfile(pipeline.warehouse, warehouse)
+    recorded = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    assert "not run" not in recorded.stdout, "a build with no record must run every node"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.execute(
             "select staged.claim_id from staging.stg_hospital_a__claims as staged "
@@ -330,6 +338,17 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
     build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
     assert build.returncode == 0, build.stdout[-3000:]
+    assert "reconciliation pass: 1 new load" in build.stdout, build.stdout[-3000:]
+    skipped = next(line for line in build.stdout.splitlines() if "not run" in line)
+    assert "hospital_a.providers" in skipped and "codesets.icd10cm_codes" in skipped, skipped
+    assert "hospital_a.claims" not in skipped, skipped
+    ran = {
+        node["unique_id"].split(".")[0] + "." + node["unique_id"].split(".")[2]
+        for node in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    }
+    assert {"model.stg_hospital_a__claims", "model.fct_claims"} <= ran
+    assert "model.stg_hospital_a__providers" not in ran and "model.dim_icd_code" not in ran
+    assert not any(name.startswith("unit_test.") for name in ran), sorted(ran)
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         conformed = con.execute(

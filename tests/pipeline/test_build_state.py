@@ -226,3 +226,46 @@ def test_a_parent_folder_named_like_a_load_is_not_a_load(tmp_path: Path) -> None
     )
     assert found is not None
     assert set(found.bronze_loads) == {"7"}
+
+
+# --- which sources a build scoped to new loads leaves alone (unchanged_sources) ----------------
+
+
+def test_the_declared_sources_are_read_from_the_project_yaml() -> None:
+    declared = build_state.declared_sources(REPO_ROOT)
+    assert declared is not None
+    assert {"hospital_a.claims", "hospital_b.providers", "codesets.npi"} <= set(declared)
+    assert "lake_audit.load_audit" in declared
+    assert declared == sorted(set(declared))
+
+
+def test_a_project_yaml_that_does_not_parse_declares_nothing_known(world: dict[str, Path]) -> None:
+    broken = world["project"] / "dbt_project" / "models" / "broken.yml"
+    broken.write_text("sources: [unclosed\n")
+    assert build_state.declared_sources(world["project"]) is None
+
+
+def test_only_bronze_tables_without_a_new_load_are_unchanged(world: dict[str, Path]) -> None:
+    add_load(world, "2")  # hospital_b/claims
+    recorded = inputs(world)
+    assert recorded is not None
+    build_state.remember(recorded)
+    add_load(world, "3")
+    current = inputs(world)
+    assert current is not None
+    assert current.load_tables == {
+        "1": "hospital_a/claims",
+        "2": "hospital_b/claims",
+        "3": "hospital_b/claims",
+    }
+    declared = ["hospital_a.claims", "hospital_b.claims", "hospital_b.patients", "lake_audit.x"]
+    new = build_state.reconcile_scope(current)
+    assert new == "3"
+    # hospital_b.patients has no Bronze folder here and the audit log is not Bronze: a build
+    # reads them whatever the loads; hospital_b.claims has the new load
+    assert build_state.unchanged_sources(current, new, declared) == ["hospital_a.claims"]
+    assert build_state.unchanged_sources(current, build_state.RECONCILE_ALL, declared) == []
+    assert build_state.unchanged_sources(current, build_state.RECONCILE_NONE, declared) == [
+        "hospital_a.claims",
+        "hospital_b.claims",
+    ]
