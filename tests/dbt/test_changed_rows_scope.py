@@ -21,7 +21,7 @@ from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 FCT = "marts.fct_transactions"
 LATEST = f"processed_at = (select max(processed_at) from {FCT})"
 UNIQUE = "unique_fct_transactions_transaction_key"
-NOT_NULL = "not_null_fct_transactions_charge_amount"
+NOT_NULL = "not_null_fct_transactions"
 RELATIONSHIP = "relationships_fct_transactions_patient_key__patient_key__ref_dim_patient_"
 
 

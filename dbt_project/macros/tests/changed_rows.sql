@@ -6,8 +6,8 @@
     read only the rows of the latest run (the newest processed_at) of an incremental model, or
     of a view over incremental models:
 
-    - row tests (not_null, accepted_values, expression_is_true, matches_regex, value_in_range,
-      valid_npi_check_digit): a row that no run has rewritten since passed them in the build
+    - row tests (not_null, not_null_columns, accepted_values, expression_is_true, matches_regex,
+      value_in_range, valid_npi_check_digit): a row that no run has rewritten since passed them in the build
       that wrote it, and the project has not changed since;
     - unique and unique_combination_of_columns (without latest_run_key, which scopes itself):
       the rows that share the key (the first column of a combination) with a row of the latest
@@ -39,8 +39,8 @@
 {#- The tests whose verdict on a row depends on that row alone. -#}
 {% macro changed_rows_row_tests() -%}
     {{ return([
-        'not_null', 'accepted_values', 'expression_is_true', 'matches_regex', 'value_in_range',
-        'valid_npi_check_digit',
+        'not_null', 'not_null_columns', 'accepted_values', 'expression_is_true', 'matches_regex',
+        'value_in_range', 'valid_npi_check_digit',
     ]) }}
 {%- endmacro %}
 

@@ -79,3 +79,39 @@ where
     {{ column_name }} is not null
     and not {{ rcm.npi_check_digit_is_valid(column_name) }}
 {% endtest %}
+
+
+{#- No column of `column_names` holds a null. One test and one scan of the model for all its
+    not-null columns, where dbt's not_null is a test (and a dbt node) per column. Returns one row
+    per column that has nulls, with their number; the failure count is the number of nulls. -#}
+{% test not_null_columns(model, column_names) %}
+{{ config(fail_calc='coalesce(sum(null_rows), 0)') }}
+{%- if not column_names %}
+    {{ exceptions.raise_compiler_error("not_null_columns: column_names is empty") }}
+{%- endif %}
+select
+    per_column.column_name,
+    per_column.null_rows
+from (
+    select
+        names.column_name,
+        case names.column_name
+        {%- for column in column_names %}
+            when '{{ column }}' then counts.nulls_{{ loop.index }}
+        {%- endfor %}
+        end as null_rows
+    from (
+        select
+        {%- for column in column_names %}
+            count(*) - count({{ column }}) as nulls_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endfor %}
+        from {{ model }}
+    ) as counts
+    cross join (
+        {%- for column in column_names %}
+        select '{{ column }}' as column_name{{ " union all" if not loop.last }}
+        {%- endfor %}
+    ) as names
+) as per_column
+where per_column.null_rows > 0
+{% endtest %}
