@@ -288,7 +288,8 @@ def build_unless_up_to_date(
         build_state.reconcile_scope(inputs) if whole and not force else build_state.RECONCILE_ALL
     )
     unchanged: list[str] = []
-    if inputs is not None and whole and scope != build_state.RECONCILE_ALL:
+    scoped = inputs is not None and whole and scope != build_state.RECONCILE_ALL
+    if inputs is not None and scoped:
         # The project is as the last successful build left it and only new loads differ:
         # the unit tests (fixed inputs) passed then, and a node that reads none of the new
         # loads would compute what it holds. Build what the new loads reach.
@@ -326,7 +327,7 @@ def build_unless_up_to_date(
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
-    if exclude == [UNIT_TESTS]:
+    if scoped:
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
         )
