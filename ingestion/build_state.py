@@ -233,7 +233,8 @@ def declared_sources(project_dir: Path) -> list[str] | None:
     """The source tables the dbt project declares, as ``source.table``; None when a YAML file
     of the project cannot be read (dbt will say why)."""
     declared: set[str] = set()
-    for path in sorted((project_dir / "dbt_project").rglob("*.yml")):
+    folder = project_dir / "dbt_project"
+    for path in sorted([*folder.rglob("*.yml"), *folder.rglob("*.yaml")]):
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):

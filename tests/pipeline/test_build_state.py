@@ -269,3 +269,13 @@ def test_only_bronze_tables_without_a_new_load_are_unchanged(world: dict[str, Pa
         "hospital_a.claims",
         "hospital_b.claims",
     ]
+
+
+def test_sources_declared_in_a_yaml_file_count_too(world: dict[str, Path]) -> None:
+    """dbt reads .yaml as well as .yml: a source missed here would never be selected."""
+    extra = world["project"] / "dbt_project" / "models" / "_extra__sources.yaml"
+    extra.write_text(
+        "version: 2\nsources:\n  - name: hospital_c\n    tables:\n      - name: claims\n"
+    )
+    declared = build_state.declared_sources(world["project"])
+    assert declared is not None and "hospital_c.claims" in declared
