@@ -137,10 +137,10 @@ def local_build_inputs(
         entry = f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
         digest.update(entry)
         # a file outside a load folder is kept under "" (it makes the next check a full one)
-        load_id = _load_id(relative) or ""
+        load_id, table = _load_of(relative) or ("", "")
         loads.setdefault(load_id, hashlib.sha256()).update(entry)
         if load_id:
-            load_tables.setdefault(load_id, _table_folder(relative))
+            load_tables.setdefault(load_id, table)
     return BuildInputs(
         warehouse,
         lake,
@@ -152,24 +152,14 @@ def local_build_inputs(
     )
 
 
-def _load_id(path: Path) -> str | None:
-    """The load a Bronze file belongs to: its ``load_id=...`` folder (None outside one);
-    ``path`` is relative to the Bronze root."""
-    for part in path.parts:
+def _load_of(path: Path) -> tuple[str, str] | None:
+    """The load a Bronze file belongs to and the table it loaded: the id of its
+    ``load_id=...`` folder and the folders above that ("hospital_a/claims"); None outside a load
+    folder. ``path`` is relative to the Bronze root."""
+    for index, part in enumerate(path.parts):
         if part.startswith("load_id="):
-            return part.removeprefix("load_id=")
+            return part.removeprefix("load_id="), "/".join(path.parts[:index])
     return None
-
-
-def _table_folder(path: Path) -> str:
-    """The folders above a Bronze file's ``load_id=...`` folder ("hospital_a/claims");
-    ``path`` is relative to the Bronze root."""
-    above: list[str] = []
-    for part in path.parts:
-        if part.startswith("load_id="):
-            break
-        above.append(part)
-    return "/".join(above)
 
 
 def _warehouse_stamp(warehouse: Path) -> dict[str, int] | None:
@@ -256,13 +246,10 @@ def unchanged_sources(inputs: BuildInputs, scope: str, declared: Iterable[str]) 
     if scope == RECONCILE_ALL:
         return []
     new = set() if scope == RECONCILE_NONE else set(scope.split(","))
-    loaded = set(inputs.load_tables.values())
-    touched = {inputs.load_tables.get(load_id) for load_id in new}
-    return [
-        name
-        for name in declared
-        if name.replace(".", "/", 1) in loaded and name.replace(".", "/", 1) not in touched
-    ]
+    untouched = set(inputs.load_tables.values()) - {
+        inputs.load_tables.get(load_id) for load_id in new
+    }
+    return [name for name in declared if name.replace(".", "/", 1) in untouched]
 
 
 def forget(inputs: BuildInputs | None) -> None:
