@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion import build_state, console
+from ingestion import build_state, compaction, console
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -70,6 +70,8 @@ class BuildResult:
     # (unchanged_sources), and whether it left out the unit tests
     unchanged_sources: tuple[str, ...] = ()
     skipped_unit_tests: bool = False
+    # the tables rewritten after the build to drop their deleted rows (ingestion/compaction.py)
+    compacted: tuple[compaction.Compacted, ...] = ()
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -337,6 +339,11 @@ def build_unless_up_to_date(
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
         )
+    warehouse = build_state.local_warehouse(target)
+    if warehouse is not None and result.exit_code == 0:
+        # before remember(): the record holds the warehouse file as the build leaves it
+        compacted = compaction.compact_warehouse(warehouse)
+        result = dataclasses.replace(result, compacted=tuple(compacted))
     if inputs is not None and whole and result.exit_code == 0:
         build_state.remember(inputs)
     return result
@@ -435,6 +442,8 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
             f"  not run    {skipped} (the last successful build ran them on the same inputs; "
             "`rcm build --force` runs everything)"
         )
+    for table in result.compacted:
+        lines.append(f"  compacted  {table.describe()}")
     if result.nodes:
         lines.append("slowest nodes:")
         for node in result.slowest(slowest):

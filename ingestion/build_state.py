@@ -98,6 +98,14 @@ def _package_version(name: str) -> str:
         return "absent"
 
 
+def local_warehouse(target: str | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The DuckDB file of the local target, or None when the build targets another engine."""
+    env = os.environ if env is None else env
+    if (target or env.get("RCM_TARGET") or "local") != "local":
+        return None
+    return Path(env.get("RCM_WAREHOUSE_PATH") or "warehouse/rcm.duckdb").resolve()
+
+
 def local_build_inputs(
     *,
     project_dir: Path,
@@ -109,10 +117,10 @@ def local_build_inputs(
     env = os.environ if env is None else env
     target_name = target or env.get("RCM_TARGET") or "local"
     lake_location = env.get("RCM_LAKE_DIR") or "lake"
-    if target_name != "local" or "://" in lake_location:
+    warehouse = local_warehouse(target, env)
+    if warehouse is None or "://" in lake_location:
         return None
     lake = Path(lake_location).resolve()
-    warehouse = Path(env.get("RCM_WAREHOUSE_PATH") or "warehouse/rcm.duckdb").resolve()
 
     digest = hashlib.sha256()
     digest.update(f"state {STATE_VERSION}\0target {target_name}\0".encode())

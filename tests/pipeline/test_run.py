@@ -1,5 +1,6 @@
 """`rcm run` end to end: generate, ingest and build in a temp folder, then the headline KPIs;
-a rerun with nothing new skips the build, a changed Bronze file makes `rcm build` run again.
+a rerun with nothing new skips the build, a changed Bronze file makes `rcm build` run again,
+and a build rewrites a table most of whose stored rows are deleted (ingestion/compaction.py).
 
 The printed days in A/R is checked against a value computed here from the additive
 components of `marts.kpi_monthly` with the definition (A/R at month end / average daily
@@ -99,9 +100,27 @@ def test_rcm_run_builds_the_warehouse_and_prints_headline_kpis(tmp_path: Path) -
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
+    # a table with many deleted rows, as daily builds leave them without DuckDB's vacuum
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("set max_vacuum_tasks = 0")
+        con.execute("create schema scratch")
+        con.execute("create table scratch.fragmented as select range as id from range(300000)")
+        con.execute("checkpoint")
+        con.execute("delete from scratch.fragmented where id % 5 < 3")
+        con.execute("checkpoint")
+
     # a Bronze file rewritten (a re-published load) makes the next build run dbt
     part = next((tmp_path / "lake" / "bronze").rglob("*.parquet"))
     stat = part.stat()
     os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert "dbt build summary" in build()
+    rebuilt = build()
+    assert "dbt build summary" in rebuilt
+    # the build rewrote the fragmented table, and recorded the warehouse as the rewrite left it
+    assert "compacted  scratch.fragmented (180,000 deleted of 300,000 stored rows" in rebuilt
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored, live = con.execute(
+            "select estimated_size, (select count(*) from scratch.fragmented)"
+            " from duckdb_tables() where schema_name = 'scratch'"
+        ).fetchone()
+    assert stored == live == 120_000
     assert "is up to date" in build()

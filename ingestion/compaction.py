@@ -1,0 +1,176 @@
+"""Keep the local DuckDB warehouse compact while its builds run without DuckDB's vacuum.
+
+The local profile turns the vacuum off (``max_vacuum_tasks: 0`` in profiles/profiles.yml). An
+incremental run deletes and re-inserts rows spread over large tables (the claims a day touched,
+the latest month of A/R), and a checkpoint that vacuums rewrites every row group that lost rows:
+nearly the whole table, at every checkpoint of every daily build. Without the vacuum a deleted
+row stays in the file until its whole row group is deleted, so the file and the scans of such a
+table grow a little with each run.
+
+``compact_warehouse`` bounds that: it rewrites a table whose deleted rows reach
+``DEFAULT_THRESHOLD`` of the rows it stores (and at least one row group). `rcm build` calls it
+after every successful build on the local target and names what it rewrote.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ingestion import console
+
+# DuckDB stores a table in row groups of this many rows; fewer deleted rows free no space.
+ROW_GROUP_ROWS = 122_880
+# A table is rewritten once this share of the rows it stores is deleted.
+DEFAULT_THRESHOLD = 0.3
+# The local profile's DuckDB defaults (profiles/profiles.yml), read from the same variables.
+_MEMORY_LIMIT = ("RCM_DUCKDB_MEMORY_LIMIT", "4GB")
+_THREADS = ("RCM_DUCKDB_THREADS", "2")
+_VACUUM_TASKS = ("RCM_DUCKDB_MAX_VACUUM_TASKS", "0")
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """A table's stored rows (deleted ones included) and live rows."""
+
+    schema: str
+    table: str
+    stored_rows: int
+    live_rows: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def deleted_rows(self) -> int:
+        return max(self.stored_rows - self.live_rows, 0)
+
+    @property
+    def deleted_share(self) -> float:
+        return self.deleted_rows / self.stored_rows if self.stored_rows else 0.0
+
+    def needs_compaction(self, threshold: float = DEFAULT_THRESHOLD) -> bool:
+        return self.deleted_rows >= ROW_GROUP_ROWS and self.deleted_share >= threshold
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """A table that was rewritten, as it was before, and how long the rewrite took."""
+
+    before: TableRows
+    seconds: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.before.name} ({self.before.deleted_rows:,} deleted of "
+            f"{self.before.stored_rows:,} stored rows, {self.before.deleted_share:.0%}; "
+            f"{self.seconds:.1f}s)"
+        )
+
+
+def _quoted(*parts: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def table_rows(connection: duckdb.DuckDBPyConnection) -> list[TableRows]:
+    """Stored and live rows of every table of the connection's database."""
+    tables = connection.execute(
+        "select schema_name, table_name, estimated_size from duckdb_tables() "
+        "where database_name = current_database() and not temporary and not internal "
+        "order by schema_name, table_name"
+    ).fetchall()
+    found = []
+    for schema, table, stored in tables:
+        counted = connection.execute(f"select count(*) from {_quoted(schema, table)}").fetchone()
+        live = int(counted[0]) if counted else 0
+        found.append(TableRows(str(schema), str(table), int(stored or 0), live))
+    return found
+
+
+def _comments(connection: duckdb.DuckDBPyConnection, rows: TableRows) -> list[str]:
+    """The statements that put back a table's comment and its columns' comments."""
+    statements = []
+    table_comment = connection.execute(
+        "select comment from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [rows.schema, rows.table],
+    ).fetchone()
+    relation = _quoted(rows.schema, rows.table)
+    if table_comment and table_comment[0]:
+        statements.append(f"comment on table {relation} is {_literal(table_comment[0])}")
+    for column, comment in connection.execute(
+        "select column_name, comment from duckdb_columns() where database_name = "
+        "current_database() and schema_name = ? and table_name = ? and comment is not null",
+        [rows.schema, rows.table],
+    ).fetchall():
+        statements.append(
+            f"comment on column {relation}.{_quoted(column)} is {_literal(str(comment))}"
+        )
+    return statements
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _has_constraints(connection: duckdb.DuckDBPyConnection, rows: TableRows) -> bool:
+    found = connection.execute(
+        "select count(*) from duckdb_constraints() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [rows.schema, rows.table],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def compact_warehouse(
+    warehouse: Path,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] = console.info,
+) -> list[Compacted]:
+    """Rewrite each table of ``warehouse`` whose deleted rows reach ``threshold`` of its
+    stored rows (and one row group). A table with constraints (a dbt contract) is left as it
+    is: a rewrite would drop them. A rewrite that fails is rolled back and reported through
+    ``progress``. Returns what was rewritten."""
+    if not warehouse.is_file():
+        return []
+    env = os.environ if env is None else env
+    done: list[Compacted] = []
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(f"set memory_limit = {_literal(env.get(*_MEMORY_LIMIT))}")
+        connection.execute(f"set threads = {int(env.get(*_THREADS))}")
+        connection.execute("set preserve_insertion_order = false")
+        # as in the builds: this connection's checkpoint rewrites only what it compacts
+        connection.execute(f"set max_vacuum_tasks = {int(env.get(*_VACUUM_TASKS))}")
+        for rows in table_rows(connection):
+            if not rows.needs_compaction(threshold) or _has_constraints(connection, rows):
+                continue
+            progress(
+                f"rcm build: compacting {rows.name}: {rows.deleted_rows:,} of its "
+                f"{rows.stored_rows:,} stored rows are deleted ({rows.deleted_share:.0%})"
+            )
+            started = time.perf_counter()
+            relation = _quoted(rows.schema, rows.table)
+            comments = _comments(connection, rows)
+            connection.execute("begin transaction")
+            try:
+                connection.execute(f"create or replace table {relation} as from {relation}")
+                for statement in comments:
+                    connection.execute(statement)
+                connection.execute("commit")
+            except duckdb.Error as error:
+                # the table keeps its rows (and its deleted ones): a failed rewrite loses nothing
+                connection.execute("rollback")
+                progress(f"rcm build: could not compact {rows.name}, left as it was: {error}")
+                continue
+            done.append(Compacted(rows, time.perf_counter() - started))
+        if done:
+            connection.execute("checkpoint")
+    return done
