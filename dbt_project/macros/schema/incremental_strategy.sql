@@ -215,7 +215,11 @@
     everything), "none", or a comma-separated list of load ids: the loads that the last
     successful build of the same project did not read. reconcile_loads() returns none for all
     loads, else the list of ids (empty for "none"); reconcile_scope() renders it as a
-    predicate on the Bronze load id column. -#}
+    predicate on the Bronze load id column. The predicate also bounds the id by the list's
+    first and last id: that range reaches the Parquet reader, which skips the files of other
+    loads by their statistics (a Bronze file holds one load). An IN list of several ids alone
+    does not: the scale-10 reconciliation of a week read all 5.7 M Bronze rows of a hospital's
+    transactions to find the 0.3 M of its new loads. -#}
 {% macro reconcile_loads() -%}
     {%- set scope = env_var('RCM_RECONCILE_LOADS', 'all') | trim -%}
     {%- if scope | lower in ('', 'all') -%}
@@ -237,10 +241,11 @@
     {%- elif ids | length == 0 -%}
         1 = 0
     {%- else -%}
-        {{ load_id }} in (
-            {%- for id in ids -%}
-                '{{ id | replace("'", "''") }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
-        )
+        {%- set literals = [] -%}
+        {%- for id in ids | sort -%}
+            {%- do literals.append("'" ~ (id | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {{ load_id }} between {{ literals | first }} and {{ literals | last }}
+        and {{ load_id }} in ({{ literals | join(', ') }})
     {%- endif -%}
 {%- endmacro %}

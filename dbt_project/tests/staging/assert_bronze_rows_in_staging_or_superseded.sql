@@ -35,15 +35,22 @@ lost as (
             'claims' as table_name,
             bronze.bronze_key as missing_key
         from (
-            select distinct
-                {{ clean_string('ClaimID') }} as bronze_key,
-                {{ to_timestamp('ModifiedDate') }} as modified_at
-            from {{ source(hospital, 'claims') }}
-            {%- if reconcile_loads() is not none %}
+            {%- if reconcile_loads() is none %}
+                select distinct
+                    {{ clean_string('ClaimID') }} as bronze_key,
+                    {{ to_timestamp('ModifiedDate') }} as modified_at
+                from {{ source(hospital, 'claims') }}
+            {%- else %}
                 -- staging rewrites every version of a claim that a new load touches: check
                 -- every Bronze version of those claims, from whichever load. A cleaned id is
-                -- never blank nor 'null', so trim() alone finds the same rows (a third
-                -- cheaper over every Bronze claim row)
+                -- never blank nor 'null', so on the rows whose trimmed id is one, trim() is
+                -- the cleaned id and is not null: it alone is computed over every Bronze
+                -- claim row (the full cleaning there, pushed into the scan as a not-null
+                -- filter, took half of the test's time at scale 10)
+                select distinct
+                    trim(ClaimID) as bronze_key,
+                    {{ to_timestamp('ModifiedDate') }} as modified_at
+                from {{ source(hospital, 'claims') }}
                 where trim(ClaimID) in (
                     select {{ clean_string('ClaimID') }}
                     from {{ source(hospital, 'claims') }}
@@ -55,7 +62,11 @@ lost as (
             on
                 bronze.bronze_key = staged.claim_id
                 and bronze.modified_at = staged.modified_at
-        where bronze.bronze_key is not null and staged.claim_id is null
+        where
+            staged.claim_id is null
+            {%- if reconcile_loads() is none %}
+                and bronze.bronze_key is not null
+            {%- endif %}
         {%- if not loop.last %}
             union all
         {%- endif %}
