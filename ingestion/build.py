@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from ingestion import build_state, compaction, console
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -342,7 +344,12 @@ def build_unless_up_to_date(
     warehouse = build_state.local_warehouse(target)
     if warehouse is not None and result.exit_code == 0:
         # before remember(): the record holds the warehouse file as the build leaves it
-        compacted = compaction.compact_warehouse(warehouse)
+        try:
+            compacted = compaction.compact_warehouse(warehouse)
+        except (duckdb.Error, OSError, ValueError) as error:
+            # upkeep, not the build: the tables keep their rows, the next build tries again
+            console.info(f"rcm build: did not compact the warehouse {warehouse}: {error}")
+            compacted = []
         result = dataclasses.replace(result, compacted=tuple(compacted))
     if inputs is not None and whole and result.exit_code == 0:
         build_state.remember(inputs)

@@ -103,7 +103,7 @@ def _comments(connection: duckdb.DuckDBPyConnection, rows: TableRows) -> list[st
     ).fetchone()
     relation = _quoted(rows.schema, rows.table)
     if table_comment and table_comment[0]:
-        statements.append(f"comment on table {relation} is {_literal(table_comment[0])}")
+        statements.append(f"comment on table {relation} is {_literal(str(table_comment[0]))}")
     for column, comment in connection.execute(
         "select column_name, comment from duckdb_columns() where database_name = "
         "current_database() and schema_name = ? and table_name = ? and comment is not null",
@@ -146,6 +146,7 @@ def compact_warehouse(
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute(f"set memory_limit = {_literal(env.get(*_MEMORY_LIMIT))}")
         connection.execute(f"set threads = {int(env.get(*_THREADS))}")
+        # as in the builds, which write these tables: rows may come out in another order
         connection.execute("set preserve_insertion_order = false")
         # as in the builds: this connection's checkpoint rewrites only what it compacts
         connection.execute(f"set max_vacuum_tasks = {int(env.get(*_VACUUM_TASKS))}")

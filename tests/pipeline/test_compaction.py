@@ -119,7 +119,7 @@ def test_a_missing_warehouse_is_nothing_to_compact(tmp_path: Path) -> None:
 
 
 def test_the_build_summary_names_what_was_compacted(tmp_path: Path) -> None:
-    rows = compaction.TableRows("marts", "fct_ar_snapshots", 5_200_000, 3_900_000)
+    rows = compaction.TableRows("marts", "fct_ar_snapshots", 5_200_000, 3_380_000)
     result = BuildResult(
         success=True,
         nodes=(),
@@ -128,6 +128,6 @@ def test_the_build_summary_names_what_was_compacted(tmp_path: Path) -> None:
         compacted=(compaction.Compacted(rows, 4.31),),
     )
     assert (
-        "  compacted  marts.fct_ar_snapshots (1,300,000 deleted of 5,200,000 stored rows, 25%; "
+        "  compacted  marts.fct_ar_snapshots (1,820,000 deleted of 5,200,000 stored rows, 35%; "
         "4.3s)"
     ) in format_summary(result)

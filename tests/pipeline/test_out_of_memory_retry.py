@@ -5,6 +5,7 @@ together. Such an error cannot be made to happen on cue at a test's size, so the
 raise DuckDB's own "Out of Memory Error" text with DuckDB's error() function (simulated:
 said so here) while dbt runs them with more than one thread; everything else is real: a
 DuckDB file, dbt build and dbt retry through ingestion.build, in a process of their own.
+The same small projects check that a compaction that fails after the build does not fail it.
 """
 
 from __future__ import annotations
@@ -61,11 +62,12 @@ def _project(root: Path, models: dict[str, str]) -> Path:
     return root
 
 
-def _build(project: Path) -> tuple[dict[str, object], str]:
+def _build(project: Path, **settings: str) -> tuple[dict[str, object], str]:
     env = {
         **os.environ,
         "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **settings,
     }
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, str(project)],
@@ -119,3 +121,21 @@ def test_other_errors_are_not_retried(tmp_path: Path) -> None:
     assert result["exit_code"] == 1
     assert result["retried"] == []
     assert "one at a time" not in out
+
+
+def test_a_compaction_that_fails_leaves_a_passed_build_passed(tmp_path: Path) -> None:
+    # After a successful build on the local target, `rcm build` compacts the warehouse file
+    # (ingestion/compaction.py). Here that file is one DuckDB cannot open: the build still
+    # passes, and says what it did not do.
+    project = _project(tmp_path, {"light": "select 2 as z\n"})
+    not_duckdb = tmp_path / "not-a-warehouse.duckdb"
+    not_duckdb.write_text("this is not a DuckDB file\n")
+    result, out = _build(
+        project,
+        RCM_TARGET="local",
+        RCM_WAREHOUSE_PATH=str(not_duckdb),
+        RCM_LAKE_DIR=str(tmp_path / "lake"),
+    )
+    assert result["exit_code"] == 0, out
+    assert f"did not compact the warehouse {not_duckdb}" in out
+    assert "result: OK" in out

@@ -215,11 +215,13 @@
     everything), "none", or a comma-separated list of load ids: the loads that the last
     successful build of the same project did not read. reconcile_loads() returns none for all
     loads, else the list of ids (empty for "none"); reconcile_scope() renders it as a
-    predicate on the Bronze load id column. The predicate also bounds the id by the list's
-    first and last id: that range reaches the Parquet reader, which skips the files of other
-    loads by their statistics (a Bronze file holds one load). An IN list of several ids alone
-    does not: the scale-10 reconciliation of a week read all 5.7 M Bronze rows of a hospital's
-    transactions to find the 0.3 M of its new loads. -#}
+    predicate on the Bronze load id column. On DuckDB the predicate also bounds the id by the
+    list's first and last id: that range reaches the Parquet reader, which skips the files of
+    other loads by their statistics (a Bronze file holds one load). An IN list of several ids
+    alone does not: the scale-10 reconciliation of a week read all 5.7 M Bronze rows of a
+    hospital's transactions to find the 0.3 M of its new loads. The ids are sorted by code
+    point, as DuckDB compares strings; another engine's collation may order them otherwise,
+    so elsewhere the list stands alone. -#}
 {% macro reconcile_loads() -%}
     {%- set scope = env_var('RCM_RECONCILE_LOADS', 'all') | trim -%}
     {%- if scope | lower in ('', 'all') -%}
@@ -242,10 +244,14 @@
         1 = 0
     {%- else -%}
         {%- set literals = [] -%}
-        {%- for id in ids | sort -%}
+        {%- for id in ids | sort(case_sensitive=true) -%}
             {%- do literals.append("'" ~ (id | replace("'", "''")) ~ "'") -%}
         {%- endfor -%}
-        {{ load_id }} between {{ literals | first }} and {{ literals | last }}
-        and {{ load_id }} in ({{ literals | join(', ') }})
+        {%- set in_list = load_id ~ ' in (' ~ (literals | join(', ')) ~ ')' -%}
+        {%- if target.type == 'duckdb' -%}
+            ({{ load_id }} between {{ literals | first }} and {{ literals | last }} and {{ in_list }})
+        {%- else -%}
+            ({{ in_list }})
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
