@@ -115,7 +115,6 @@ def local_build_inputs(
 ) -> BuildInputs | None:
     """The fingerprint of a build on the local DuckDB target; None when it cannot be known."""
     env = os.environ if env is None else env
-    target_name = target or env.get("RCM_TARGET") or "local"
     lake_location = env.get("RCM_LAKE_DIR") or "lake"
     warehouse = local_warehouse(target, env)
     if warehouse is None or "://" in lake_location:
@@ -123,7 +122,8 @@ def local_build_inputs(
     lake = Path(lake_location).resolve()
 
     digest = hashlib.sha256()
-    digest.update(f"state {STATE_VERSION}\0target {target_name}\0".encode())
+    # the target is the local one (local_warehouse): named as it always was in the digest
+    digest.update(f"state {STATE_VERSION}\0target local\0".encode())
     digest.update(f"lake {lake}\0warehouse {warehouse}\0".encode())
     for variable in _SETTING_VARIABLES:
         digest.update(f"{variable}={env.get(variable, '')}\0".encode())
