@@ -68,15 +68,31 @@
 
 {#- Bronze rows of loads that this staging model has not read: ingested no earlier than the
     lookback window before its newest row (so a load published late, by an ingest that ran
-    alongside another, is still found), from a load of which it holds no row. -#}
-{% macro from_unread_loads(load_id='_load_id', ingested_at='_ingested_at') -%}
+    alongside another, is still found), from a load of which it holds no row.
+    `source_relation`: the model's source() call.
+    The unread loads are found first, from the load id column alone, and only then are their
+    rows read: DuckDB turns the few load ids of that semi-join into a filter on the Parquet
+    scan, which skips the files of every other load. A `not in` on the rows themselves read
+    every column of every Bronze row in the window (5 s a day for Hospital A's claims at scale
+    10, whose whole history was ingested within the window). -#}
+{% macro from_unread_loads(source_relation, load_id='_load_id', ingested_at='_ingested_at') -%}
     {{ bronze_timestamp_to_filter(ingested_at) }} > ({{ incremental_watermark() }})
-    and {{ load_id }} not in (
-        select read_loads.load_id
-        from {{ this }} as read_loads
-        where
-            read_loads.load_id is not null
-            and read_loads.ingested_at > ({{ incremental_watermark() }})
+    and {{ load_id }} in (
+        select new_loads.load_id
+        from (
+            select distinct in_window.{{ load_id }} as load_id
+            from {{ source_relation }} as in_window
+            where
+                {{ bronze_timestamp_to_filter('in_window.' ~ ingested_at) }}
+                > ({{ incremental_watermark() }})
+        ) as new_loads
+        where new_loads.load_id not in (
+            select distinct read_loads.load_id
+            from {{ this }} as read_loads
+            where
+                read_loads.load_id is not null
+                and read_loads.ingested_at > ({{ incremental_watermark() }})
+        )
     )
 {%- endmacro %}
 

@@ -19,7 +19,7 @@ with
 source as (
     select * from {{ source_relation }}
     {%- if is_incremental() %}
-        where {{ from_unread_loads() }}
+        where {{ from_unread_loads(source_relation) }}
     {%- endif %}
 ),
 
