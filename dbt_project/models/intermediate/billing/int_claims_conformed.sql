@@ -53,6 +53,9 @@ fallback_ranked as (
         and claim_versions.claim_id in (
             select claims_with_quarantined_latest.claim_id from claims_with_quarantined_latest
         )
+        -- staging rewrote every version of those claims in the same run: the filter keeps them
+        -- all and keeps the read from the staging tables to that run's rows
+        and {{ processed_filter }}
 ),
 
 latest as (
