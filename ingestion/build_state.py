@@ -51,6 +51,9 @@ RECONCILE_ENV = "RCM_RECONCILE_LOADS"
 RECONCILE_ALL = "all"
 RECONCILE_NONE = "none"
 _VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+# libyaml's safe loader where PyYAML has it: the project's YAML takes 0.5 s with the pure-Python
+# one, 0.1 s with it, on every scoped build
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
 
 
@@ -234,7 +237,8 @@ def declared_sources(project_dir: Path) -> list[str] | None:
     folder = project_dir / "dbt_project"
     for path in sorted([*folder.rglob("*.yml"), *folder.rglob("*.yaml")]):
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            document = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
         except (OSError, yaml.YAMLError):
             return None
         sources = document.get("sources") if isinstance(document, dict) else None
