@@ -23,7 +23,9 @@
 --      those re-checked for an unknown code), which replace their row;
 --   2. transactions of patients with a patient version first seen since then (a late patient
 --      change can move a transaction to another patient version);
---   3. transactions that point at an unknown member (a late-arriving dimension row);
+--   3. transactions that point at an unknown provider, department, payer or code (a
+--      late-arriving dimension row; a patient that arrives late has a version first seen
+--      since then, so 2. re-reads its transactions);
 -- and a transaction whose latest version was quarantined in this run leaves (the post-hook).
 with
 
@@ -39,8 +41,8 @@ transactions as (
             or transaction_id in (
                 select unknown_members.transaction_id from {{ this }} as unknown_members
                 where {{ points_at_unknown_member('unknown_members', [
-                    'patient_key', 'provider_key', 'department_key', 'payer_key',
-                    'cpt_code_key', 'icd_code_key',
+                    'provider_key', 'department_key', 'payer_key', 'cpt_code_key',
+                    'icd_code_key',
                 ]) }}
             )
     {%- endif %}
