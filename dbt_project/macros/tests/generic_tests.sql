@@ -115,3 +115,21 @@ from (
 ) as per_column
 where per_column.null_rows > 0
 {% endtest %}
+
+
+{#- dbt's relationships test on DuckDB: the child's values `not in` the parent's. DuckDB runs
+    that as an anti-join whose hash table holds the parent; dbt's left join from the child
+    built it on the child, usually the larger side (fct_ar_snapshots -> fct_claims at scale 10,
+    43 M rows against 10 M: 10.2 s as a left join, 6.4 s as `not in`). The parent's nulls are
+    left out, as the left join leaves them unmatched: one null in a `not in` list would make
+    every comparison unknown and hide every orphan. Other engines keep dbt's own. -#}
+{% macro duckdb__test_relationships(model, column_name, to, field) %}
+select {{ column_name }} as from_field
+from {{ model }}
+where
+    {{ column_name }} is not null
+    and {{ column_name }} not in (
+        select parent.{{ field }} from {{ to }} as parent
+        where parent.{{ field }} is not null
+    )
+{% endmacro %}
