@@ -53,7 +53,7 @@ RECONCILE_NONE = "none"
 _VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 # libyaml's safe loader where PyYAML has it: the project's YAML takes 0.5 s with the pure-Python
 # one, 0.1 s with it, on every scoped build
-_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
 
 
