@@ -57,10 +57,15 @@ class Pipeline:
 
 
 def dbt_test(
-    warehouse: Path, lake: Path, target: Path, select: str, reconcile_loads: str
+    warehouse: Path,
+    lake: Path,
+    target: Path,
+    select: str,
+    reconcile_loads: str,
+    command: str = "test",
 ) -> subprocess.CompletedProcess[str]:
-    """`dbt test --select <select>` on a warehouse file (a tampered copy, say), with
-    RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
+    """`dbt <command> --select <select>` (`dbt test` by default) on a warehouse file (a tampered
+    copy, say), with RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
     env = dict(
         os.environ,
         RCM_WAREHOUSE_PATH=str(warehouse),
@@ -70,7 +75,7 @@ def dbt_test(
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "dbt"),
-            "test",
+            command,
             "--project-dir",
             str(REPO_ROOT),
             "--profiles-dir",

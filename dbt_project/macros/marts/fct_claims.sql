@@ -2,12 +2,14 @@
     on claim_id: those int_claims_conformed wrote since the model's last run, those processed
     upstream since then (every version of a claim that changed is; the claim may have left
     int_claims_conformed), those of patients with a version first seen since then, those
-    whose transaction was processed since then, and those that point at an unknown provider,
-    department or payer (a late-arriving dimension row; a patient that arrives late has a
-    version first seen since then, so the claims of patients with one cover it: re-reading
-    every claim of an unknown patient on every run rewrote 100,000 claims a day at scale 10,
-    and their rows in the marts downstream). The model derives exactly the claims of
-    int_claims_conformed in this set. `relation`: the model's table. -#}
+    whose transaction was processed since then, those that point at an unknown provider,
+    department or payer (a late-arriving dimension row), and those that point at an unknown
+    patient that dim_patient now holds (its version's processed_at can be older than the
+    model's last run: a snapshot taken in a later dbt invocation). Re-reading every claim of
+    an unknown patient on every run rewrote 100,000 claims a day at scale 10 (patients
+    quarantined in the source), and their rows in the marts downstream. The model derives
+    exactly the claims of int_claims_conformed in this set. `relation`: the model's
+    table. -#}
 {% macro fct_claims_rederived_scope(relation) -%}
     (
         claim_id in (
@@ -35,6 +37,18 @@
             where {{ points_at_unknown_member('unknown_members', [
                 'provider_key', 'department_key', 'payer_key',
             ]) }}
+        )
+        or claim_id in (
+            select now_known.claim_id from {{ ref('int_claims_conformed') }} as now_known
+            where
+                now_known.claim_id in (
+                    select unknown_patients.claim_id from {{ relation }} as unknown_patients
+                    where unknown_patients.patient_key = {{ unknown_key() }}
+                )
+                and now_known.patient_id in (
+                    select known.patient_id from {{ ref('dim_patient') }} as known
+                    where known.patient_key <> {{ unknown_key() }}
+                )
         )
     )
 {%- endmacro %}

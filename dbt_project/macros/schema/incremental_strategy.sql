@@ -69,7 +69,8 @@
 {#- Bronze rows of loads that this staging model has not read: ingested no earlier than the
     lookback window before its newest row (so a load published late, by an ingest that ran
     alongside another, is still found), from a load of which it holds no row.
-    `source_relation`: the model's source() call.
+    `source_relation`: the model's source() call. Every Bronze row has a load id (the ingest
+    writes one on each row); a row without one would not be read here.
     The unread loads are found first, from the load id column alone, and only then are their
     rows read: DuckDB turns the few load ids of that semi-join into a filter on the Parquet
     scan, which skips the files of every other load. A `not in` on the rows themselves read

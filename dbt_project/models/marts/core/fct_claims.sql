@@ -16,7 +16,7 @@
 --   2. of patients with a patient version first seen since then (as-of patient key);
 --   3. whose transaction was processed since then (the payer comes from the transaction);
 --   4. that point at an unknown provider, department or payer (a late-arriving dimension
---      row; a late patient is one of 2.).
+--      row), or at an unknown patient that dim_patient now holds.
 -- A claim of the first kind that left int_claims_conformed (every version now quarantined)
 -- loses its row.
 -- depends_on: {{ ref('int_claim_versions_unioned') }}

@@ -24,8 +24,9 @@
 --   2. transactions of patients with a patient version first seen since then (a late patient
 --      change can move a transaction to another patient version);
 --   3. transactions that point at an unknown provider, department, payer or code (a
---      late-arriving dimension row; a patient that arrives late has a version first seen
---      since then, so 2. re-reads its transactions);
+--      late-arriving dimension row), or at an unknown patient that dim_patient now holds
+--      (re-reading every unknown patient's rows each run rewrote 116,000 transactions a
+--      day at scale 10: patients quarantined in the source);
 -- and a transaction whose latest version was quarantined in this run leaves (the post-hook).
 with
 
@@ -44,6 +45,18 @@ transactions as (
                     'provider_key', 'department_key', 'payer_key', 'cpt_code_key',
                     'icd_code_key',
                 ]) }}
+            )
+            -- an unknown patient now in dim_patient, whatever its version's processed_at (a
+            -- snapshot taken in a later dbt invocation than the patient's CDM row)
+            or (
+                transaction_id in (
+                    select unknown_patients.transaction_id from {{ this }} as unknown_patients
+                    where unknown_patients.patient_key = {{ unknown_key() }}
+                )
+                and patient_id in (
+                    select known.patient_id from {{ ref('dim_patient') }} as known
+                    where known.patient_key <> {{ unknown_key() }}
+                )
             )
     {%- endif %}
 ),
