@@ -63,9 +63,16 @@ def test_incremental_branch_of_fct_transactions(
     )
     assert "max(previous_run.processed_at)" not in full
     assert "max(previous_run.processed_at)" in incremental
+    # re-read: rows at an unknown provider, department, payer or code, and rows at an unknown
+    # patient that dim_patient now holds
     assert re.search(
         r"from\s+\S*fct_transactions\S*\s+as unknown_members\s+where\s+"
-        r"unknown_members.patient_key = '-1'",
+        r"unknown_members.provider_key = '-1'",
+        incremental,
+    )
+    assert re.search(
+        r"from\s+\S*fct_transactions\S*\s+as unknown_patients\s+where\s+"
+        r"unknown_patients.patient_key = '-1'",
         incremental,
     )
 
