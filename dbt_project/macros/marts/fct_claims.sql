@@ -11,44 +11,43 @@
     exactly the claims of int_claims_conformed in this set. `relation`: the model's
     table. -#}
 {% macro fct_claims_rederived_scope(relation) -%}
-    (
-        claim_id in (
-            select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
-            where {{ processed_since_last_run('processed.processed_at', relation) }}
-        )
-        or claim_id in (
-            select late.claim_id from {{ ref('int_claims_conformed') }} as late
-            where
-                {{ processed_since_last_run('late.processed_at', relation) }}
-                or late.patient_id in (
-                    select changed_patients.patient_id
-                    from {{ ref('dim_patient') }} as changed_patients
-                    where {{ processed_since_last_run('changed_patients.processed_at', relation) }}
-                )
-                or late.transaction_id in (
-                    select changed_transactions.transaction_id
-                    from {{ ref('int_transactions_conformed') }} as changed_transactions
-                    where
-                        {{ processed_since_last_run('changed_transactions.processed_at', relation) }}
-                )
-        )
-        or claim_id in (
-            select unknown_members.claim_id from {{ relation }} as unknown_members
-            where {{ points_at_unknown_member('unknown_members', [
-                'provider_key', 'department_key', 'payer_key',
-            ]) }}
-        )
-        or claim_id in (
-            select now_known.claim_id from {{ ref('int_claims_conformed') }} as now_known
-            where
-                now_known.claim_id in (
-                    select unknown_patients.claim_id from {{ relation }} as unknown_patients
-                    where unknown_patients.patient_key = {{ unknown_key() }}
-                )
-                and now_known.patient_id in (
-                    select known.patient_id from {{ ref('dim_patient') }} as known
-                    where known.patient_key <> {{ unknown_key() }}
-                )
-        )
+    {#- one IN over the union of the id sets, not an OR of four INs: DuckDB then filters the
+        table by one semi-join and pushes the ids into its scan (with the OR it probed every
+        row of int_claims_conformed four times; the scale-10 day's select, run alone, took
+        4.2-4.6 s before, 2.4-3.5 s with the union and the status history read once) -#}
+    claim_id in (
+        select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
+        where {{ processed_since_last_run('processed.processed_at', relation) }}
+        union all
+        select late.claim_id from {{ ref('int_claims_conformed') }} as late
+        where
+            {{ processed_since_last_run('late.processed_at', relation) }}
+            or late.patient_id in (
+                select changed_patients.patient_id
+                from {{ ref('dim_patient') }} as changed_patients
+                where {{ processed_since_last_run('changed_patients.processed_at', relation) }}
+            )
+            or late.transaction_id in (
+                select changed_transactions.transaction_id
+                from {{ ref('int_transactions_conformed') }} as changed_transactions
+                where
+                    {{ processed_since_last_run('changed_transactions.processed_at', relation) }}
+            )
+        union all
+        select unknown_members.claim_id from {{ relation }} as unknown_members
+        where {{ points_at_unknown_member('unknown_members', [
+            'provider_key', 'department_key', 'payer_key',
+        ]) }}
+        union all
+        select now_known.claim_id from {{ ref('int_claims_conformed') }} as now_known
+        where
+            now_known.claim_id in (
+                select unknown_patients.claim_id from {{ relation }} as unknown_patients
+                where unknown_patients.patient_key = {{ unknown_key() }}
+            )
+            and now_known.patient_id in (
+                select known.patient_id from {{ ref('dim_patient') }} as known
+                where known.patient_key <> {{ unknown_key() }}
+            )
     )
 {%- endmacro %}

@@ -20,16 +20,12 @@
 -- A claim of the first kind that left int_claims_conformed (every version now quarantined)
 -- loses its row.
 -- depends_on: {{ ref('int_claim_versions_unioned') }}
-{#- The status history of the claims this run derives. Its two readers (first responses,
-    history summary) each read the table with this filter: a CTE shared by both would be
-    materialized first, every version with every column (27 M rows at scale 10). -#}
-{%- set changed_history -%}
-    {%- if is_incremental() -%}
-        claim_id in (select changed_claims.claim_id from claims as changed_claims)
-    {%- else -%}
-        1 = 1
-    {%- endif -%}
-{%- endset %}
+{#- The status history of the claims this run derives, for its two readers (first responses,
+    history summary). An incremental run reads it once into changed_status_history (a few
+    hundred thousand versions at scale 10). A full build has them read the table each: a CTE
+    shared by both would be materialized first, every version (27 M rows at scale 10). -#}
+{%- set status_history = 'changed_status_history' if is_incremental()
+    else ref('int_claim_status_history') %}
 with
 
 claims as (
@@ -45,6 +41,9 @@ status_outcomes as (
 
 transactions as (
     select transaction_id, payer_id from {{ ref('int_transactions_conformed') }}
+    {%- if is_incremental() %}
+        where transaction_id in (select claims.transaction_id from claims)
+    {%- endif %}
 ),
 
 patients as (
@@ -62,6 +61,14 @@ departments as (
 payers as (
     select * from {{ ref('dim_payer') }}
 ),
+{%- if is_incremental() %}
+
+changed_status_history as (
+    select claim_id, version_number, claim_status, kpi_outcome, valid_from
+    from {{ ref('int_claim_status_history') }}
+    where claim_id in (select changed_claims.claim_id from claims as changed_claims)
+),
+{%- endif %}
 
 -- First submission: the first response of the payer (the first version that is no longer
 -- Pending); a claim still pending has no outcome yet.
@@ -76,8 +83,8 @@ first_responses as (
             claim_status,
             kpi_outcome,
             row_number() over (partition by claim_id order by version_number) as response_rank
-        from {{ ref('int_claim_status_history') }}
-        where kpi_outcome <> 'pending' and {{ changed_history }}
+        from {{ status_history }}
+        where kpi_outcome <> 'pending'
     ) as responses
     where response_rank = 1
 ),
@@ -88,8 +95,7 @@ history_summary as (
         count(*) as status_version_count,
         min(case when claim_status = 'Paid' then valid_from end) as first_paid_at,
         max(case when kpi_outcome = 'denied' then 1 else 0 end) as was_ever_denied
-    from {{ ref('int_claim_status_history') }}
-    where {{ changed_history }}
+    from {{ status_history }}
     group by claim_id
 ),
 
