@@ -63,18 +63,19 @@ def test_incremental_branch_of_fct_transactions(
     )
     assert "max(previous_run.processed_at)" not in full
     assert "max(previous_run.processed_at)" in incremental
-    # re-read: rows at an unknown provider, department, payer or code, and rows at an unknown
-    # patient that dim_patient now holds
+    # re-read: rows at the unknown member of a dimension that now holds their key
     assert re.search(
-        r"from\s+\S*fct_transactions\S*\s+as unknown_members\s+where\s+"
-        r"unknown_members.provider_key = '-1'",
+        r"from\s+\S*fct_transactions\S*\s+as unknown_rows\s+where\s+"
+        r"unknown_rows.patient_key = '-1'\s+or unknown_rows.provider_key = '-1'",
         incremental,
     )
-    assert re.search(
-        r"from\s+\S*fct_transactions\S*\s+as unknown_patients\s+where\s+"
-        r"unknown_patients.patient_key = '-1'",
-        incremental,
-    )
+    for key in ("patient_key", "provider_key", "cpt_code_key", "icd_code_key"):
+        assert re.search(
+            rf"unknown_members.{key} = '-1'\s+and now_known.\w+ in \(\s*"
+            rf"select known.\w+ from \S*dim_\w+\S* as known\s+"
+            rf"where known.{key} <> '-1'",
+            incremental,
+        ), key
 
 
 @pytest.mark.parametrize("target", ["databricks", "synapse"])
