@@ -8,8 +8,9 @@
 }}
 
 -- Incremental: a run reads the staged transactions processed since its last run, and again
--- those it flagged with an unknown CPT or ICD code (a code set that gained the code clears
--- the flag). A code removed from a code set needs `rcm build --full-refresh`.
+-- those it flagged with an unknown CPT or ICD code that the code set now holds (the flag
+-- clears; macro processed_or_flagged). A code removed from a code set needs
+-- `rcm build --full-refresh`.
 with
 
 hospital_a as (

@@ -8,8 +8,8 @@
 }}
 
 -- Incremental: a run reads the staged encounters processed since its last run, and again those
--- it flagged with an unknown CPT code (a code set that gained the code clears the flag). A code
--- removed from the code set needs `rcm build --full-refresh`.
+-- it flagged with an unknown CPT code that the code set now holds (the flag clears; macro
+-- processed_or_flagged). A code removed from the code set needs `rcm build --full-refresh`.
 with
 
 hospital_a as (
