@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 
 LATE_KEY = "late-patient-version"
@@ -114,43 +115,56 @@ def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
     assert still_unknown is not None and int(str(still_unknown[0])) > 0
 
 
+@pytest.mark.parametrize(
+    ("model", "key", "flag", "code_column", "code_set", "code_set_column"),
+    [
+        ("int_transactions_unioned", "transaction_id", "has_known_cpt_code", "procedure_code",
+         "stg_codesets__cpt_codes", "cpt_code"),
+        ("int_transactions_unioned", "transaction_id", "has_known_icd_code", "icd_code",
+         "stg_codesets__icd10cm_codes", "icd_code"),
+        ("int_encounters_unioned", "encounter_id", "has_known_cpt_code", "procedure_code",
+         "stg_codesets__cpt_codes", "cpt_code"),
+    ],
+)  # fmt: skip
 def test_a_code_the_code_set_now_holds_clears_its_flag_upstream_and_only_there(
-    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+    advanced: Advanced,
+    pipeline: Pipeline,
+    tmp_path: Path,
+    model: str,
+    key: str,
+    flag: str,
+    code_column: str,
+    code_set: str,
+    code_set_column: str,
 ) -> None:
-    """int_transactions_unioned flags a transaction whose CPT code no code set holds. A run
-    re-reads the flagged rows whose code the code set now holds, and no other flagged row."""
+    """The unioned CDM models flag a row whose CPT or ICD code no code set holds. A run re-reads
+    the flagged rows whose code the code set now holds, and no other flagged row."""
     assert advanced.build.exit_code == 0
     flagged = pipeline.query(
-        "select procedure_code, count(*) from cdm.int_transactions_unioned "
-        "where not has_known_cpt_code and procedure_code is not null group by 1 order by 1"
+        f"select {code_column}, count(*) from cdm.{model} "
+        f"where not {flag} and {code_column} is not null group by 1 order by 1"
     )
-    assert len(flagged) >= 2, f"the test data needs two unknown CPT codes, has {flagged}"
+    assert len(flagged) >= 2, f"the test data needs two unknown codes in {model}, has {flagged}"
     code = str(flagged[0][0])
     literal = "'" + code.replace("'", "''") + "'"
     expected = {
         str(row[0])
-        for row in pipeline.query(
-            "select transaction_id from cdm.int_transactions_unioned "
-            f"where procedure_code = {literal}"
-        )
+        for row in pipeline.query(f"select {key} from cdm.{model} where {code_column} = {literal}")
     }
     copy = tmp_path / "rcm.duckdb"
     shutil.copyfile(pipeline.warehouse, copy)
     with duckdb.connect(str(copy)) as con:
-        # the next CPT release adds the code
-        con.execute(f"insert into staging.stg_codesets__cpt_codes (cpt_code) values ({literal})")
-    result = dbt_test(
-        copy, pipeline.lake, tmp_path / "target", "int_transactions_unioned", "all", "run"
-    )
+        # the next release of the code set adds the code
+        con.execute(f"insert into staging.{code_set} ({code_set_column}) values ({literal})")
+    result = dbt_test(copy, pipeline.lake, tmp_path / "target", model, "all", "run")
     assert result.returncode == 0, result.stdout[-3000:]
     with duckdb.connect(str(copy), read_only=True) as con:
         rewritten = con.execute(
-            "select transaction_id, has_known_cpt_code from cdm.int_transactions_unioned "
-            "where processed_at = (select max(processed_at) from cdm.int_transactions_unioned)"
+            f"select {key}, {flag} from cdm.{model} "
+            f"where processed_at = (select max(processed_at) from cdm.{model})"
         ).fetchall()
         still_flagged = con.execute(
-            "select count(*) from cdm.int_transactions_unioned where not has_known_cpt_code "
-            "and procedure_code is not null"
+            f"select count(*) from cdm.{model} where not {flag} and {code_column} is not null"
         ).fetchone()
     assert {str(row[0]) for row in rewritten} == expected
     assert {row[1] for row in rewritten} == {True}

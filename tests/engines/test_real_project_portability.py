@@ -69,7 +69,8 @@ def test_incremental_branch_of_fct_transactions(
         r"unknown_rows.patient_key = '-1'\s+or unknown_rows.provider_key = '-1'",
         incremental,
     )
-    for key in ("patient_key", "provider_key", "cpt_code_key", "icd_code_key"):
+    keys = ("patient_key", "provider_key", "department_key", "payer_key", "cpt_code_key")
+    for key in (*keys, "icd_code_key"):
         assert re.search(
             rf"unknown_members.{key} = '-1'\s+and now_known.\w+ in \(\s*"
             rf"select known.\w+ from \S*dim_\w+\S* as known\s+"
