@@ -20,6 +20,24 @@ from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 LATE_KEY = "late-patient-version"
 
 
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def run_on_copy(
+    pipeline: Pipeline, tmp_path: Path, select: str, statement: str, *params: str
+) -> Path:
+    """Copy the advanced warehouse, change it with one statement (a dimension or code-set row
+    that arrives late), `dbt run --select <select>` on the copy; the copy's path."""
+    copy = tmp_path / "rcm.duckdb"
+    shutil.copyfile(pipeline.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(statement, list(params))
+    result = dbt_test(copy, pipeline.lake, tmp_path / "target", select, "all", "run")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return copy
+
+
 def test_an_unknown_patient_that_dim_patient_now_holds_is_read_again(
     advanced: Advanced, pipeline: Pipeline, tmp_path: Path
 ) -> None:
@@ -39,21 +57,18 @@ def test_an_unknown_patient_that_dim_patient_now_holds_is_read_again(
     )
     assert rows, "the test data has no claim and transaction of an unknown patient"
     ((patient_id, claim_id, transaction_id),) = rows
-    copy = tmp_path / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, copy)
-    with duckdb.connect(str(copy)) as con:
-        # the patient's version, processed long before the facts' last run
-        con.execute(
-            "insert into marts.dim_patient "
-            "(patient_key, patient_id, valid_from, valid_to, is_current, processed_at) "
-            "values (?, ?, timestamp '1900-01-01', timestamp '9999-12-31', true, "
-            "timestamp '2000-01-01')",
-            [LATE_KEY, patient_id],
-        )
-    result = dbt_test(
-        copy, pipeline.lake, tmp_path / "target", "fct_transactions fct_claims", "all", "run"
+    # the patient's version, processed long before the facts' last run
+    copy = run_on_copy(
+        pipeline,
+        tmp_path,
+        "fct_transactions fct_claims",
+        "insert into marts.dim_patient "
+        "(patient_key, patient_id, valid_from, valid_to, is_current, processed_at) "
+        "values (?, ?, timestamp '1900-01-01', timestamp '9999-12-31', true, "
+        "timestamp '2000-01-01')",
+        LATE_KEY,
+        str(patient_id),
     )
-    assert result.returncode == 0, result.stdout[-3000:]
     with duckdb.connect(str(copy), read_only=True) as con:
         (claim_key,) = con.execute(
             "select patient_key from marts.fct_claims where claim_id = ?", [claim_id]
@@ -82,7 +97,7 @@ def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
     )
     assert len(unknown) >= 2, f"the test data needs two unknown CPT codes, has {unknown}"
     code = str(unknown[0][0])
-    literal = "'" + code.replace("'", "''") + "'"
+    literal = sql_literal(code)
     expected = {
         str(row[0])
         for row in pipeline.query(
@@ -90,16 +105,15 @@ def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
             f"where procedure_code = {literal}"
         )
     }
-    copy = tmp_path / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, copy)
-    with duckdb.connect(str(copy)) as con:
-        # the code reaches the code set (dim_cpt_code) between two runs of the fact
-        con.execute(
-            "insert into marts.dim_cpt_code (cpt_code_key, cpt_code) values (?, ?)",
-            [LATE_CODE_KEY, code],
-        )
-    result = dbt_test(copy, pipeline.lake, tmp_path / "target", "fct_transactions", "all", "run")
-    assert result.returncode == 0, result.stdout[-3000:]
+    # the code reaches the code set (dim_cpt_code) between two runs of the fact
+    copy = run_on_copy(
+        pipeline,
+        tmp_path,
+        "fct_transactions",
+        "insert into marts.dim_cpt_code (cpt_code_key, cpt_code) values (?, ?)",
+        LATE_CODE_KEY,
+        code,
+    )
     with duckdb.connect(str(copy), read_only=True) as con:
         rewritten = con.execute(
             "select transaction_id, cpt_code_key from marts.fct_transactions "
@@ -146,18 +160,19 @@ def test_a_code_the_code_set_now_holds_clears_its_flag_upstream_and_only_there(
     )
     assert len(flagged) >= 2, f"the test data needs two unknown codes in {model}, has {flagged}"
     code = str(flagged[0][0])
-    literal = "'" + code.replace("'", "''") + "'"
+    literal = sql_literal(code)
     expected = {
         str(row[0])
         for row in pipeline.query(f"select {key} from cdm.{model} where {code_column} = {literal}")
     }
-    copy = tmp_path / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, copy)
-    with duckdb.connect(str(copy)) as con:
-        # the next release of the code set adds the code
-        con.execute(f"insert into staging.{code_set} ({code_set_column}) values ({literal})")
-    result = dbt_test(copy, pipeline.lake, tmp_path / "target", model, "all", "run")
-    assert result.returncode == 0, result.stdout[-3000:]
+    # the next release of the code set adds the code
+    copy = run_on_copy(
+        pipeline,
+        tmp_path,
+        model,
+        f"insert into staging.{code_set} ({code_set_column}) values (?)",
+        code,
+    )
     with duckdb.connect(str(copy), read_only=True) as con:
         rewritten = con.execute(
             f"select {key}, {flag} from cdm.{model} "

@@ -43,6 +43,35 @@
 {%- endmacro %}
 
 
+{#- The ids of the rows of an incremental fact (`fact`, its table) that point at the unknown
+    member of a dimension that now holds their natural key, whatever the dimension row's
+    processed_at (a patient snapshot taken in a later dbt invocation than the patient's CDM
+    row; a code added to a code set). A row whose key is still missing would come out the
+    same, so it is not among them. `conformed`: the fact's CDM input, keyed by `id_column`;
+    `dimensions`: (fact key column, CDM natural key column, dimension model, dimension natural
+    key column) tuples. -#}
+{% macro rows_at_a_member_now_known(fact, conformed, id_column, dimensions) -%}
+    select now_known.{{ id_column }}
+    from {{ conformed }} as now_known
+    inner join (
+        select * from {{ fact }} as unknown_rows
+        where {{ points_at_unknown_member('unknown_rows', dimensions | map('first')) }}
+    ) as unknown_members
+        on now_known.{{ id_column }} = unknown_members.{{ id_column }}
+    where
+        {%- for key, column, dimension, dimension_column in dimensions %}
+        {% if not loop.first %}or {% endif -%}
+        (
+            unknown_members.{{ key }} = {{ unknown_key() }}
+            and now_known.{{ column }} in (
+                select known.{{ dimension_column }} from {{ ref(dimension) }} as known
+                where known.{{ key }} <> {{ unknown_key() }}
+            )
+        )
+        {%- endfor %}
+{%- endmacro %}
+
+
 {#- A dimension key for a foreign key: the hashed key when the referenced row exists, else the
     unknown member. `exists_column` is a column of the joined dimension (null when no match). -#}
 {% macro dimension_key(natural_columns, exists_column) -%}

@@ -39,15 +39,8 @@
             'provider_key', 'department_key', 'payer_key',
         ]) }}
         union all
-        select now_known.claim_id from {{ ref('int_claims_conformed') }} as now_known
-        where
-            now_known.claim_id in (
-                select unknown_patients.claim_id from {{ relation }} as unknown_patients
-                where unknown_patients.patient_key = {{ unknown_key() }}
-            )
-            and now_known.patient_id in (
-                select known.patient_id from {{ ref('dim_patient') }} as known
-                where known.patient_key <> {{ unknown_key() }}
-            )
+        {{ rows_at_a_member_now_known(relation, ref('int_claims_conformed'), 'claim_id', [
+            ('patient_key', 'patient_id', 'dim_patient', 'patient_id'),
+        ]) }}
     )
 {%- endmacro %}

@@ -47,35 +47,14 @@ transactions as (
                     where {{ processed_since_last_run('changed_patients.processed_at') }}
                 )
             union all
-            -- a row at an unknown member whose dimension now holds the key, whatever the
-            -- dimension row's processed_at (a patient snapshot taken in a later dbt invocation
-            -- than the patient's CDM row; a code added to a code set)
-            {%- set dimensions = [
+            {{ rows_at_a_member_now_known(this, ref('int_transactions_conformed'), 'transaction_id', [
                 ('patient_key', 'patient_id', 'dim_patient', 'patient_id'),
                 ('provider_key', 'provider_id', 'dim_provider', 'provider_id'),
                 ('department_key', 'department_id', 'dim_department', 'department_id'),
                 ('payer_key', 'payer_id', 'dim_payer', 'payer_id'),
                 ('cpt_code_key', 'procedure_code', 'dim_cpt_code', 'cpt_code'),
                 ('icd_code_key', 'icd_code', 'dim_icd_code', 'icd_code'),
-            ] %}
-            select now_known.transaction_id
-            from {{ ref('int_transactions_conformed') }} as now_known
-            inner join (
-                select * from {{ this }} as unknown_rows
-                where {{ points_at_unknown_member('unknown_rows', dimensions | map('first')) }}
-            ) as unknown_members
-                on now_known.transaction_id = unknown_members.transaction_id
-            where
-                {%- for key, column, dimension, dimension_column in dimensions %}
-                {% if not loop.first %}or {% endif -%}
-                (
-                    unknown_members.{{ key }} = {{ unknown_key() }}
-                    and now_known.{{ column }} in (
-                        select known.{{ dimension_column }} from {{ ref(dimension) }} as known
-                        where known.{{ key }} <> {{ unknown_key() }}
-                    )
-                )
-                {%- endfor %}
+            ]) }}
         )
     {%- endif %}
 ),
