@@ -48,27 +48,81 @@ where
     model with processed_at): check only the combinations whose latest_run_key value a row of
     the latest run (the newest processed_at) has. Any duplicate that involves a row the latest
     run wrote is still found; rows no run has rewritten since were checked by the run that
-    wrote them. A full build writes every row in one run, so it checks everything. -#}
+    wrote them. When every row is of one run (after a full build), the test checks every row
+    without the scope, which would select them all. -#}
 {% test unique_combination_of_columns(model, combination_of_columns, latest_run_key=none) %}
 {%- if latest_run_key is not none and latest_run_key not in combination_of_columns %}
     {{ exceptions.raise_compiler_error(
         "unique_combination_of_columns: latest_run_key '" ~ latest_run_key
         ~ "' must be one of combination_of_columns " ~ combination_of_columns) }}
 {%- endif %}
+{%- set scope = '' -%}
+{%- if latest_run_key is not none and execute and rows_of_earlier_runs(model) -%}
+    {%- set scope -%}
+        {{ latest_run_key }} in (
+            select latest_rows.{{ latest_run_key }}
+            from {{ model }} as latest_rows
+            where latest_rows.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
+        )
+    {%- endset -%}
+{%- endif %}
+{{ adapter.dispatch('duplicate_combinations', 'rcm')(model, combination_of_columns, scope) }}
+{% endtest %}
+
+
+{#- Whether `model` holds rows of more than one run (processed_at differs). After a full build
+    it does not, and scoping a test to the latest run's keys would only add a semi-join over
+    every row (fct_ar_snapshots at scale 1: 2.2 s with it, 0.5 s without). -#}
+{% macro rows_of_earlier_runs(model) -%}
+    {%- set spans = run_query(
+        'select min(processed_at) < max(processed_at) from ' ~ model) -%}
+    {{ return(spans is not none and spans.rows | length > 0 and spans.rows[0][0] is true) }}
+{%- endmacro %}
+
+
+{#- The combinations of `columns` that more than one row of `model` has, restricted to the rows
+    that satisfy `scope` (a predicate; empty: every row), with their number of rows. -#}
+{% macro default__duplicate_combinations(model, columns, scope) -%}
 select
-    {{ combination_of_columns | join(', ') }},
+    {{ columns | join(', ') }},
     count(*) as row_count
 from {{ model }}
-{%- if latest_run_key is not none %}
-where {{ latest_run_key }} in (
-    select latest_rows.{{ latest_run_key }}
-    from {{ model }} as latest_rows
-    where latest_rows.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
-)
+{%- if scope %}
+where {{ scope }}
 {%- endif %}
-group by {{ combination_of_columns | join(', ') }}
+group by {{ columns | join(', ') }}
 having count(*) > 1
-{% endtest %}
+{%- endmacro %}
+
+
+{#- The same rows in two passes: the first groups a 64-bit hash of the columns, which is much
+    cheaper than grouping their values (fct_ar_snapshots' key is a date and a 32-character
+    surrogate key, 47 M rows at scale 10); the second groups the values of the rows whose
+    hash came up more than once. Equal combinations have equal hashes, so every duplicate is
+    among them; a hash collision of different combinations only adds rows to the second pass.
+    Both passes read the model: a CTE over it would be materialized whole. -#}
+{% macro duckdb__duplicate_combinations(model, columns, scope) -%}
+{%- set hashed = 'hash(' ~ (columns | join(', ')) ~ ')' -%}
+select
+    {{ columns | join(', ') }},
+    count(*) as row_count
+from {{ model }}
+where
+    {{ hashed }} in (
+        select {{ hashed }}
+        from {{ model }}
+        {%- if scope %}
+        where {{ scope }}
+        {%- endif %}
+        group by {{ hashed }}
+        having count(*) > 1
+    )
+    {%- if scope %}
+    and {{ scope }}
+    {%- endif %}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{%- endmacro %}
 
 
 {#- Every non-null NPI is 10 digits with a valid Luhn check digit (prefix 80840). -#}
