@@ -231,6 +231,8 @@ def test_data_tests_agree_with_duckdb(spark_run: SparkRun) -> None:
 
     duck, spark = outcomes(spark_run.duckdb_results), outcomes(spark_run.spark_results)
     snapshot_tests = {uid for uid in duck if ".snap_" in uid or "_snap_" in uid}
+    # enabled on DuckDB only: it checks DuckDB's own form of clean_string
+    duck.pop("test.rcm.assert_clean_string_matches_portable_form", None)
     assert set(spark) == set(duck) - snapshot_tests or set(spark) == set(duck)
     differ = {uid: (duck[uid], spark[uid]) for uid in spark if duck.get(uid) != spark[uid]}
     assert differ == {}
