@@ -124,6 +124,9 @@ def test_the_claims_transactions_encounters_and_patients_chains_are_incremental(
         "cdm.int_transactions_unioned",
         "marts.fct_claims",
         "marts.fct_transactions",
+        "quarantine.int_transactions_quarantined",
+        "marts.dim_patient",
+        "restricted.dim_patient_phi",
     }
     assert expected <= incremental_models(pipeline)
 

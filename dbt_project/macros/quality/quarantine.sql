@@ -73,3 +73,13 @@
         where {{ processed_since_last_run('processed.processed_at', relation) }}
     )
 {%- endmacro %}
+
+
+{#- The rows of int_transactions_quarantined that a run replaces (strategy replace_scope): those
+    of the transactions int_transactions_unioned processed since the model's last run. -#}
+{% macro processed_transactions_scope(relation) -%}
+    transaction_id in (
+        select processed.transaction_id from {{ ref('int_transactions_unioned') }} as processed
+        where {{ processed_since_last_run('processed.processed_at', relation) }}
+    )
+{%- endmacro %}

@@ -1,9 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_scope_strategy(),
+        replace_scope_macro='changed_patient_versions_scope',
+        on_schema_change='fail'
+    )
+}}
+
 -- One row per patient version: the patient's PHI, keyed like dim_patient. Schema `restricted`:
 -- grant it only to roles allowed to see PHI.
+--
+-- Incremental like dim_patient (macro changed_patient_versions_scope): a run rewrites every
+-- version of the patients with a version new in snap_patients or closed there since.
 with
 
 snapshot as (
     select * from {{ ref('snap_patients') }}
+    {%- if is_incremental() %}
+        where {{ changed_patient_versions_scope(this) }}
+    {%- endif %}
 ),
 
 final as (
@@ -18,7 +33,8 @@ final as (
         phone_number,
         address,
         dbt_valid_from as valid_from,
-        dbt_valid_to as valid_to
+        coalesce(dbt_valid_to, {{ open_validity_end() }}) as valid_to,
+        {{ processed_at() }} as processed_at
     from snapshot
 )
 

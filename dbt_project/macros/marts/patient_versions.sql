@@ -1,0 +1,30 @@
+{#- The patients whose versions a run of a patient-version mart (dim_patient,
+    restricted.dim_patient_phi) rewrites (strategy replace_scope), as a predicate on
+    patient_id: those with a snap_patients row that the mart does not hold yet (a new version)
+    or holds with another end of validity (a version the snapshot closed since). A timestamp
+    snapshot with hard_deletes 'ignore' changes nothing else in a row, so every other patient's
+    versions are as the mart holds them.
+
+    The mart is compared with the snapshot itself, not by processed_at: snap_patients keeps the
+    processed_at of the CDM row it copied, which is older than the mart's last run when the
+    snapshot was taken in a later dbt invocation than the CDM. A snapshot rebuilt from scratch
+    (rows gone from it) needs `--full-refresh` of both marts. `relation`: the mart's table;
+    its valid_to is compared as 9999-12-31 when open, whichever way the mart writes it. -#}
+{% macro changed_patient_versions_scope(relation) -%}
+    patient_id in (
+        select snapshot.patient_id
+        from {{ ref('snap_patients') }} as snapshot
+        left join {{ relation }} as present
+            on present.patient_key = {{ surrogate_key(['snapshot.patient_id', 'snapshot.dbt_valid_from']) }}
+        where
+            present.patient_key is null
+            or coalesce(present.valid_to, {{ open_validity_end() }})
+            <> coalesce(snapshot.dbt_valid_to, {{ open_validity_end() }})
+    )
+{%- endmacro %}
+
+
+{#- The end of validity of a version still current. -#}
+{% macro open_validity_end() -%}
+    cast('9999-12-31' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
