@@ -8,8 +8,8 @@
     The mart is compared with the snapshot itself, not by processed_at: snap_patients keeps the
     processed_at of the CDM row it copied, which is older than the mart's last run when the
     snapshot was taken in a later dbt invocation than the CDM. A snapshot rebuilt from scratch
-    (rows gone from it) needs `--full-refresh` of both marts. `relation`: the mart's table;
-    its valid_to is compared as 9999-12-31 when open, whichever way the mart writes it. -#}
+    (rows gone from it) needs `--full-refresh` of both marts. `relation`: the mart's table,
+    whose valid_to is open_validity_end() for a current version. -#}
 {% macro changed_patient_versions_scope(relation) -%}
     patient_id in (
         select snapshot.patient_id
@@ -18,8 +18,7 @@
             on present.patient_key = {{ surrogate_key(['snapshot.patient_id', 'snapshot.dbt_valid_from']) }}
         where
             present.patient_key is null
-            or coalesce(present.valid_to, {{ open_validity_end() }})
-            <> coalesce(snapshot.dbt_valid_to, {{ open_validity_end() }})
+            or present.valid_to <> coalesce(snapshot.dbt_valid_to, {{ open_validity_end() }})
     )
 {%- endmacro %}
 

@@ -68,18 +68,22 @@
     changed, so a claim whose versions now all fail the rules leaves the clean model, and one
     whose replayed version now passes leaves the quarantine. -#}
 {% macro processed_claims_scope(relation) -%}
-    claim_id in (
-        select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
-        where {{ processed_since_last_run('processed.processed_at', relation) }}
-    )
+    {{ processed_keys_scope(relation, ref('int_claim_versions_unioned'), 'claim_id') }}
 {%- endmacro %}
 
 
 {#- The rows of int_transactions_quarantined that a run replaces (strategy replace_scope): those
     of the transactions int_transactions_unioned processed since the model's last run. -#}
 {% macro processed_transactions_scope(relation) -%}
-    transaction_id in (
-        select processed.transaction_id from {{ ref('int_transactions_unioned') }} as processed
+    {{ processed_keys_scope(relation, ref('int_transactions_unioned'), 'transaction_id') }}
+{%- endmacro %}
+
+
+{#- The rows of `relation` whose `key_column` the upstream relation `processed` (a *_unioned
+    model) processed since `relation`'s last run. -#}
+{% macro processed_keys_scope(relation, processed, key_column) -%}
+    {{ key_column }} in (
+        select processed.{{ key_column }} from {{ processed }} as processed
         where {{ processed_since_last_run('processed.processed_at', relation) }}
     )
 {%- endmacro %}

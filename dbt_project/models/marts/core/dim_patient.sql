@@ -59,7 +59,7 @@ unknown_member as (
         cast(null as {{ dbt.type_string() }}) as gender,
         cast(null as {{ dbt.type_int() }}) as birth_year,
         cast('1900-01-01' as {{ dbt.type_timestamp() }}) as valid_from,
-        cast('9999-12-31' as {{ dbt.type_timestamp() }}) as valid_to,
+        {{ open_validity_end() }} as valid_to,
         {{ bool_true() }} as is_current,
         cast(null as {{ dbt.type_timestamp() }}) as modified_at,
         'unknown' as source_system,
