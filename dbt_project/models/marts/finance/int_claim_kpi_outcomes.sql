@@ -59,65 +59,11 @@ known_versions as (
     inner join as_of on cast(status_history.valid_from as date) <= as_of.as_of_date
 ),
 
--- Per claim, in one pass: the versions that matter (the latest known; the payer's first
--- response, i.e. the first version no longer pending; the first adjudication, i.e. the first
--- version accepted or denied) and the life-cycle summary. Aggregates rather than three
--- windows over every version: at scale 10 (27 M versions) the windows ran out of memory.
-version_marks as (
-    select
-        claim_id,
-        max(version_number) as latest_version_number,
-        min(case when kpi_outcome <> 'pending' then version_number end) as first_response_version_number,
-        min(case when kpi_outcome in ('accepted', 'denied') then version_number end)
-            as first_adjudication_version_number,
-        min(known_date) as first_known_date,
-        min(case when claim_status = 'Paid' then known_date end) as first_paid_date,
-        max(case when kpi_outcome = 'rejected' then 1 else 0 end) as rejected_versions,
-        max(case when kpi_outcome = 'denied' then 1 else 0 end) as denied_versions
-    from known_versions
-    group by claim_id
-),
-
--- the marked versions (at most three per claim; version numbers are unique per claim)
-marked as (
-    select
-        known_versions.*,
-        case when known_versions.version_number = version_marks.latest_version_number then 1 else 0 end
-            as is_latest,
-        case when known_versions.version_number = version_marks.first_response_version_number then 1 else 0 end
-            as is_first_response,
-        case
-            when known_versions.version_number = version_marks.first_adjudication_version_number then 1 else 0
-        end as is_first_adjudication
-    from known_versions
-    inner join version_marks
-        on
-            known_versions.claim_id = version_marks.claim_id
-            and known_versions.version_number in (
-                version_marks.latest_version_number,
-                version_marks.first_response_version_number,
-                version_marks.first_adjudication_version_number
-            )
-),
-
--- their attributes, one row per claim
-marked_versions as (
-    select
-        claim_id,
-        max(case when is_latest = 1 then claim_status end) as latest_claim_status,
-        max(case when is_latest = 1 then kpi_outcome end) as latest_kpi_outcome,
-        max(case when is_latest = 1 then known_date end) as latest_known_date,
-        max(case when is_latest = 1 then claim_amount end) as latest_claim_amount,
-        max(case when is_latest = 1 then allowed_amount end) as latest_allowed_amount,
-        max(case when is_latest = 1 then paid_amount end) as latest_paid_amount,
-        max(case when is_first_response = 1 then kpi_outcome end) as first_response_outcome,
-        max(case when is_first_adjudication = 1 then kpi_outcome end) as first_adjudication_outcome,
-        max(case when is_first_adjudication = 1 then known_date end) as first_adjudication_date,
-        max(case when is_first_adjudication = 1 then denial_reason_code end)
-            as first_adjudication_denial_reason_code
-    from marked
-    group by claim_id
-),
+-- Per claim: the versions that matter (the latest known; the payer's first response, i.e. the
+-- first version no longer pending; the first adjudication, i.e. the first version accepted or
+-- denied) and the life-cycle summary, as CTEs version_marks and marked_versions (macro
+-- claim_version_marks: aggregates, in one pass on DuckDB).
+{{ claim_version_marks('known_versions') }},
 
 outcomes as (
     select
