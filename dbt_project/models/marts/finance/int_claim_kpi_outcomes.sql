@@ -49,7 +49,6 @@ known_versions as (
         status_history.version_number,
         status_history.claim_status,
         status_history.kpi_outcome,
-        status_history.is_adjudicated,
         status_history.denial_reason_code,
         status_history.claim_amount,
         status_history.allowed_amount,
