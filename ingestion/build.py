@@ -401,6 +401,8 @@ _OLDER_PROJECT_HINT = (
 )
 FAILURE_HINTS: tuple[tuple[str, str], ...] = (
     ("out of sync", _OLDER_PROJECT_HINT),
+    # macro require_integer_keys: a table whose keys are still md5 strings
+    ("keys are 64-bit integers now", _OLDER_PROJECT_HINT),
     # DuckDB's words when an incremental model asks its own older table for processed_at
     ('Referenced table "previous_run" not found', _OLDER_PROJECT_HINT),
     (

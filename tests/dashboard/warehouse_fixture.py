@@ -29,6 +29,13 @@ PROVIDERS = [
     ("prov_a2", "hospital_a:PROV002", "Alan", "Turing", "dep_a2", "hospital_a"),
     ("prov_b1", "hospital_b:PROV001", "Grace", "Hopper", "dep_b1", "hospital_b"),
 ]
+# the marts' keys are 64-bit integers (md5-based); the fixture numbers its rows by handle
+KEYS = {
+    handle: number
+    for number, handle in enumerate(
+        [d[1] for d in DEPARTMENTS] + [p[0] for p in PROVIDERS], start=101
+    )
+}
 BUCKETS = ["0-30", "31-60", "61-90", "91-120", "120+"]
 REASONS = ["CO-16", "CO-197", "CO-50"]
 
@@ -37,7 +44,7 @@ KPI_MONTHLY_COLUMNS = {
     "source_system": "varchar",
     "payer_name": "varchar",
     "payer_type": "varchar",
-    "department_key": "varchar",
+    "department_key": "bigint",
     "department_name": "varchar",
     "gross_charges_amount": "decimal(18,2)",
     "payments_amount": "decimal(18,2)",
@@ -82,23 +89,23 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "avg_days_to_payment": "decimal(18,2)",
     },
     "dim_department": {
-        "department_key": "varchar",
+        "department_key": "bigint",
         "department_id": "varchar",
         "source_department_id": "varchar",
         "department_name": "varchar",
         "source_system": "varchar",
     },
     "dim_provider": {
-        "provider_key": "varchar",
+        "provider_key": "bigint",
         "provider_id": "varchar",
-        "department_key": "varchar",
+        "department_key": "bigint",
         "provider_first_name": "varchar",
         "provider_last_name": "varchar",
         "source_system": "varchar",
     },
     "rpt_charges_by_provider_department_month": {
-        "provider_key": "varchar",
-        "department_key": "varchar",
+        "provider_key": "bigint",
+        "department_key": "bigint",
         "service_month": "date",
         "service_year": "integer",
         "service_month_number": "integer",
@@ -172,7 +179,7 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                         "source_system": hospital,
                         "payer_name": payer,
                         "payer_type": payer_type,
-                        "department_key": dep_key,
+                        "department_key": KEYS[dep_key],
                         "department_name": dep_name,
                         "gross_charges_amount": gross,
                         "payments_amount": round(gross * rng.uniform(0.3, 0.6), 2),
@@ -229,8 +236,8 @@ def make_rows(seed: int = 20240401) -> FixtureData:
             dep = next(d for d in DEPARTMENTS if d[1] == dep_key)
             data.tables["rpt_charges_by_provider_department_month"].append(
                 {
-                    "provider_key": prov_key,
-                    "department_key": dep_key,
+                    "provider_key": KEYS[prov_key],
+                    "department_key": KEYS[dep_key],
                     "service_month": month,
                     "service_year": month.year,
                     "service_month_number": month.month,
@@ -246,7 +253,7 @@ def make_rows(seed: int = 20240401) -> FixtureData:
     for hospital, dep_key, dep_name in DEPARTMENTS:
         data.tables["dim_department"].append(
             {
-                "department_key": dep_key,
+                "department_key": KEYS[dep_key],
                 "department_id": f"{hospital}:{dep_key.upper()}",
                 "source_department_id": dep_key.upper(),
                 "department_name": dep_name,
@@ -256,9 +263,9 @@ def make_rows(seed: int = 20240401) -> FixtureData:
     for prov_key, prov_id, first, last, dep_key, hospital in PROVIDERS:
         data.tables["dim_provider"].append(
             {
-                "provider_key": prov_key,
+                "provider_key": KEYS[prov_key],
                 "provider_id": prov_id,
-                "department_key": dep_key,
+                "department_key": KEYS[dep_key],
                 "provider_first_name": first,
                 "provider_last_name": last,
                 "source_system": hospital,

@@ -196,24 +196,32 @@ def test_the_comparison_sees_a_missing_row(
 
 
 @pytest.mark.parametrize(
-    ("schema", "model"),
+    ("schema", "model", "column", "change"),
     [
         # dbt's schema check finds the difference ("out of sync")
-        ("staging", "stg_hospital_a__encounters"),
+        ("staging", "stg_hospital_a__encounters", "processed_at", "drop column processed_at"),
         # the model's own select asks its table for processed_at first (a DuckDB binder error)
-        ("cdm", "int_encounters_unioned"),
+        ("cdm", "int_encounters_unioned", "processed_at", "drop column processed_at"),
+        # keys were md5 strings before they were 64-bit integers (macro require_integer_keys)
+        ("marts", "fct_claims", "claim_key", "alter claim_key type varchar"),
     ],
 )
 def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
-    schema: str, model: str, advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+    schema: str,
+    model: str,
+    column: str,
+    change: str,
+    advanced: Advanced,
+    pipeline: Pipeline,
+    tmp_path: Path,
 ) -> None:
-    """An incremental table whose columns an older project wrote (here: without processed_at)
+    """An incremental table that an older project wrote (without processed_at; with text keys)
     fails the build with the fix in the summary, and that fix works."""
     assert advanced.build.exit_code == 0
     old = tmp_path / "old.duckdb"
     shutil.copyfile(pipeline.warehouse, old)
     with duckdb.connect(str(old)) as con:
-        con.execute(f"alter table {schema}.{model} drop column processed_at")
+        con.execute(f"alter table {schema}.{model} {change}")
     env = dict(os.environ, RCM_WAREHOUSE_PATH=str(old), RCM_LAKE_DIR=str(pipeline.lake))
 
     def build(*flags: str) -> subprocess.CompletedProcess[str]:
@@ -231,14 +239,15 @@ def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
     refreshed = build("--full-refresh")
     assert refreshed.returncode == 0, refreshed.stdout[-3000:]
     with duckdb.connect(str(old), read_only=True) as con:
-        columns = {
-            name
-            for (name,) in con.execute(
-                "select column_name from duckdb_columns() where schema_name = ? and table_name = ?",
+        columns = dict(
+            con.execute(
+                "select column_name, data_type from duckdb_columns() "
+                "where schema_name = ? and table_name = ?",
                 [schema, model],
             ).fetchall()
-        }
-    assert "processed_at" in columns
+        )
+    assert column in columns
+    assert column != "claim_key" or columns[column] == "BIGINT", columns
 
 
 def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(

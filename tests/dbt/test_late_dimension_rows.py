@@ -17,7 +17,8 @@ import duckdb
 import pytest
 from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 
-LATE_KEY = "late-patient-version"
+# a key made up for a row added by hand (real keys are md5-based 64-bit integers)
+LATE_KEY = 42
 
 
 def sql_literal(value: str) -> str:
@@ -25,7 +26,7 @@ def sql_literal(value: str) -> str:
 
 
 def run_on_copy(
-    pipeline: Pipeline, tmp_path: Path, select: str, statement: str, *params: str
+    pipeline: Pipeline, tmp_path: Path, select: str, statement: str, *params: object
 ) -> Path:
     """Copy the advanced warehouse, change it with one statement (a dimension or code-set row
     that arrives late), `dbt run --select <select>` on the copy; the copy's path."""
@@ -51,7 +52,7 @@ def test_an_unknown_patient_that_dim_patient_now_holds_is_read_again(
         "on lines.patient_id = claims.patient_id "
         "inner join marts.fct_transactions as line_facts "
         "on lines.transaction_id = line_facts.transaction_id "
-        "where claim_facts.patient_key = '-1' and line_facts.patient_key = '-1' "
+        "where claim_facts.patient_key = -1 and line_facts.patient_key = -1 "
         "and claims.patient_id is not null "
         "order by 1, 2, 3 limit 1"
     )
@@ -80,7 +81,7 @@ def test_an_unknown_patient_that_dim_patient_now_holds_is_read_again(
     assert (claim_key, line_key) == (LATE_KEY, LATE_KEY)
 
 
-LATE_CODE_KEY = "late-cpt-code"
+LATE_CODE_KEY = 43
 
 
 def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
@@ -92,7 +93,7 @@ def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
         "from cdm.int_transactions_conformed as lines "
         "inner join marts.fct_transactions as line_facts "
         "on lines.transaction_id = line_facts.transaction_id "
-        "where line_facts.cpt_code_key = '-1' and lines.procedure_code is not null "
+        "where line_facts.cpt_code_key = -1 and lines.procedure_code is not null "
         "group by 1 order by 1"
     )
     assert len(unknown) >= 2, f"the test data needs two unknown CPT codes, has {unknown}"
@@ -120,7 +121,7 @@ def test_a_code_the_code_set_now_holds_is_read_again_and_only_its_rows(
             "where processed_at = (select max(processed_at) from marts.fct_transactions)"
         ).fetchall()
         still_unknown = con.execute(
-            "select count(*) from marts.fct_transactions where cpt_code_key = '-1'"
+            "select count(*) from marts.fct_transactions where cpt_code_key = -1"
         ).fetchone()
     # the run re-read the rows of that code, all now at its key, and nothing else: the rows at
     # the other unknown codes (and every other row) are as the advanced build wrote them

@@ -66,15 +66,15 @@ def test_incremental_branch_of_fct_transactions(
     # re-read: rows at the unknown member of a dimension that now holds their key
     assert re.search(
         r"from\s+\S*fct_transactions\S*\s+as unknown_rows\s+where\s+"
-        r"unknown_rows.patient_key = '-1'\s+or unknown_rows.provider_key = '-1'",
+        r"unknown_rows.patient_key = -1\s+or unknown_rows.provider_key = -1",
         incremental,
     )
     keys = ("patient_key", "provider_key", "department_key", "payer_key", "cpt_code_key")
     for key in (*keys, "icd_code_key"):
         assert re.search(
-            rf"unknown_members.{key} = '-1'\s+and now_known.\w+ in \(\s*"
+            rf"unknown_members.{key} = -1\s+and now_known.\w+ in \(\s*"
             rf"select known.\w+ from \S*dim_\w+\S* as known\s+"
-            rf"where known.{key} <> '-1'",
+            rf"where known.{key} <> -1",
             incremental,
         ), key
 

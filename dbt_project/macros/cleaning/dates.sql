@@ -16,7 +16,7 @@
 {%- endmacro %}
 
 
-{#- A date's key in dim_date: 'YYYYMMDD' as a string; the unknown member when null. -#}
+{#- A date's key in dim_date: YYYYMMDD as an integer (20240131); the unknown member when null. -#}
 {% macro date_key(expression) -%}
     case
         when {{ expression }} is null then {{ unknown_key() }}
@@ -24,7 +24,7 @@
             {{ date_part_of('year', expression) }} * 10000
             + {{ date_part_of('month', expression) }} * 100
             + {{ date_part_of('day', expression) }}
-            as {{ dbt.type_string() }}
+            as {{ dbt.type_int() }}
         )
     end
 {%- endmacro %}

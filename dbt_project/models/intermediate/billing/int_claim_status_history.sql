@@ -6,6 +6,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['claim_status_version_id']) }}
 
 -- Incremental (strategy replace_scope, macro processed_claims_scope): every version of the
 -- claims processed upstream since the last run is re-sequenced (int_claim_versions_unioned

@@ -212,7 +212,7 @@ unioned as (
 
 final as (
     select
-        {{ surrogate_key(['alert_type', 'source_system', 'subject']) }} as alert_id,
+        {{ hashed_id(['alert_type', 'source_system', 'subject']) }} as alert_id,
         alert_type,
         severity,
         source_system,

@@ -6,6 +6,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['patient_key']) }}
 
 -- One row per patient version (SCD2 from snap_patients), plus the unknown member. No raw PHI:
 -- names, SSN, full birth date, address and phone are in restricted.dim_patient_phi.

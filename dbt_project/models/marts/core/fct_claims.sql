@@ -6,6 +6,7 @@
         on_schema_change='append_new_columns'
     )
 }}
+{{ require_integer_keys(['claim_key']) }}
 
 -- One row per claim (its latest clean version), with its first-submission outcome from the
 -- status history, amounts and days to payment.

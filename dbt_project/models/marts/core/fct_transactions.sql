@@ -15,6 +15,7 @@
         **engine_config
     )
 }}
+{{ require_integer_keys(['transaction_key']) }}
 
 -- One row per financial transaction line (the latest clean version of each transaction).
 --

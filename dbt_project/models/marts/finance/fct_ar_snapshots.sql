@@ -6,6 +6,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['claim_key']) }}
 
 -- One row per open claim per month-end as-of date: the claim's balance as known at the end of
 -- that day (its status-history version current then), split into payer and patient balances,

@@ -22,6 +22,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['claim_key']) }}
 
 with
 

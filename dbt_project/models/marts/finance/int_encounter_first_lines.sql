@@ -6,6 +6,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['department_key']) }}
 
 -- One row per encounter with a dated transaction line: its first line (by service date, then
 -- transaction id), the one that counts the visit in kpi_monthly, with that line's slice

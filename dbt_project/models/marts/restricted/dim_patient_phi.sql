@@ -6,6 +6,7 @@
         on_schema_change='fail'
     )
 }}
+{{ require_integer_keys(['patient_key']) }}
 
 -- One row per patient version: the patient's PHI, keyed like dim_patient. Schema `restricted`:
 -- grant it only to roles allowed to see PHI.
