@@ -1,0 +1,78 @@
+"""The `rcm` front door: every sub-command is listed and reachable, and a command loads only
+its own module (the others' imports are start-up that every `rcm build` would pay).
+
+Each case runs `python -m ingestion.cli` in a fresh interpreter, so that what is imported is
+what a user's command imports.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ingestion.cli import COMMANDS
+
+
+def _rcm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _imported_after(command: str | None) -> set[str]:
+    """The modules loaded once the parser for ``command`` is built (the command is not run)."""
+    probe = (
+        "import sys; from ingestion.cli import build_parser; "
+        f"build_parser({command!r}); "
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_help_lists_every_command() -> None:
+    result = _rcm("--help")
+    assert result.returncode == 0, result.stderr
+    for command in COMMANDS:
+        assert command in result.stdout, f"`rcm --help` does not list {command}"
+
+
+def test_each_command_parses_its_own_help() -> None:
+    for command in COMMANDS:
+        result = _rcm(command, "--help")
+        assert result.returncode == 0, f"rcm {command} --help: {result.stderr}"
+        assert result.stdout.startswith(f"usage: rcm {command}"), result.stdout[:200]
+
+
+def test_unknown_command_names_the_valid_ones() -> None:
+    result = _rcm("biuld")
+    assert result.returncode == 2
+    assert "invalid choice: 'biuld'" in result.stderr
+    for command in COMMANDS:
+        assert f"'{command}'" in result.stderr
+
+
+def test_no_command_prints_help_and_fails() -> None:
+    result = _rcm()
+    assert result.returncode == 2
+    assert "COMMAND" in result.stdout
+
+
+def test_build_does_not_load_the_other_commands() -> None:
+    loaded = _imported_after("build")
+    assert "ingestion.build" in loaded
+    others = {COMMANDS[name] for name in COMMANDS} - {COMMANDS["build"]}
+    assert not loaded & others, f"`rcm build` imported {sorted(loaded & others)}"
+    for heavy in ("sqlalchemy", "pandas", "numpy", "requests"):
+        assert heavy not in loaded, f"`rcm build` imported {heavy}"
+
+
+def test_help_loads_every_command() -> None:
+    loaded = _imported_after(None)
+    assert set(COMMANDS.values()) <= loaded
