@@ -55,6 +55,7 @@ _VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 # one, 0.1 s with it, on every scoped build
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SETTING_VARIABLES = ("RCM_BRONZE_SCHEMA",)
+DBT_USER_FILE = ".user.yml"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,11 @@ def local_build_inputs(
         digest.update(f"{package}=={_package_version(package)}\0".encode())
     project_files = [project_dir / "dbt_project.yml", *_walk(project_dir / "dbt_project")]
     _hash_files(digest, project_dir, [path for path in project_files if path.is_file()])
-    _hash_files(digest, profiles_dir, [path for path in _walk(profiles_dir) if path.is_file()])
+    # not dbt's own .user.yml (an id it writes beside the profiles on its first run)
+    profiles = [
+        path for path in _walk(profiles_dir) if path.is_file() and path.name != DBT_USER_FILE
+    ]
+    _hash_files(digest, profiles_dir, profiles)
 
     project_fingerprint = digest.hexdigest()
 

@@ -98,6 +98,19 @@ def test_an_edited_profile_or_setting_changes_the_fingerprint(world: dict[str, P
     assert fingerprint(world) != before
 
 
+def test_dbt_user_file_beside_the_profiles_does_not_change_the_fingerprint(
+    world: dict[str, Path],
+) -> None:
+    # a plain `dbt ... --profiles-dir profiles` writes .user.yml there on its first run: it
+    # must not turn the next `rcm build` into an unscoped one
+    (world["profiles"] / ".user.yml").unlink(missing_ok=True)
+    before = fingerprint(world)
+    (world["profiles"] / ".user.yml").write_text("id: 0c3e4f2a-anonymous-user-id\n")
+    assert fingerprint(world) == before
+    (world["profiles"] / "extra.yml").write_text("another: profile\n")
+    assert fingerprint(world) != before
+
+
 def test_no_check_for_remote_lakes_or_other_targets(world: dict[str, Path]) -> None:
     assert inputs(world, RCM_LAKE_DIR="abfss://lake@account.dfs.core.windows.net/rcm") is None
     assert inputs(world, RCM_TARGET="databricks") is None
