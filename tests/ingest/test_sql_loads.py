@@ -250,8 +250,9 @@ def test_sqlite_datetime_column_keeps_its_stored_text_and_boundary(
 
 
 def test_text_array_gives_the_lossless_text_of_any_column() -> None:
-    """A text column goes to Arrow as it is; any other (SQLite lets one column mix types)
-    through to_text value by value: both give the same strings."""
+    """A text column goes to Arrow as it is, integers and floats through their fast paths; any
+    other (SQLite lets one column mix types) through to_text value by value: all give the
+    strings that to_text gives each value."""
     from datetime import date, datetime
     from decimal import Decimal
 
@@ -261,7 +262,13 @@ def test_text_array_gives_the_lossless_text_of_any_column() -> None:
         ["a", "b", None],
         [None, None],
         [1, 2, None],
+        [-(2**63), 2**63 - 1, 0],  # the ends of int64
+        [2**63, 1],  # beyond int64
         [280.0, 526.3800000000001, 1e16, None],
+        [3, 2.5, None, -0.0, 1e-07],  # ints among floats keep their own text
+        [float("nan"), float("inf"), -float("inf")],
+        [True, 1.5],
+        [2**70, 1.0],
         [True, False],
         [b"\x00\xff", None],  # bytes: hex, not decoded as text
         ["12", 7, None, 1.5],  # mixed, as SQLite allows
