@@ -172,6 +172,43 @@ def test_incremental_build_rewrote_only_what_changed(
     assert len(untouched) <= 1, f"the advance reached none of these tables: {untouched}"
 
 
+def test_a_complete_month_end_is_rewritten_only_for_rederived_claims(
+    advanced: Advanced, pipeline: Pipeline
+) -> None:
+    """The first build's data ends on 2024-12-31, so it held that month end as of its own date.
+    The advance into January must not rewrite it, except the rows of the claims fct_claims
+    re-derived (ar_snapshot_replaced_from); that the rows kept are still right is the full
+    rebuild comparison's job."""
+    assert advanced.build.exit_code == 0
+    ((held, complete, rewritten, rewritten_not_rederived),) = pipeline.query(
+        """
+        with first_run as (select min(processed_at) as at from marts.fct_ar_snapshots)
+        select
+            count(*),
+            count(*) filter (where ar.as_of_date = ar.month_end_date),
+            count(*) filter (where ar.processed_at > first_run.at),
+            count(*) filter (
+                where ar.processed_at > first_run.at and claims.processed_at <= first_run.at
+            )
+        from marts.fct_ar_snapshots as ar
+        inner join marts.fct_claims as claims on ar.claim_key = claims.claim_key
+        cross join first_run
+        where ar.month_end_date = date '2024-12-31'
+        """
+    )
+    assert int(str(held)) > 0, "no A/R rows at 2024-12-31"
+    assert complete == held, "the 2024-12-31 month end should be as of its own date"
+    assert rewritten_not_rederived == 0, (
+        f"{rewritten_not_rederived} rows of 2024-12-31 were rewritten for claims that "
+        "fct_claims did not re-derive"
+    )
+    assert int(str(rewritten)) < int(str(held)), "every 2024-12-31 row was rewritten"
+    ((january,),) = pipeline.query(
+        "select count(*) from marts.fct_ar_snapshots where month_end_date = date '2025-01-31'"
+    )
+    assert int(str(january)) > 0, "the advance wrote no rows for the January as-of month"
+
+
 def test_incremental_build_equals_a_full_rebuild(
     advanced: Advanced, pipeline: Pipeline, full_rebuild: Path
 ) -> None:

@@ -1,15 +1,32 @@
-{#- fct_ar_snapshots, incremental: the first month end a run rewrites (the latest one the model
-    holds; every month on its first build). `relation`: the model's table. -#}
+{#- fct_ar_snapshots, incremental: the first month end a run rewrites. That is the latest one
+    the model holds while it is partial (taken as of a date before the month end). Once every
+    row of it is as of the month end itself, it cannot change except through its claims, which
+    rederived_claims_scope rewrites: the run starts after it (a day after it, as a date). On its
+    first build, every month. `relation`: the model's table.
+
+    A run on the first day of a month used to rewrite the whole month end before it: at scale
+    10, 3.15 M rows that had not changed. -#}
 {% macro ar_snapshot_replaced_from(relation=none) -%}
+    {%- set held = relation or this %}
     (
-        select coalesce(max(previous.month_end_date), cast('1900-01-01' as date))
-        from {{ relation or this }} as previous
+        select coalesce(
+            case
+                when min(latest.as_of_date) >= max(latest.month_end_date)
+                    then cast({{ dbt.dateadd('day', 1, 'max(latest.month_end_date)') }} as date)
+                else max(latest.month_end_date)
+            end,
+            cast('1900-01-01' as date)
+        )
+        from {{ held }} as latest
+        where latest.month_end_date = (
+            select max(previous.month_end_date) from {{ held }} as previous
+        )
     )
 {%- endmacro %}
 
 
 {#- The rows of fct_ar_snapshots that a run replaces (strategy replace_scope): month ends from
-    the latest one held, and every month end of the claims re-derived since the model's last
+    ar_snapshot_replaced_from (the latest one held, unless complete), and every month end of the claims re-derived since the model's last
     run (rederived_claims_scope). The model computes this slice; a claim that left fct_claims
     has no new rows. -#}
 {% macro ar_snapshot_replaced_scope(relation) -%}

@@ -13,10 +13,11 @@
 -- aged from the service date. Rules: _finance__docs.md (ar_as_of_rules).
 --
 -- Incremental (strategy replace_scope, macro ar_snapshot_replaced_scope): a run rewrites the
--- month ends from the latest one it holds (the as-of month moves with the data) and every month
--- end of the claims re-derived in fct_claims since its last run. Earlier month ends of the
--- other claims cannot change: their versions and attributes are what they were. A claim that
--- left fct_claims (every version now quarantined) loses its rows.
+-- month ends from the latest one it holds (the as-of month moves with the data; once that month
+-- end is complete, as of its own date, from the next one) and every month end of the claims
+-- re-derived in fct_claims since its last run. Earlier month ends of the other claims cannot
+-- change: their versions and attributes are what they were. A claim that left fct_claims
+-- (every version now quarantined) loses its rows.
 -- depends_on: {{ ref('int_claim_versions_unioned') }}
 with
 
@@ -57,7 +58,8 @@ snapshot_dates as (
 
 {%- if is_incremental() %}
 
--- the slice this run rewrites: month ends from the latest one held, and the changed claims
+-- the slice this run rewrites: month ends from the latest one held (after it, when complete),
+-- and the changed claims
 replaced_months as (
     select {{ ar_snapshot_replaced_from() }} as first_month_end_date
 ),
