@@ -4,8 +4,8 @@
     rederived_claims_scope rewrites: the run starts after it (a day after it, as a date). On its
     first build, every month. `relation`: the model's table.
 
-    A run on the first day of a month used to rewrite the whole month end before it: at scale
-    10, 3.15 M rows that had not changed. -#}
+    Without that, the first run in a new month would rewrite the whole month end before it:
+    at scale 10, 3.15 M rows that cannot have changed. -#}
 {% macro ar_snapshot_replaced_from(relation=none) -%}
     {%- set held = relation or this %}
     (
@@ -26,9 +26,9 @@
 
 
 {#- The rows of fct_ar_snapshots that a run replaces (strategy replace_scope): month ends from
-    ar_snapshot_replaced_from (the latest one held, unless complete), and every month end of the claims re-derived since the model's last
-    run (rederived_claims_scope). The model computes this slice; a claim that left fct_claims
-    has no new rows. -#}
+    ar_snapshot_replaced_from (the latest one held, unless complete), and every month end of
+    the claims re-derived since the model's last run (rederived_claims_scope). The model
+    computes this slice; a claim that left fct_claims has no new rows. -#}
 {% macro ar_snapshot_replaced_scope(relation) -%}
     month_end_date >= {{ ar_snapshot_replaced_from(relation) }}
     or {{ rederived_claims_scope(relation) }}
