@@ -22,7 +22,7 @@ FCT = "marts.fct_transactions"
 LATEST = f"processed_at = (select max(processed_at) from {FCT})"
 UNIQUE = "unique_fct_transactions_transaction_key"
 NOT_NULL = "not_null_fct_transactions"
-RELATIONSHIP = "relationships_fct_transactions_patient_key__patient_key__ref_dim_patient_"
+RELATIONSHIP = "relationships_fct_transactions"
 
 
 def run_test(

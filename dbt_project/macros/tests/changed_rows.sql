@@ -6,17 +6,17 @@
     read only the rows of the latest run (the newest processed_at) of an incremental model, or
     of a view over incremental models:
 
-    - row tests (not_null, not_null_columns, accepted_values, expression_is_true, matches_regex,
-      value_in_range, valid_npi_check_digit): a row that no run has rewritten since passed them
+    - row tests (not_null, not_null_columns, accepted_values, accepted_values_columns,
+      expression_is_true, matches_regex, value_in_range, valid_npi_check_digit): a row that no run has rewritten since passed them
       in the build that wrote it, and the project has not changed since;
     - unique and unique_combination_of_columns (without latest_run_key, which scopes itself):
       the rows that share the key (the first column of a combination) with a row of the latest
       run. Every duplicate that involves a row the latest run wrote is still found.
 
-    Not scoped: relationships (a parent can go away under a child that stays), singular tests,
-    tests of tables (a table is rewritten whole: every row is of the latest run), tests of
-    severity warn or with a warn_if / error_if threshold (they judge a count over all rows, and
-    would go quiet about rows that still fail) and every test under a
+    Not scoped: relationships and relationships_columns (a parent can go away under a child that
+    stays), singular tests, tests of tables (a table is rewritten whole: every row is of the
+    latest run), tests of severity warn or with a warn_if / error_if threshold (they judge a
+    count over all rows, and would go quiet about rows that still fail) and every test under a
     plain `dbt build`, `rcm build --force` or after any project change (RCM_RECONCILE_LOADS
     unset or "all").
 
@@ -39,8 +39,8 @@
 {#- The tests whose verdict on a row depends on that row alone. -#}
 {% macro changed_rows_row_tests() -%}
     {{ return([
-        'not_null', 'not_null_columns', 'accepted_values', 'expression_is_true', 'matches_regex',
-        'value_in_range', 'valid_npi_check_digit',
+        'not_null', 'not_null_columns', 'accepted_values', 'accepted_values_columns',
+        'expression_is_true', 'matches_regex', 'value_in_range', 'valid_npi_check_digit',
     ]) }}
 {%- endmacro %}
 

@@ -173,6 +173,126 @@ where per_column.null_rows > 0
 {% endtest %}
 
 
+{#- Each code column holds only its accepted values: dbt's accepted_values for all of a model's
+    code columns in one test (one dbt node and one scan of the model, where dbt runs a node and
+    a scan per column). `columns` maps a column to its accepted values; nulls pass, as in dbt's.
+    The model's rows are first counted per combination of the code columns (a few hundred
+    groups: they are low-cardinality), then each column's values are checked on those counts.
+    Returns one row per column and value that is not accepted, with its number of rows; the
+    failure count is the number of such values, as dbt's accepted_values counts them. -#}
+{% test accepted_values_columns(model, columns) %}
+{%- if not columns %}
+    {{ exceptions.raise_compiler_error("accepted_values_columns: columns is empty") }}
+{%- endif %}
+{%- set names = columns.keys() | list %}
+with
+
+value_combinations as (
+    select
+        {{ names | join(', ') }},
+        count(*) as row_count
+    from {{ model }}
+    group by {{ names | join(', ') }}
+)
+
+{%- for column in names %}
+
+select
+    '{{ column }}' as column_name,
+    cast({{ column }} as {{ dbt.type_string() }}) as value_field,
+    sum(row_count) as n_records
+from value_combinations
+where {{ column }} not in (
+    {%- for value in columns[column] -%}
+        '{{ value | string | replace("'", "''") }}'{{ ", " if not loop.last }}
+    {%- endfor -%}
+)
+group by {{ column }}
+{%- if not loop.last %}
+
+union all
+{%- endif %}
+{%- endfor %}
+{% endtest %}
+
+
+{#- Every non-null value of each foreign key column is a key of its parent: dbt's relationships
+    for all of a model's foreign keys in one test. `relationships` is a list of {column, to,
+    field}. Returns the orphan values; the failure count is their number (a child row with two
+    orphan keys counts twice), as one relationships test per column would count them. -#}
+{% test relationships_columns(model, relationships) %}
+{{ config(fail_calc='coalesce(sum(orphan_keys), 0)') }}
+{%- if not relationships %}
+    {{ exceptions.raise_compiler_error("relationships_columns: relationships is empty") }}
+{%- endif %}
+{{ adapter.dispatch('orphan_keys', 'rcm')(model, relationships) }}
+{% endtest %}
+
+
+{#- Portable: one anti-join per foreign key, as dbt's relationships test, one row per orphan
+    value. -#}
+{% macro default__orphan_keys(model, relationships) -%}
+{%- for relationship in relationships %}
+select
+    '{{ relationship.column }}' as column_name,
+    cast(child.{{ relationship.column }} as {{ dbt.type_string() }}) as from_field,
+    1 as orphan_keys
+from {{ model }} as child
+left join {{ relationship.to }} as parent
+    on child.{{ relationship.column }} = parent.{{ relationship.field }}
+where
+    child.{{ relationship.column }} is not null
+    and parent.{{ relationship.field }} is null
+{%- if not loop.last %}
+union all
+{%- endif %}
+{%- endfor %}
+{%- endmacro %}
+
+
+{#- DuckDB: one scan of the model; each key is probed against its parent with `not in` (a mark
+    join whose hash table holds the parent, see duckdb__test_relationships below). Returns one
+    row per child row with an orphan key: its keys, which of them are orphans and how many. -#}
+{% macro duckdb__orphan_keys(model, relationships) -%}
+{%- set flags = [] %}
+{%- for relationship in relationships %}
+    {%- do flags.append('orphan_' ~ loop.index) %}
+{%- endfor %}
+with
+
+flagged as (
+    select
+    {%- for relationship in relationships %}
+        child.{{ relationship.column }},
+        (
+            child.{{ relationship.column }} is not null
+            and child.{{ relationship.column }} not in (
+                select parent.{{ relationship.field }} from {{ relationship.to }} as parent
+                where parent.{{ relationship.field }} is not null
+            )
+        ) as {{ flags[loop.index0] }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ model }} as child
+)
+
+select
+    {%- for relationship in relationships %}
+    {{ relationship.column }},
+    {%- endfor %}
+    concat_ws(
+        ', '
+    {%- for relationship in relationships %},
+        case when {{ flags[loop.index0] }} then '{{ relationship.column }}' end
+    {%- endfor %}
+    ) as orphan_columns,
+    {% for flag in flags -%}
+    cast({{ flag }} as integer){{ " + " if not loop.last }}
+    {%- endfor %} as orphan_keys
+from flagged
+where {{ flags | join(' or ') }}
+{%- endmacro %}
+
+
 {#- dbt's relationships test on DuckDB: the child's values `not in` the parent's. DuckDB runs
     that as an anti-join whose hash table holds the parent; dbt's left join from the child
     built it on the child, usually the larger side (fct_ar_snapshots -> fct_claims at scale 10,
