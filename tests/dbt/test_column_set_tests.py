@@ -54,7 +54,8 @@ def test_relationships_columns_counts_each_orphan_key(pipeline: Pipeline, tmp_pa
     copy = tampered_copy(
         pipeline,
         tmp_path,
-        f"update {FCT} set provider_key = -1001, cpt_code_key = -1002 where transaction_key = {row}",
+        f"update {FCT} set provider_key = -1001, cpt_code_key = -1002 "
+        f"where transaction_key = {row}",
         f"update {FCT} set paid_date_key = 99991231 where transaction_key = {other}",
     )
     result = dbt_test(copy, pipeline.lake, tmp_path / "tampered", test, "all")
