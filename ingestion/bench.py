@@ -192,6 +192,25 @@ def keep_run_results(
     return [(name, round(seconds, 2)) for name, seconds in timed[:top]]
 
 
+# dbt's line when it cannot reuse its saved manifest (target/partial_parse.msgpack)
+FULL_PARSE = "Unable to do partial parsing because "
+
+
+def full_parse_note(log_text: str) -> str:
+    """A note when the build's dbt parsed the whole project, with dbt's reason; else "".
+
+    A full parse (a new target folder, a changed profile or dbt version) costs a scale-1 build
+    about 4 s more than re-parsing only the changed files, so two builds compare only when both
+    parsed the same way.
+    """
+    start = log_text.find(FULL_PARSE)
+    if start < 0:
+        return ""
+    reason = log_text[start + len(FULL_PARSE) :].split("\n", 1)[0]
+    reason = reason.split(". Starting full parse", 1)[0].strip().rstrip(".")
+    return f"full dbt parse: {reason}" if reason else "full dbt parse"
+
+
 @dataclass
 class BenchPlan:
     scale: float
@@ -261,8 +280,9 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
         result = StageResult(scenario, name, round(seconds, 2), round(peak, 1), counted, code)
         if name.startswith("build"):
             result.slowest_nodes = keep_run_results(target_path, log.with_suffix(""), since=started)
-            if build_state.UP_TO_DATE in log.read_text(errors="replace"):
-                result.note = "skipped: up to date"
+            text = log.read_text(errors="replace")
+            skipped = "skipped: up to date" if build_state.UP_TO_DATE in text else ""
+            result.note = "; ".join(note for note in (skipped, full_parse_note(text)) if note)
         report.stages.append(result)
         progress(
             f"bench: {scenario} / {name}: {seconds:.1f} s, {peak:,.0f} MB peak, "
