@@ -5,7 +5,8 @@ together. Such an error cannot be made to happen on cue at a test's size, so the
 raise DuckDB's own "Out of Memory Error" text with DuckDB's error() function (simulated:
 said so here) while dbt runs them with more than one thread; everything else is real: a
 DuckDB file, dbt build and dbt retry through ingestion.build, in a process of their own.
-The same small projects check that a compaction that fails after the build does not fail it.
+The same small projects check that a compaction that fails after the build does not fail it,
+and the level of dbt's log file.
 """
 
 from __future__ import annotations
@@ -139,3 +140,22 @@ def test_a_compaction_that_fails_leaves_a_passed_build_passed(tmp_path: Path) ->
     assert result["exit_code"] == 0, out
     assert f"did not compact the warehouse {not_duckdb}" in out
     assert "result: OK" in out
+
+
+def test_dbt_file_log_is_info_unless_the_environment_asks_for_more(tmp_path: Path) -> None:
+    # `rcm build` keeps logs/dbt.log to dbt's info lines (its debug default formats every
+    # statement of every node); DBT_LOG_LEVEL_FILE, dbt's own setting, still wins.
+    model = "select 2 as z\n"
+    quiet = _project(tmp_path / "quiet", {"light": model})
+    result, out = _build(quiet)
+    assert result["exit_code"] == 0, out
+    log = (quiet / "logs" / "dbt.log").read_text()
+    assert "OK created sql table model" in log
+    assert "[debug]" not in log
+
+    verbose = _project(tmp_path / "verbose", {"light": model})
+    result, out = _build(verbose, DBT_LOG_LEVEL_FILE="debug")
+    assert result["exit_code"] == 0, out
+    log = (verbose / "logs" / "dbt.log").read_text()
+    assert "[debug]" in log
+    assert "create  table" in log or "create table" in log
