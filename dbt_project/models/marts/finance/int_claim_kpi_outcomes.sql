@@ -11,7 +11,9 @@
 --
 -- Runs after fct_ar_snapshots (depends_on below, not a data dependency): the two are the
 -- heaviest models of a full build and, run side by side at scale 10, they exhaust DuckDB's
--- memory limit together although each fits alone.
+-- memory limit together although each fits alone (measured again on 2026-12-03: without this
+-- and int_encounter_first_lines' ordering, both ran out of memory and the build took 44 s
+-- longer after rcm build's one-at-a-time retry; benchmarks/README.md).
 -- depends_on: {{ ref('fct_ar_snapshots') }}
 -- depends_on: {{ ref('int_claim_versions_unioned') }}
 {{
