@@ -60,12 +60,13 @@ def dbt_test(
     warehouse: Path,
     lake: Path,
     target: Path,
-    select: str,
+    select: str | None,
     reconcile_loads: str,
     command: str = "test",
 ) -> subprocess.CompletedProcess[str]:
-    """`dbt <command> --select <select>` (`dbt test` by default) on a warehouse file (a tampered
-    copy, say), with RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
+    """`dbt <command> --select <select>` (`dbt test` by default; no `--select` when None, as
+    `dbt parse` takes none) on a warehouse file (a tampered copy, say), with
+    RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
     env = dict(
         os.environ,
         RCM_WAREHOUSE_PATH=str(warehouse),
@@ -82,8 +83,7 @@ def dbt_test(
             str(REPO_ROOT / "profiles"),
             "--target-path",
             str(target),
-            "--select",
-            select,
+            *(["--select", select] if select is not None else []),
         ],
         env=env,
         capture_output=True,

@@ -8,36 +8,15 @@ another warehouse file (a changed profile).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from rcm_dbt_e2e import dbt_test
+
 from ingestion.bench import full_parse_note
-from ingestion.build import REPO_ROOT
 
 
 def dbt_parse(target: Path, warehouse: Path) -> str:
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "parse",
-            "--project-dir",
-            str(REPO_ROOT),
-            "--profiles-dir",
-            str(REPO_ROOT / "profiles"),
-            "--target-path",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=dict(
-            os.environ,
-            RCM_WAREHOUSE_PATH=str(warehouse),
-            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-        ),
-    )
+    result = dbt_test(warehouse, target.parent / "lake", target, None, "all", "parse")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
