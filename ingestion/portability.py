@@ -5,7 +5,7 @@
 engine's dialect and adds the rules sqlglot's parser is too lenient for: it accepts `LIMIT`,
 `::` casts, `QUALIFY` and any unknown function name in every dialect, so constructs and
 functions that a given engine rejects are listed here per dialect (each one checked against the
-engine where one is at hand: DuckDB 1.5 and Spark 3.5 locally; T-SQL and Databricks SQL from
+engine where one is at hand: DuckDB 2.0 and Spark 3.5 locally; T-SQL and Databricks SQL from
 their references).
 
     python -m ingestion.portability --target-dir target/databricks --dialect databricks
@@ -84,7 +84,7 @@ _TSQL_ONLY: Final[dict[str, str]] = {
     "charindex": "instr()/position()",
 }
 
-# Functions of Spark/Databricks only (absent from DuckDB 1.5 and T-SQL).
+# Functions of Spark/Databricks only (absent from DuckDB 2.0 and T-SQL).
 _SPARK_ONLY: Final[dict[str, str]] = {
     "date_format": "strftime() on DuckDB, format()/convert() on T-SQL (dispatch it)",
     "collect_list": "list()/array_agg() on DuckDB, string_agg() on T-SQL",

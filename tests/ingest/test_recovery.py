@@ -29,7 +29,7 @@ def visible_rows(lake: Path, datasource: str, table: str) -> int:
     pattern = lake / "bronze" / datasource / table / "*" / "*.parquet"
     if not list(pattern.parent.parent.glob("*/*.parquet")):
         return 0
-    (count,) = duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchone()  # type: ignore[misc]
+    ((count,),) = duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchall()
     return int(count)
 
 

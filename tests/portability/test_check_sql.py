@@ -82,7 +82,7 @@ def test_rule_fires(sql: str, dialect: Dialect, expected: str) -> None:
 @pytest.mark.parametrize(
     ("sql", "dialect"),
     [
-        # what each engine does accept (checked on Spark 3.5 / DuckDB 1.5, or their references)
+        # what each engine does accept (checked on Spark 3.5 / DuckDB 2.0, or their references)
         ("select a::int as a from t", "databricks"),
         ("select a::int as a from t", "duckdb"),
         ("select a from t qualify row_number() over (order by a) = 1", "databricks"),
