@@ -13,7 +13,9 @@
 -- heaviest models of a full build and, run side by side at scale 10, they exhaust DuckDB's
 -- memory limit together although each fits alone (measured again on 2026-12-03: without this
 -- and int_encounter_first_lines' ordering, both ran out of memory and the build took 44 s
--- longer after rcm build's one-at-a-time retry; benchmarks/README.md).
+-- longer after rcm build's one-at-a-time retry; benchmarks/README.md). On DuckDB 2.0
+-- (2026-12-04) both fit side by side but took 114 s and 87 s, and the build 458.6 s
+-- against 433.5 s with the ordering.
 -- depends_on: {{ ref('fct_ar_snapshots') }}
 -- depends_on: {{ ref('int_claim_versions_unioned') }}
 {{
