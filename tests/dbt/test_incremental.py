@@ -290,8 +290,8 @@ def test_a_warehouse_from_an_older_project_gets_told_to_full_refresh(
 def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
     advanced: Advanced, pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    """unique_combination_of_columns with latest_run_key checks only the keys of the latest
-    run's rows: a duplicate of such a row is still found, in the whole table."""
+    """unique_combination_of_columns with latest_run_only checks only the combinations of the
+    latest run's rows: a duplicate of such a row is still found, in the whole table."""
     assert advanced.build.exit_code == 0
     copy = tmp_path / "tampered.duckdb"
     shutil.copyfile(pipeline.warehouse, copy)

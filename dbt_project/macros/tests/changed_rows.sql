@@ -10,7 +10,7 @@
       expression_is_true, matches_regex, value_in_range, valid_npi_check_digit): a row that no
       run has rewritten since passed them in the build that wrote it, and the project has not
       changed since;
-    - unique and unique_combination_of_columns (without latest_run_key, which scopes itself):
+    - unique and unique_combination_of_columns (without latest_run_only, which scopes itself):
       the rows that share the key (the first column of a combination) with a row of the latest
       run. Every duplicate that involves a row the latest run wrote is still found.
 
@@ -67,7 +67,7 @@
         {{ return(of_latest_run(relation)) }}
     {%- elif test_name == 'unique' -%}
         {%- set key = arguments.get('column_name') -%}
-    {%- elif test_name == 'unique_combination_of_columns' and not arguments.get('latest_run_key') -%}
+    {%- elif test_name == 'unique_combination_of_columns' and not arguments.get('latest_run_only') -%}
         {%- set key = (arguments.get('combination_of_columns') or [none])[0] -%}
     {%- else -%}
         {{ return(none) }}

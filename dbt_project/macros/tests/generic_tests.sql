@@ -43,32 +43,20 @@ where
 {% endtest %}
 
 
-{#- The combination of the columns is unique. -#}
-{#- No two rows share the combination. latest_run_key (one of the columns, on an incremental
-    model with processed_at): check only the combinations whose latest_run_key value a row of
-    the latest run (the newest processed_at) has. Any duplicate that involves a row the latest
+{#- No two rows share the combination of the columns. latest_run_only (an incremental model with
+    processed_at): check only the combinations that a row of the latest run (the newest
+    processed_at) has, against the whole table. Any duplicate that involves a row the latest
     run wrote is still found; rows no run has rewritten since were checked by the run that
     wrote them. When every row is of one run (after a full build), the test checks every row
-    without the scope, which would select them all. -#}
-{% test unique_combination_of_columns(model, combination_of_columns, latest_run_key=none) %}
-{%- if latest_run_key is not none and latest_run_key not in combination_of_columns %}
-    {{ exceptions.raise_compiler_error(
-        "unique_combination_of_columns: latest_run_key '" ~ latest_run_key
-        ~ "' must be one of combination_of_columns " ~ combination_of_columns) }}
-{%- endif %}
-{%- set scope = '' -%}
+    without the scope, which would select them all. The scope is the whole combination, not one
+    of its columns: fct_ar_snapshots' latest run holds the whole as-of month, and the claims of
+    that month have rows in most earlier month ends too (scale 10: 3.2 M rows in scope against
+    11.8 M when scoped by claim_key; 1.2 s alone against 2.6 s). -#}
+{% test unique_combination_of_columns(model, combination_of_columns, latest_run_only=false) %}
 {#- the check queries the warehouse: DuckDB only (the other engines' tests also compile offline) -#}
-{%- if latest_run_key is not none
+{%- set scoped = latest_run_only
     and (target.type != 'duckdb' or (execute and rows_of_earlier_runs(model))) -%}
-    {%- set scope -%}
-        {{ latest_run_key }} in (
-            select latest_rows.{{ latest_run_key }}
-            from {{ model }} as latest_rows
-            where latest_rows.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
-        )
-    {%- endset -%}
-{%- endif %}
-{{ adapter.dispatch('duplicate_combinations', 'rcm')(model, combination_of_columns, scope) }}
+{{ adapter.dispatch('duplicate_combinations', 'rcm')(model, combination_of_columns, scoped) }}
 {% endtest %}
 
 
@@ -82,28 +70,44 @@ where
 {%- endmacro %}
 
 
-{#- The combinations of `columns` that more than one row of `model` has, restricted to the rows
-    that satisfy `scope` (a predicate; empty: every row), with their number of rows. -#}
-{% macro default__duplicate_combinations(model, columns, scope) -%}
+{#- The rows of the latest run of `model` (the newest processed_at), as a predicate on `alias`. -#}
+{% macro latest_run_rows(model, alias) -%}
+    {{ alias }}.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
+{%- endmacro %}
+
+
+{#- The combinations of `columns` that more than one row of `model` has, with their number of
+    rows; `latest_run_only`: only the combinations of the latest run's rows. Portable: one
+    group by, the scope as an `exists` on the model's table (a key column's nulls are left to
+    its not_null test). -#}
+{% macro default__duplicate_combinations(model, columns, latest_run_only) -%}
 select
     {{ columns | join(', ') }},
     count(*) as row_count
 from {{ model }}
-{%- if scope %}
-where {{ scope }}
+{%- if latest_run_only %} as all_rows
+where exists (
+    select 1 from {{ model }} as latest_rows
+    where
+        {{ latest_run_rows(model, 'latest_rows') }}
+        {%- for column in columns %}
+        and latest_rows.{{ column }} = all_rows.{{ column }}
+        {%- endfor %}
+)
 {%- endif %}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 {%- endmacro %}
 
 
-{#- The same rows in two passes: the first groups a 64-bit hash of the columns, which is much
-    cheaper than grouping their values (fct_ar_snapshots' key is a date and a 32-character
-    surrogate key, 47 M rows at scale 10); the second groups the values of the rows whose
-    hash came up more than once. Equal combinations have equal hashes, so every duplicate is
-    among them; a hash collision of different combinations only adds rows to the second pass.
-    Both passes read the model: a CTE over it would be materialized whole. -#}
-{% macro duckdb__duplicate_combinations(model, columns, scope) -%}
+{#- DuckDB: by a 64-bit hash of the columns, which is much cheaper than their values
+    (fct_ar_snapshots' key is a date and a surrogate key, 47 M rows at scale 10). Equal
+    combinations have equal hashes (nulls included), and a hash collision of different
+    combinations only adds rows to the final group by on the values.
+    Every row: two passes, the first groups the hashes, the second the values of the rows whose
+    hash came up more than once. Both read the model: a CTE over it would be materialized whole.
+    The latest run only: one pass over the rows whose hash a row of the latest run has. -#}
+{% macro duckdb__duplicate_combinations(model, columns, latest_run_only) -%}
 {%- set hashed = 'hash(' ~ (columns | join(', ')) ~ ')' -%}
 select
     {{ columns | join(', ') }},
@@ -113,15 +117,13 @@ where
     {{ hashed }} in (
         select {{ hashed }}
         from {{ model }}
-        {%- if scope %}
-        where {{ scope }}
-        {%- endif %}
+        {%- if latest_run_only %} as latest_rows
+        where {{ latest_run_rows(model, 'latest_rows') }}
+        {%- else %}
         group by {{ hashed }}
         having count(*) > 1
+        {%- endif %}
     )
-    {%- if scope %}
-    and {{ scope }}
-    {%- endif %}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 {%- endmacro %}
