@@ -44,3 +44,21 @@
         ]) }}
     )
 {%- endmacro %}
+
+
+{#- The fct_claims rows a run replaces, for its delete: the claims of the run's new rows
+    (`new_rows`), and the claims processed upstream since the model's last run, which covers
+    those that left int_claims_conformed. It selects the same rows as fct_claims_rederived_scope:
+    a claim of that scope that is still in int_claims_conformed is a new row, and a claim
+    leaves int_claims_conformed only with a new version, processed upstream. The scope's
+    other parts (claims of changed patients and transactions, of unknown members) need every
+    claim scanned three more times: at scale 10 the delete took 1.4 s alone with them, 0.24 s
+    this way. -#}
+{% macro fct_claims_replaced_rows(relation, new_rows) -%}
+    claim_id in (
+        select new_rows.claim_id from {{ new_rows }} as new_rows
+        union all
+        select processed.claim_id from {{ ref('int_claim_versions_unioned') }} as processed
+        where {{ processed_since_last_run('processed.processed_at', relation) }}
+    )
+{%- endmacro %}

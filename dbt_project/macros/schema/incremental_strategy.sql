@@ -187,7 +187,10 @@
     last run must leave the open A/R, so the old rows go even when no new row replaces them).
     The model names its scope in config `replace_scope_macro`: a macro that takes the target
     relation and returns a predicate over its columns; the model filters its rows with the same
-    macro, so what is deleted and what is inserted are the same slice. -#}
+    macro, so what is deleted and what is inserted are the same slice. A model may name a
+    cheaper predicate for the delete in config `replace_scope_delete_macro`: a macro that takes
+    the target and the new rows' relation (fct_claims: the claims of its new rows, and those
+    that left its input), which must select the same target rows as the scope. -#}
 {% macro replace_scope_strategy() -%}
     {{ return(adapter.dispatch('replace_scope_strategy', 'rcm')()) }}
 {%- endmacro %}
@@ -219,8 +222,15 @@
     {%- set dest_columns = arg_dict.get('dest_columns')
         or adapter.get_columns_in_relation(target) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- set delete_macro = config.get('replace_scope_delete_macro') -%}
+    {%- if delete_macro and delete_macro not in context -%}
+        {{ exceptions.raise_compiler_error(
+            "replace_scope_delete_macro '" ~ delete_macro ~ "' is not a macro of the project") }}
+    {%- endif -%}
+    {%- set replaced = context[delete_macro](target, arg_dict['temp_relation']) if delete_macro
+        else context[macro_name](target) -%}
     {{ return([
-        'delete from ' ~ target ~ ' where ' ~ context[macro_name](target),
+        'delete from ' ~ target ~ ' where ' ~ replaced,
         'insert into ' ~ target ~ ' (' ~ columns ~ ') select ' ~ columns
             ~ ' from ' ~ arg_dict['temp_relation'],
     ]) }}
