@@ -172,6 +172,17 @@ def test_incremental_build_rewrote_only_what_changed(
     assert len(untouched) <= 1, f"the advance reached none of these tables: {untouched}"
 
 
+def test_the_incremental_run_computes_the_changed_claims_versions_first(
+    advanced: Advanced, pipeline: Pipeline
+) -> None:
+    """On DuckDB, int_claim_kpi_outcomes' incremental run materializes the status versions of
+    the changed claims before joining them (macro materialized_cte)."""
+    assert advanced.build.exit_code == 0
+    compiled = pipeline.target / "compiled" / "rcm" / "dbt_project" / "models" / "marts"
+    sql = (compiled / "finance" / "int_claim_kpi_outcomes.sql").read_text()
+    assert "status_history as materialized (" in sql, sql[:3000]
+
+
 def test_a_complete_month_end_is_rewritten_only_for_rederived_claims(
     advanced: Advanced, pipeline: Pipeline
 ) -> None:

@@ -80,6 +80,19 @@ def test_incremental_branch_of_fct_transactions(
 
 
 @pytest.mark.parametrize("target", ["databricks", "synapse"])
+def test_the_materialized_cte_keyword_stays_on_duckdb(
+    target: str, compiled_targets: dict[str, Compiled]
+) -> None:
+    """int_claim_kpi_outcomes' incremental branch asks DuckDB to compute a CTE first
+    (macro materialized_cte); Databricks SQL and T-SQL have no such keyword."""
+    incremental = compiled_sql(
+        compiled_targets[f"{target}-incremental"], "model.rcm.int_claim_kpi_outcomes"
+    )
+    assert re.search(r"status_history as\s+\(", incremental)
+    assert not re.search(r"\bas\s+materialized\b", incremental, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("target", ["databricks", "synapse"])
 def test_incremental_branch_of_staging_reads_unread_loads(
     target: str, compiled_targets: dict[str, Compiled]
 ) -> None:
