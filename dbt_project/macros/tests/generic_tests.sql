@@ -70,12 +70,6 @@ where
 {%- endmacro %}
 
 
-{#- The rows of the latest run of `model` (the newest processed_at), as a predicate on `alias`. -#}
-{% macro latest_run_rows(model, alias) -%}
-    {{ alias }}.processed_at = (select max(newest.processed_at) from {{ model }} as newest)
-{%- endmacro %}
-
-
 {#- The combinations of `columns` that more than one row of `model` has, with their number of
     rows; `latest_run_only`: only the combinations of the latest run's rows. Portable: one
     group by, the scope as an `exists` on the model's table (a key column's nulls are left to
@@ -89,7 +83,7 @@ from {{ model }}
 where exists (
     select 1 from {{ model }} as latest_rows
     where
-        {{ latest_run_rows(model, 'latest_rows') }}
+        {{ of_latest_run(model, 'latest_rows.') }}
         {%- for column in columns %}
         and latest_rows.{{ column }} = all_rows.{{ column }}
         {%- endfor %}
@@ -118,7 +112,7 @@ where
         select {{ hashed }}
         from {{ model }}
         {%- if latest_run_only %} as latest_rows
-        where {{ latest_run_rows(model, 'latest_rows') }}
+        where {{ of_latest_run(model, 'latest_rows.') }}
         {%- else %}
         group by {{ hashed }}
         having count(*) > 1
