@@ -14,10 +14,7 @@
 with
 
 source as (
-    select * from {{ source_relation }}
-    {%- if is_incremental() %}
-        where {{ from_unread_loads(source_relation) }}
-    {%- endif %}
+    {{ bronze_rows_to_stage(source_relation) }}
 ),
 
 renamed as (

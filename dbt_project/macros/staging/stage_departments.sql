@@ -30,27 +30,13 @@ renamed as (
     inner join latest_load on source._load_id = latest_load.load_id
 ),
 
-deduplicated as (
-    select
-        renamed.*,
-        row_number() over (
-            partition by renamed.department_id
-            order by renamed.department_name desc
-        ) as version_rank
-    from renamed
-),
-
-final as (
-    select
-        department_id,
-        department_name,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at
-    from deduplicated
-    where version_rank = 1 or department_id is null
-)
+-- one load, so one row per department; should a load hold one twice, one name is kept
+{{ latest_version_per_key(
+    'department_id',
+    ['department_id', 'department_name', 'source_system', 'source_name', 'load_id', 'ingested_at'],
+    order_by=['department_name desc'],
+    with_processed_at=false,
+) }}
 
 select * from final
 {%- endmacro %}

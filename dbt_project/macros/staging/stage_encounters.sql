@@ -12,10 +12,7 @@
 with
 
 source as (
-    select * from {{ source_relation }}
-    {%- if is_incremental() %}
-        where {{ from_unread_loads(source_relation) }}
-    {%- endif %}
+    {{ bronze_rows_to_stage(source_relation) }}
 ),
 
 renamed as (
@@ -41,41 +38,9 @@ renamed as (
     from source
 ),
 
--- the new rows, with (incremental runs) the row already staged for the same encounters
-candidates as (
-    {{ with_staged_rows_of_same_keys('renamed', 'encounter_id', stage_encounter_columns()) }}
-),
-
--- Latest version per encounter across replayed and incremental loads.
-deduplicated as (
-    select
-        candidates.*,
-        row_number() over (
-            partition by candidates.encounter_id
-            order by candidates.modified_at desc, candidates.load_id desc
-        ) as version_rank
-    from candidates
-),
-
-final as (
-    select
-        encounter_id,
-        patient_id,
-        provider_id,
-        department_id,
-        procedure_code,
-        encounter_type,
-        encounter_date,
-        inserted_at,
-        modified_at,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at,
-        {{ processed_at() }} as processed_at
-    from deduplicated
-    where version_rank = 1 or encounter_id is null
-)
+{{ latest_version_per_key(
+    'encounter_id', stage_encounter_columns(), order_by=['modified_at desc', 'load_id desc']
+) }}
 
 select * from final
 {%- endmacro %}

@@ -17,10 +17,7 @@
 with
 
 source as (
-    select * from {{ source_relation }}
-    {%- if is_incremental() %}
-        where {{ from_unread_loads(source_relation) }}
-    {%- endif %}
+    {{ bronze_rows_to_stage(source_relation) }}
 ),
 
 renamed as (
@@ -46,42 +43,9 @@ renamed as (
     from source
 ),
 
--- the new rows, with (incremental runs) the row already staged for the same patients
-candidates as (
-    {{ with_staged_rows_of_same_keys('renamed', 'patient_id', stage_patient_columns()) }}
-),
-
--- Latest version per patient across replayed and incremental loads.
-deduplicated as (
-    select
-        candidates.*,
-        row_number() over (
-            partition by candidates.patient_id
-            order by candidates.modified_at desc, candidates.load_id desc
-        ) as version_rank
-    from candidates
-),
-
-final as (
-    select
-        patient_id,
-        first_name,
-        last_name,
-        middle_name,
-        ssn,
-        phone_number,
-        gender,
-        address,
-        birth_date,
-        modified_at,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at,
-        {{ processed_at() }} as processed_at
-    from deduplicated
-    where version_rank = 1 or patient_id is null
-)
+{{ latest_version_per_key(
+    'patient_id', stage_patient_columns(), order_by=['modified_at desc', 'load_id desc']
+) }}
 
 select * from final
 {%- endmacro %}

@@ -29,33 +29,16 @@ renamed as (
     from source
 ),
 
--- Latest version per provider across loads (the provider list has no modified timestamp:
--- the latest load wins).
-deduplicated as (
-    select
-        renamed.*,
-        row_number() over (
-            partition by renamed.provider_id
-            order by renamed.load_id desc
-        ) as version_rank
-    from renamed
-),
-
-final as (
-    select
-        provider_id,
-        department_id,
-        npi,
-        first_name,
-        last_name,
-        specialty,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at
-    from deduplicated
-    where version_rank = 1 or provider_id is null
-)
+-- the provider list has no modified timestamp: the latest load wins
+{{ latest_version_per_key(
+    'provider_id',
+    [
+        'provider_id', 'department_id', 'npi', 'first_name', 'last_name', 'specialty',
+        'source_system', 'source_name', 'load_id', 'ingested_at',
+    ],
+    order_by=['load_id desc'],
+    with_processed_at=false,
+) }}
 
 select * from final
 {%- endmacro %}

@@ -12,10 +12,7 @@
 with
 
 source as (
-    select * from {{ source_relation }}
-    {%- if is_incremental() %}
-        where {{ from_unread_loads(source_relation) }}
-    {%- endif %}
+    {{ bronze_rows_to_stage(source_relation) }}
 ),
 
 renamed as (
@@ -54,53 +51,9 @@ renamed as (
     from source
 ),
 
--- the new rows, with (incremental runs) the row already staged for the same transactions
-candidates as (
-    {{ with_staged_rows_of_same_keys('renamed', 'transaction_id', stage_transaction_columns()) }}
-),
-
--- Latest version per transaction across replayed and incremental loads.
-deduplicated as (
-    select
-        candidates.*,
-        row_number() over (
-            partition by candidates.transaction_id
-            order by candidates.modified_at desc, candidates.load_id desc
-        ) as version_rank
-    from candidates
-),
-
-final as (
-    select
-        transaction_id,
-        encounter_id,
-        patient_id,
-        provider_id,
-        department_id,
-        claim_id,
-        payer_id,
-        medicaid_id,
-        medicare_id,
-        procedure_code,
-        icd_code,
-        visit_type,
-        amount_type,
-        line_of_business,
-        charge_amount,
-        paid_amount,
-        visit_date,
-        service_date,
-        paid_date,
-        inserted_at,
-        modified_at,
-        source_system,
-        source_name,
-        load_id,
-        ingested_at,
-        {{ processed_at() }} as processed_at
-    from deduplicated
-    where version_rank = 1 or transaction_id is null
-)
+{{ latest_version_per_key(
+    'transaction_id', stage_transaction_columns(), order_by=['modified_at desc', 'load_id desc']
+) }}
 
 select * from final
 {%- endmacro %}
