@@ -13,13 +13,14 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help venv demo test lint typecheck sqlfluff pytest bench bench-dashboard docs clean dashboard
+.PHONY: help venv demo test lint typecheck sqlfluff pytest bench bench-dashboard profile docs clean dashboard
 
 help:
 	@echo "make demo   - set up .venv and run the whole pipeline (generate, ingest, build, docs)"
 	@echo "make test   - set up .venv and run ruff, mypy, sqlfluff, pytest and the dbt tests"
 	@echo "make bench  - benchmarks at SCALE=$(SCALE) (prints a table, writes benchmarks/results/)"
 	@echo "make bench-dashboard - dashboard load time at the demo scale (headless Chromium)"
+	@echo "make profile - EXPLAIN ANALYZE the slowest models of the last build (ARGS: rcm profile's)"
 	@echo "make dashboard - start the finance dashboard on http://localhost:$(DASHBOARD_PORT)"
 	@echo "make clean  - remove generated data (sources/, lake/, warehouse/, target/)"
 
@@ -59,6 +60,12 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/rcm bench --scale $(SCALE)
+
+# DuckDB's EXPLAIN ANALYZE of the slowest models of the last build; e.g. a bench's full build:
+# make profile ARGS="--run-results benchmarks/work/scale10/logs/full-build.run_results.json
+#   --warehouse benchmarks/work/scale10/warehouse/rcm.duckdb"
+profile: $(STAMP)
+	$(BIN)/rcm profile $(ARGS)
 
 # Dashboard load time at the demo scale, in headless Chromium (builds a demo warehouse first).
 bench-dashboard: $(STAMP)

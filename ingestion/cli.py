@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "docs": "ingestion.build",
     "run": "ingestion.pipeline",
     "bench": "ingestion.bench",
+    "profile": "ingestion.profile",
     "alerts": "ingestion.alerts",
 }
 
