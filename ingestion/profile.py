@@ -29,6 +29,8 @@ from ingestion.console import format_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN_RESULTS = REPO_ROOT / "target" / "run_results.json"
+# the dbt commands whose run_results time the models' SQL
+BUILD_COMMANDS = ("build", "run")
 # the operator details worth a column in the printed table
 _DETAILS = ("Table", "Join Type", "Conditions", "Groups", "Aggregates", "Filters", "Function")
 
@@ -89,6 +91,16 @@ def slowest_models(run_results: Path, top: int) -> list[SlowModel]:
     results = document.get("results") if isinstance(document, dict) else None
     if not isinstance(results, list):
         raise ProfileError(f"{run_results}: not a dbt run_results.json (no 'results' list)")
+    command = (document.get("args") or {}).get("which")
+    if command not in (None, *BUILD_COMMANDS):
+        # `rcm docs` (the last step of `make demo` and `rcm run`) leaves the results of `dbt docs
+        # generate`, whose times are compile times
+        named = "docs generate" if command == "generate" else command
+        raise ProfileError(
+            f"{run_results}: the results of `dbt {named}`, not of a build; run `rcm build "
+            "--force` to write a build's, or pass --run-results (the bench keeps one per build "
+            "in benchmarks/work/scale<S>/logs/)"
+        )
     models = [
         SlowModel(
             unique_id=str(result["unique_id"]),

@@ -1,7 +1,7 @@
 """`rcm profile` (ingestion/profile.py): EXPLAIN ANALYZE of the slowest models of a build.
 
-The first test profiles the real project's build of the session pipeline (its run_results.json
-and warehouse, copied); the others write a small DuckDB file and a run_results.json of their
+The first test profiles a real build of three of the project's models (on a copy of the session
+pipeline's warehouse); the others write a small DuckDB file and a run_results.json of their
 own to check the order, the plan files and the failure paths.
 """
 
@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from rcm_dbt_e2e import Pipeline
+
+from ingestion.build import run_build
 
 
 def rcm_profile(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,18 +30,26 @@ def rcm_profile(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_slowest_models_of_a_real_build_are_profiled(
-    pipeline: Pipeline, tmp_path: Path
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run_results = tmp_path / "run_results.json"
-    shutil.copyfile(pipeline.target / "run_results.json", run_results)
+    # a build of three of the project's models on a copy of the session's warehouse, with its
+    # own target folder (the session's holds whatever dbt command ran last there)
     warehouse = tmp_path / "rcm.duckdb"
     shutil.copyfile(pipeline.warehouse, warehouse)
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(warehouse))
+    build = run_build(
+        select=["int_claim_status_history", "fct_claims", "fct_ar_snapshots"],
+        target_path=tmp_path / "target",
+    )
+    assert build.exit_code == 0, build.failures
+    run_results = tmp_path / "target" / "run_results.json"
     results = json.loads(run_results.read_text())["results"]
     models = [r for r in results if r["unique_id"].startswith("model.") and r["compiled_code"]]
     expected = [
         r["unique_id"].rsplit(".", 1)[-1]
-        for r in sorted(models, key=lambda r: r["execution_time"], reverse=True)[:3]
+        for r in sorted(models, key=lambda r: r["execution_time"], reverse=True)
     ]
+    assert len(expected) == 3, expected
 
     result = rcm_profile(
         "--run-results", str(run_results), "--warehouse", str(warehouse),
@@ -106,6 +117,12 @@ def test_a_missing_or_malformed_run_results_says_which_file_and_what_to_do(tmp_p
     result = rcm_profile("--run-results", str(malformed), "--warehouse", str(warehouse))
     assert result.returncode == 1
     assert f"{malformed}: not a dbt run_results.json" in result.stdout
+
+    docs = tmp_path / "docs_run_results.json"  # what `rcm docs` leaves in target/
+    docs.write_text(json.dumps({"args": {"which": "generate"}, "results": []}))
+    result = rcm_profile("--run-results", str(docs), "--warehouse", str(warehouse))
+    assert result.returncode == 1
+    assert f"{docs}: the results of `dbt docs generate`, not of a build" in result.stdout
 
     only_tests = tmp_path / "run_results.json"  # written by _tiny_build: no model in it
     result = rcm_profile("--run-results", str(only_tests), "--warehouse", str(warehouse))
