@@ -34,6 +34,20 @@ _THREADS = ("RCM_DUCKDB_THREADS", "2")
 _VACUUM_TASKS = ("RCM_DUCKDB_MAX_VACUUM_TASKS", "0")
 
 
+def local_duckdb_settings(
+    env: Mapping[str, str] | None = None,
+) -> dict[str, str | bool | int | float | list[str]]:
+    """The local profile's DuckDB settings that shape a query's plan and memory, from the same
+    variables and defaults as profiles/profiles.yml."""
+    env = os.environ if env is None else env
+    return {
+        "memory_limit": env.get(*_MEMORY_LIMIT),
+        "threads": int(env.get(*_THREADS)),
+        # rows may come out in another order, as in the builds
+        "preserve_insertion_order": False,
+    }
+
+
 @dataclass(frozen=True)
 class TableRows:
     """A table's stored rows (deleted ones included) and live rows."""
@@ -144,9 +158,9 @@ def compact_warehouse(
     env = os.environ if env is None else env
     done: list[Compacted] = []
     with duckdb.connect(str(warehouse)) as connection:
-        connection.execute(f"set memory_limit = {_literal(env.get(*_MEMORY_LIMIT))}")
-        connection.execute(f"set threads = {int(env.get(*_THREADS))}")
-        # as in the builds, which write these tables: rows may come out in another order
+        settings = local_duckdb_settings(env)
+        connection.execute(f"set memory_limit = {_literal(str(settings['memory_limit']))}")
+        connection.execute(f"set threads = {settings['threads']}")
         connection.execute("set preserve_insertion_order = false")
         # as in the builds: this connection's checkpoint rewrites only what it compacts
         connection.execute(f"set max_vacuum_tasks = {int(env.get(*_VACUUM_TASKS))}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from ingestion import build_state
+from ingestion import build_state, compaction
 from ingestion.console import format_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +53,6 @@ class SlowModel:
 class Operator:
     """One operator of a plan: its own time (summed over DuckDB's threads) and output rows."""
 
-    depth: int
     kind: str
     seconds: float
     rows: int
@@ -116,21 +114,20 @@ def slowest_models(run_results: Path, top: int) -> list[SlowModel]:
     return models[:top]
 
 
-def _operators(node: dict[str, Any], depth: int = 0) -> Iterator[Operator]:
+def _operators(node: dict[str, Any]) -> Iterator[Operator]:
     extra = node.get("extra_info") or {}
     shown = [key for key in _DETAILS if isinstance(extra, dict) and key in extra]
     details = "; ".join(f"{key}: {_flat(extra[key])}" for key in shown)
     kind = str(node.get("type") or node.get("operator_type") or "?")
     if kind not in ("RESULT_COLLECTOR", "EXPLAIN_ANALYZE"):
         yield Operator(
-            depth,
             kind,
             float(node.get("timing") or node.get("operator_timing") or 0.0),
             int(node.get("intermediate_rows") or node.get("operator_cardinality") or 0),
             details,
         )
     for child in node.get("children") or []:
-        yield from _operators(child, depth + 1)
+        yield from _operators(child)
 
 
 def _flat(value: object) -> str:
@@ -166,13 +163,10 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise ProfileError(
             f"{warehouse}: no such warehouse; set RCM_WAREHOUSE_PATH or pass --warehouse"
         )
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "threads": int(os.environ.get("RCM_DUCKDB_THREADS") or 2),
-        "memory_limit": os.environ.get("RCM_DUCKDB_MEMORY_LIMIT") or "4GB",
-        "preserve_insertion_order": False,
-    }
     try:
-        return duckdb.connect(str(warehouse), read_only=True, config=config)
+        return duckdb.connect(
+            str(warehouse), read_only=True, config=compaction.local_duckdb_settings()
+        )
     except duckdb.Error as error:
         raise ProfileError(f"{warehouse}: cannot open it read-only ({error})") from None
 
