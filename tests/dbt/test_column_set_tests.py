@@ -1,9 +1,10 @@
 """The generic tests that check several columns in one dbt node (macros/tests/generic_tests.sql).
 
-`relationships_columns` checks all of a model's foreign keys and `accepted_values_columns` all
-of its code columns. Each case tampers with a copy of the built warehouse and runs the
-model's test with dbt, checking every key and value (RCM_RECONCILE_LOADS "all"): the test
-must fail, count what dbt's one-column tests would have counted and name the column.
+`relationships_columns` checks all of a model's foreign keys, `accepted_values_columns` all of
+its code columns and `value_in_range_columns` the bounds of several of its measures. Each case
+tampers with a copy of the built warehouse and runs the model's test with dbt, checking every
+key and value (RCM_RECONCILE_LOADS "all"): the test must fail, count what dbt's one-column
+tests would have counted and name the column.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rcm_dbt_e2e import Pipeline, dbt_test
 
 FCT = "marts.fct_transactions"
 ALERTS = "marts.alerts"
+SUMMARY = "marts.kpi_monthly_summary"
 
 
 def failures(result: subprocess.CompletedProcess[str], test: str) -> int:
@@ -41,6 +43,14 @@ def failures_on_copy(pipeline: Pipeline, folder: Path, test: str, *statements: s
         for statement in statements:
             con.execute(statement)
     return failures(dbt_test(copy, pipeline.lake, folder / "target", test, "all"), test)
+
+
+def failing_rows(folder: Path, test: str) -> list[tuple[object, ...]]:
+    """The rows that `test`'s compiled select (left by failures_on_copy in `folder`) returns
+    on the copy there, sorted."""
+    (compiled,) = (folder / "target" / "compiled").rglob(f"{test}.sql")
+    with duckdb.connect(str(folder / "rcm.duckdb"), read_only=True) as con:
+        return sorted(con.execute(compiled.read_text()).fetchall(), key=str)
 
 
 def first_row(table: str, key: str, offset: int = 0) -> str:
@@ -101,3 +111,27 @@ def test_accepted_values_columns_counts_each_value_not_accepted(
         f"update {ALERTS} set severity = null where {key} = {first_row(ALERTS, key, 2)}",
     )
     assert not_accepted == 2
+
+
+def test_value_in_range_columns_counts_each_value_out_of_range(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    test = "value_in_range_kpi_monthly_summary"
+    key = "kpi_monthly_summary_key"
+    assert failures_on_copy(pipeline, tmp_path / "clean", test) == 0
+    # a rate above its maximum and another below its minimum on one row, days in A/R below 0
+    # on another: three values out of range. A null and a value on a bound (1) pass.
+    out_of_range = failures_on_copy(
+        pipeline,
+        tmp_path / "tampered",
+        test,
+        f"update {SUMMARY} set clean_claim_rate = 1.5, rejection_rate = -0.01 "
+        f"where {key} = {first_row(SUMMARY, key)}",
+        f"update {SUMMARY} set days_in_ar = -3, initial_denial_rate = null, "
+        f"final_denial_rate = 1 where {key} = {first_row(SUMMARY, key, 1)}",
+    )
+    assert out_of_range == 3
+    named = [
+        (column, float(str(value))) for column, value in failing_rows(tmp_path / "tampered", test)
+    ]
+    assert named == [("clean_claim_rate", 1.5), ("days_in_ar", -3.0), ("rejection_rate", -0.01)]

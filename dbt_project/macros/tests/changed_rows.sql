@@ -7,9 +7,9 @@
     of a view over incremental models:
 
     - row tests (not_null, not_null_columns, accepted_values, accepted_values_columns,
-      expression_is_true, matches_regex, value_in_range, valid_npi_check_digit): a row that no
-      run has rewritten since passed them in the build that wrote it, and the project has not
-      changed since;
+      expression_is_true, matches_regex, value_in_range, value_in_range_columns,
+      valid_npi_check_digit): a row that no run has rewritten since passed them in the build
+      that wrote it, and the project has not changed since;
     - unique and unique_combination_of_columns (without latest_run_only, which scopes itself):
       the rows that share the key (the first column of a combination) with a row of the latest
       run. Every duplicate that involves a row the latest run wrote is still found.
@@ -41,7 +41,8 @@
 {% macro changed_rows_row_tests() -%}
     {{ return([
         'not_null', 'not_null_columns', 'accepted_values', 'accepted_values_columns',
-        'expression_is_true', 'matches_regex', 'value_in_range', 'valid_npi_check_digit',
+        'expression_is_true', 'matches_regex', 'value_in_range', 'value_in_range_columns',
+        'valid_npi_check_digit',
     ]) }}
 {%- endmacro %}
 

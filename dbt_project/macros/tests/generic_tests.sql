@@ -17,18 +17,62 @@ where
 {% test value_in_range(model, column_name, min_value=none, max_value=none) %}
 select {{ column_name }} as failing_value
 from {{ model }}
-where
-    {{ column_name }} is not null
-    and (
-        1 = 0
-        {%- if min_value is not none %}
-        or {{ column_name }} < {{ min_value }}
-        {%- endif %}
-        {%- if max_value is not none %}
-        or {{ column_name }} > {{ max_value }}
-        {%- endif %}
-    )
+where {{ rcm.out_of_range(column_name, min_value, max_value) }}
 {% endtest %}
+
+
+{#- value_in_range for several columns of a model in one test: one dbt node and one scan of the
+    model, where a test per column is a node and a scan each. `columns` maps a column to its
+    bounds ({min_value, max_value}, either optional). Returns one row per column and value out
+    of range, as the one-column tests would: the failure count is their sum. -#}
+{% test value_in_range_columns(model, columns) %}
+{%- if not columns %}
+    {{ exceptions.raise_compiler_error("value_in_range_columns: columns is empty") }}
+{%- endif %}
+{%- set checks = [] %}
+{%- for column, bounds in columns.items() %}
+    {%- if not bounds or (bounds.get('min_value') is none and bounds.get('max_value') is none) %}
+        {{ exceptions.raise_compiler_error(
+            "value_in_range_columns: column " ~ column ~ " has neither min_value nor max_value") }}
+    {%- endif %}
+    {%- do checks.append(rcm.out_of_range(column, bounds.get('min_value'), bounds.get('max_value'))) %}
+{%- endfor %}
+with
+
+out_of_range_rows as (
+    select {{ columns.keys() | join(', ') }}
+    from {{ model }}
+    where
+        {{ checks | join('\n        or ') }}
+)
+
+{%- for column in columns %}
+
+select
+    '{{ column }}' as column_name,
+    cast({{ column }} as {{ dbt.type_string() }}) as failing_value
+from out_of_range_rows
+where {{ checks[loop.index0] }}
+{%- if not loop.last %}
+
+union all
+{%- endif %}
+{%- endfor %}
+{% endtest %}
+
+
+{#- A non-null `column` outside [min_value, max_value] (either bound optional; with neither,
+    nothing is out of range), as one parenthesized predicate. -#}
+{% macro out_of_range(column, min_value=none, max_value=none) -%}
+    {%- set outside = [] -%}
+    {%- if min_value is not none -%}
+        {%- do outside.append(column ~ ' < ' ~ min_value) -%}
+    {%- endif -%}
+    {%- if max_value is not none -%}
+        {%- do outside.append(column ~ ' > ' ~ max_value) -%}
+    {%- endif -%}
+    ({{ column }} is not null and ({{ (outside or ['1 = 0']) | join(' or ') }}))
+{%- endmacro %}
 
 
 {#- A boolean SQL expression holds on every row (optionally only where `where_clause`). -#}
