@@ -31,9 +31,11 @@ where {{ rcm.out_of_range(column_name, min_value, max_value) }}
 {%- endif %}
 {%- set checks = [] %}
 {%- for column, bounds in columns.items() %}
-    {%- if not bounds or (bounds.get('min_value') is none and bounds.get('max_value') is none) %}
+    {%- if bounds is not mapping
+        or (bounds.get('min_value') is none and bounds.get('max_value') is none) %}
         {{ exceptions.raise_compiler_error(
-            "value_in_range_columns: column " ~ column ~ " has neither min_value nor max_value") }}
+            "value_in_range_columns: column " ~ column ~ " needs its bounds as "
+            ~ "{min_value: ..., max_value: ...} (either one may be left out), not " ~ bounds) }}
     {%- endif %}
     {%- do checks.append(rcm.out_of_range(column, bounds.get('min_value'), bounds.get('max_value'))) %}
 {%- endfor %}
