@@ -1,4 +1,4 @@
-{{ config(materialized='ephemeral') }}
+{{ config(materialized='table') }}
 
 -- One row: the as-of date of the finance marts and the alerts, and the first month they cover.
 -- As-of date: var('alerts_as_of_date') when set, else the latest claim modified date in the data
