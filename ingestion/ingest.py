@@ -357,6 +357,12 @@ class _Run:
             if last is not None:
                 known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
         reader = TableReader(self._engine(entity.database), entity)
+        if since is not None and reader.watermark_indexed() is False:
+            self.progress(
+                f"  {entity.name}: {entity.tablename} has no index on {entity.watermark}, so "
+                "each incremental load reads the whole table; an index on it in the source "
+                "makes the load read only the new rows"
+            )
         manifest = self._manifest(entity, entity.datasource, entity.tablename, reader.columns)
         manifest.watermark_before = before
         writer = self._writer(entity, manifest)

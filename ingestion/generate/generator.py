@@ -1064,7 +1064,7 @@ def advance(
             engine = emr.open_engine(url)
             try:
                 with emr.transaction(engine) as conn:
-                    emr.ensure_key_indexes(conn, name)
+                    emr.ensure_indexes(conn, name)
                     _advance_masters(ctx, conn, day0, day1)
                     _advance_old_transactions(ctx, conn, carry, win0_ts, win1_ts)
                     pool = _simulate_window(ctx, conn, carry, day0, day1)

@@ -106,6 +106,20 @@ class TableReader:
                 f"(columns: {', '.join(self.columns)}); fix config line {entity.line}, watermark"
             )
 
+    def watermark_indexed(self) -> bool | None:
+        """Whether an index of the table starts with the watermark column, so that an
+        incremental load reads the new rows rather than the whole table; None when there is no
+        watermark or the database does not say."""
+        if self.entity.watermark is None:
+            return None
+        schema, _, name = self.entity.tablename.rpartition(".")
+        try:
+            indexes = sa.inspect(self.engine).get_indexes(name, schema=schema or None)
+        except (SQLAlchemyError, NotImplementedError):
+            return None
+        leading = {str((index.get("column_names") or [""])[0]).lower() for index in indexes}
+        return self.entity.watermark.lower() in leading
+
     def _typed(self, column: sa.Column[Any], text: str) -> object:
         """The watermark text as the column's Python type, so the driver binds it natively."""
         if self.raw:

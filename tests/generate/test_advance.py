@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -128,3 +129,36 @@ def test_advance_refuses_a_date_not_after_the_end(advanced: tuple[Path, Path]) -
         advance(after, ADVANCE_TO)
     with pytest.raises(GenerateError):
         advance(after.parent / "nothing-here", ADVANCE_TO)
+
+
+def test_advanced_sources_index_the_columns_incremental_loads_filter_on(
+    advanced: tuple[Path, Path],
+) -> None:
+    """A daily load selects `ModifiedDate >= mark`: the advanced EMR indexes that column (and
+    the ids its updates look up), so the load reads the day's rows, not the table."""
+    _, after = advanced
+    for hospital, modified_patients in (
+        ("hospital_a", "ModifiedDate"),
+        ("hospital_b", "Updated_Date"),
+    ):
+        with sqlite3.connect(after / "emr" / f"{hospital}.db") as conn:
+            leading = {
+                (table, conn.execute(f"PRAGMA index_info('{index}')").fetchone()[2])
+                for index, table in conn.execute(
+                    "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'"
+                )
+            }
+            plan = " ".join(
+                str(row[-1])
+                for row in conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT * FROM transactions WHERE ModifiedDate >= ?",
+                    ("2024-01-10 00:00:00",),
+                )
+            )
+        for table, column in (
+            ("patients", modified_patients),
+            ("encounters", "ModifiedDate"),
+            ("transactions", "ModifiedDate"),
+        ):
+            assert (table, column) in leading, (hospital, table)
+        assert "USING INDEX ix_transactions_modifieddate" in plan, plan

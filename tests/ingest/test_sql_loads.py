@@ -138,6 +138,30 @@ def test_incremental_loads_only_new_and_changed_rows(
     assert audit[-1]["watermark_after"] == "2024-02-02 00:00:00"
 
 
+def test_an_incremental_load_says_when_the_source_has_no_index_on_its_watermark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    db = sources / "emr" / "hospital_a.db"
+    first: list[str] = []
+    ingest(sources, lake, config, messages=first)
+    hint = "hospital_a.transactions: transactions has no index on ModifiedDate"
+    # a full read (the first load) scans the table anyway: no hint
+    assert not [line for line in first if "no index" in line], first
+
+    insert(db, "transactions", [transaction_row(600, "2024-02-01 00:00:00")])
+    unindexed: list[str] = []
+    ingest(sources, lake, config, messages=unindexed)
+    assert [line for line in unindexed if hint in line], unindexed
+
+    execute(db, "CREATE INDEX ix_modified ON transactions (ModifiedDate)")
+    insert(db, "transactions", [transaction_row(601, "2024-02-02 00:00:00")])
+    indexed: list[str] = []
+    result = ingest(sources, lake, config, messages=indexed)
+    assert not [line for line in indexed if "no index" in line], indexed
+    assert result.entities[0].rows_written == 1
+
+
 def test_rows_sharing_the_high_water_mark_are_not_lost_nor_duplicated(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
