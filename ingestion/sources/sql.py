@@ -9,7 +9,7 @@ already loaded by their row hash).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -114,10 +114,16 @@ class TableReader:
             return None
         schema, _, name = self.entity.tablename.rpartition(".")
         try:
-            indexes = sa.inspect(self.engine).get_indexes(name, schema=schema or None)
+            inspector = sa.inspect(self.engine)
+            indexes = inspector.get_indexes(name, schema=schema or None)
+            primary_key = inspector.get_pk_constraint(name, schema=schema or None)
         except (SQLAlchemyError, NotImplementedError):
             return None
-        leading = {str((index.get("column_names") or [""])[0]).lower() for index in indexes}
+        column_lists: list[Sequence[str | None]] = [
+            index.get("column_names") or [] for index in indexes
+        ]
+        column_lists.append(primary_key.get("constrained_columns") or [])
+        leading = {str(columns[0]).lower() for columns in column_lists if columns}
         return self.entity.watermark.lower() in leading
 
     def _typed(self, column: sa.Column[Any], text: str) -> object:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.config import EntityConfig
+from ingestion.sources.sql import TableReader, connect
+
 from .conftest import (
     SQL_ENTITIES,
     data_files,
@@ -160,6 +163,33 @@ def test_an_incremental_load_says_when_the_source_has_no_index_on_its_watermark(
     result = ingest(sources, lake, config, messages=indexed)
     assert not [line for line in indexed if "no index" in line], indexed
     assert result.entities[0].rows_written == 1
+
+
+def test_a_watermark_that_leads_an_index_or_the_primary_key_counts_as_indexed(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "events.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE by_pk (ModifiedDate TEXT PRIMARY KEY, Payload TEXT)")
+        conn.execute("CREATE TABLE second (Id TEXT, ModifiedDate TEXT)")
+        conn.execute("CREATE INDEX ix_second ON second (Id, ModifiedDate)")
+    engine = connect(f"sqlite:///{db}", "events")
+
+    def indexed(table: str) -> bool | None:
+        entity = EntityConfig(
+            database="events",
+            datasource="events",
+            tablename=table,
+            loadtype="incremental",
+            watermark="ModifiedDate",
+            is_active=True,
+            source_kind="sql",
+        )
+        return TableReader(engine, entity).watermark_indexed()
+
+    assert indexed("by_pk") is True
+    # an index whose second column is the watermark does not serve `ModifiedDate >= mark`
+    assert indexed("second") is False
 
 
 def test_rows_sharing_the_high_water_mark_are_not_lost_nor_duplicated(
