@@ -23,8 +23,8 @@ claim_outcomes as (
     select * from {{ ref('int_claim_kpi_outcomes') }}
 ),
 
-ar_snapshots as (
-    select * from {{ ref('fct_ar_snapshots') }}
+ar_balances as (
+    select * from {{ ref('int_ar_month_end_balances') }}
 ),
 
 -- transaction lines in the reporting months (service month up to the as-of month)
@@ -134,19 +134,20 @@ claim_counts as (
     group by submission_month_start_date, source_system, payer_name, department_key
 ),
 
+-- A/R at month end: fct_ar_snapshots summed per slice (payer name 'Unknown' when missing)
 ar as (
     select
         cast({{ dbt.date_trunc('month', 'month_end_date') }} as date) as month_start_date,
         source_system,
-        coalesce(payer_name, 'Unknown') as payer_name,
+        payer_name,
         department_key,
         sum(open_balance_amount) as ar_open_balance_amount,
-        sum(case when age_days > 90 then open_balance_amount else 0 end) as ar_over_90_amount
-    from ar_snapshots
+        sum(over_90_balance_amount) as ar_over_90_amount
+    from ar_balances
     group by
         cast({{ dbt.date_trunc('month', 'month_end_date') }} as date),
         source_system,
-        coalesce(payer_name, 'Unknown'),
+        payer_name,
         department_key
 ),
 
