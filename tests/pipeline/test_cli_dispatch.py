@@ -1,5 +1,7 @@
 """The `rcm` front door: every sub-command is listed and reachable, and a command loads only
-its own module (the others' imports are start-up that every `rcm build` would pay).
+its own module (the others' imports are start-up that every `rcm build` would pay), and the
+executable's exit, which skips Python's teardown, still runs the exit handlers, delivers the
+output and waits for a running thread.
 
 Each case runs `python -m ingestion.cli` in a fresh interpreter, so that what is imported is
 what a user's command imports.
@@ -76,3 +78,31 @@ def test_build_does_not_load_the_other_commands() -> None:
 def test_help_loads_every_command() -> None:
     loaded = _imported_after(None)
     assert set(COMMANDS.values()) <= loaded
+
+
+def _run_rcm_after(setup: str) -> subprocess.CompletedProcess[str]:
+    """`rcm` with no command (prints help, exit code 2) through ``run``, the executable's entry
+    point, after ``setup`` ran in the same interpreter."""
+    script = f"import sys\nfrom ingestion import cli\n{setup}\nsys.argv = ['rcm']\ncli.run()\n"
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_executable_runs_exit_handlers_and_keeps_its_output() -> None:
+    # run() ends the process without Python's teardown: the exit handlers must still run and
+    # the piped (block-buffered) output must still arrive, with main's exit code
+    result = _run_rcm_after("import atexit\natexit.register(print, 'exit handler ran')")
+    assert result.returncode == 2
+    assert "COMMAND" in result.stdout
+    assert result.stdout.rstrip().endswith("exit handler ran")
+
+
+def test_executable_waits_for_a_running_thread() -> None:
+    setup = (
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), print('thread finished'))).start()"
+    )
+    result = _run_rcm_after(setup)
+    assert result.returncode == 2
+    assert "thread finished" in result.stdout
