@@ -23,6 +23,9 @@ LATEST = f"processed_at = (select max(processed_at) from {FCT})"
 UNIQUE = "unique_fct_transactions_transaction_key"
 NOT_NULL = "not_null_fct_transactions"
 RELATIONSHIP = "relationships_fct_transactions"
+AR = "marts.fct_ar_snapshots"
+# the month end and claim uniqueness test of the A/R snapshots, with latest_run_only
+AR_UNIQUE = "unique_combination_of_columns_fct_ar_snapshots_month_end_date__claim_key__True"
 
 
 def run_test(
@@ -73,6 +76,15 @@ def set_on_one_row(run: str, assignment: str) -> str:
     )
 
 
+def duplicate_of_an_earlier_ar_row() -> str:
+    """A second copy of one A/R snapshot row that the latest run did not write."""
+    return (
+        f"insert into {AR} select * from {AR} "
+        f"where processed_at < (select max(processed_at) from {AR}) "
+        "order by month_end_date, claim_key limit 1"
+    )
+
+
 def failed(result: subprocess.CompletedProcess[str], test: str) -> bool:
     assert "ERROR=0" in result.stdout or "Failure in test" in result.stdout, result.stdout[-3000:]
     return result.returncode != 0 and f"Failure in test {test}" in result.stdout
@@ -83,8 +95,11 @@ def failed(result: subprocess.CompletedProcess[str], test: str) -> bool:
     [
         (UNIQUE, duplicate_of("earlier")),
         (NOT_NULL, set_on_one_row("earlier", "charge_amount = null")),
+        # latest_run_only scopes a uniqueness test in the same builds only: a build after a
+        # failed one must still find a duplicate that a later run's rows no longer point at
+        (AR_UNIQUE, duplicate_of_an_earlier_ar_row()),
     ],
-    ids=["duplicate", "null"],
+    ids=["duplicate", "null", "duplicate-latest-run-only"],
 )
 def test_a_defect_in_a_row_no_run_rewrote_is_left_to_full_checks(
     test: str, tampering: str, tamper: Callable[[str], Path], pipeline: Pipeline, tmp_path: Path

@@ -315,7 +315,9 @@ def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
     grain_column: str,
 ) -> None:
     """unique_combination_of_columns with latest_run_only checks only the combinations of the
-    latest run's rows: a duplicate of such a row is still found, in the whole table."""
+    latest run's rows in a daily build (RCM_RECONCILE_LOADS names loads, as `rcm build` sets it
+    on top of a recorded successful build): a duplicate of such a row is still found, in the
+    whole table."""
     assert advanced.build.exit_code == 0
     copy = tmp_path / "tampered.duckdb"
     shutil.copyfile(pipeline.warehouse, copy)
@@ -338,6 +340,7 @@ def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
         os.environ,
         RCM_WAREHOUSE_PATH=str(copy),
         RCM_LAKE_DIR=str(pipeline.lake),
+        RCM_RECONCILE_LOADS="some-new-load",
         DBT_USE_COLORS="false",
     )
     dbt = Path(sys.executable).with_name("dbt")

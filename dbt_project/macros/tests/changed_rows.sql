@@ -10,9 +10,10 @@
       expression_is_true, matches_regex, value_in_range, value_in_range_columns,
       valid_npi_check_digit): a row that no run has rewritten since passed them in the build
       that wrote it, and the project has not changed since;
-    - unique and unique_combination_of_columns (without latest_run_only, which scopes itself):
-      the rows that share the key (the first column of a combination) with a row of the latest
-      run. Every duplicate that involves a row the latest run wrote is still found.
+    - unique and unique_combination_of_columns: the rows that share the key (the first column of
+      a combination) with a row of the latest run; with latest_run_only, the rows that share the
+      whole combination with one (generic_tests.sql). Every duplicate that involves a row the
+      latest run wrote is still found.
 
     Not scoped: relationships and relationships_columns (a parent can go away under a child that
     stays), singular tests, tests of tables (a table is rewritten whole: every row is of the

@@ -90,17 +90,22 @@ where
 
 
 {#- No two rows share the combination of the columns. latest_run_only (an incremental model with
-    processed_at): check only the combinations that a row of the latest run (the newest
-    processed_at) has, against the whole table. Any duplicate that involves a row the latest
-    run wrote is still found; rows no run has rewritten since were checked by the run that
-    wrote them. When every row is of one run (after a full build), the test checks every row
-    without the scope, which would select them all. The scope is the whole combination, not one
-    of its columns: fct_ar_snapshots' latest run holds the whole as-of month, and the claims of
-    that month have rows in most earlier month ends too (scale 10: 3.2 M rows in scope against
-    11.8 M when scoped by claim_key; 1.2 s alone against 2.6 s). -#}
+    processed_at): in a daily build (the scope of changed_rows.sql: `rcm build` on top of a
+    recorded successful build of the same project, reconcile_loads() is a list), check only the
+    combinations that a row of the latest run (the newest processed_at) has, against the whole
+    table. Any duplicate that involves a row the latest run wrote is still found; rows no run has
+    rewritten since passed in the successful build that left them. Every other build checks
+    every row: after a failed build, a duplicate among the rows of that build's run would
+    otherwise go unreported once a later run had written newer rows. When every row is of one
+    run (after a full build), the test checks every row without the scope, which would select
+    them all. The scope is the whole combination, not one of its columns: fct_ar_snapshots'
+    latest run holds the whole as-of month, and the claims of that month have rows in most
+    earlier month ends too (scale 10: 3.2 M rows in scope against 11.8 M when scoped by
+    claim_key; 1.2 s alone against 2.6 s). -#}
 {% test unique_combination_of_columns(model, combination_of_columns, latest_run_only=false) %}
 {#- the check queries the warehouse: DuckDB only (the other engines' tests also compile offline) -#}
 {%- set scoped = latest_run_only
+    and reconcile_loads() is not none
     and (target.type != 'duckdb' or (execute and rows_of_earlier_runs(model))) -%}
 {{ adapter.dispatch('duplicate_combinations', 'rcm')(model, combination_of_columns, scoped) }}
 {% endtest %}
