@@ -9,7 +9,7 @@ already loaded by their row hash).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -107,24 +107,14 @@ class TableReader:
             )
 
     def watermark_indexed(self) -> bool | None:
-        """Whether an index of the table starts with the watermark column, so that an
-        incremental load reads the new rows rather than the whole table; None when there is no
-        watermark or the database does not say."""
+        """Whether an index of the table, or its primary key, starts with the watermark column,
+        so that an incremental load reads the new rows rather than the whole table (from the
+        indexes reflected with the table); None when there is no watermark."""
         if self.entity.watermark is None:
             return None
-        schema, _, name = self.entity.tablename.rpartition(".")
-        try:
-            inspector = sa.inspect(self.engine)
-            indexes = inspector.get_indexes(name, schema=schema or None)
-            primary_key = inspector.get_pk_constraint(name, schema=schema or None)
-        except (SQLAlchemyError, NotImplementedError):
-            return None
-        column_lists: list[Sequence[str | None]] = [
-            index.get("column_names") or [] for index in indexes
-        ]
-        column_lists.append(primary_key.get("constrained_columns") or [])
-        leading = {str(columns[0]).lower() for columns in column_lists if columns}
-        return self.entity.watermark.lower() in leading
+        leading = [next(iter(index.columns), None) for index in self.table.indexes]
+        leading.append(next(iter(self.table.primary_key.columns), None))
+        return self.entity.watermark.lower() in {c.name.lower() for c in leading if c is not None}
 
     def _typed(self, column: sa.Column[Any], text: str) -> object:
         """The watermark text as the column's Python type, so the driver binds it natively."""
