@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from ingestion import build_state, compaction, console
+from ingestion import build_state, compaction, console, dbt_speedups
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -116,14 +116,17 @@ def _dbt_args(
     return args
 
 
-def _invoke(args: list[str]) -> Any:
+def _invoke(args: list[str], target_path: Path) -> Any:
     # Imported here: dbt is heavy and only the build/docs commands need it.
     from dbt.cli.main import dbtRunner
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    dbt_speedups.skip_unlogged_debug_events()
+    dbt_speedups.use_jinja_code_cache(target_path)
     try:
         return dbtRunner().invoke(args)
     finally:
+        dbt_speedups.save_jinja_code_cache()
         _release_duckdb()
 
 
@@ -181,7 +184,8 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     args += list(extra_args)
-    return _build_result(_invoke(args), target_path or project_dir / "target")
+    target_path = target_path or project_dir / "target"
+    return _build_result(_invoke(args, target_path), target_path)
 
 
 def _build_result(outcome: Any, target_path: Path) -> BuildResult:
@@ -232,7 +236,7 @@ def retry_out_of_memory(
         target=target,
         target_path=target_path,  # the build's; none: where dbt put it (DBT_TARGET_PATH)
     )
-    retry = _build_result(_invoke(args), result.target_path)
+    retry = _build_result(_invoke(args, result.target_path), result.target_path)
     again = {node.unique_id: node for node in retry.nodes}
     nodes = tuple(again.pop(node.unique_id, node) for node in result.nodes) + tuple(again.values())
     return dataclasses.replace(
@@ -380,10 +384,11 @@ def run_docs(
         target=target,
         target_path=target_path,
     )
-    outcome = _invoke(args)
+    target_path = target_path or project_dir / "target"
+    outcome = _invoke(args, target_path)
     if not outcome.success:
         raise RuntimeError(f"dbt docs generate failed: {outcome.exception}")
-    return (target_path or project_dir / "target") / "static_index.html"
+    return target_path / "static_index.html"
 
 
 # the singular test whose scope build_state.reconcile_scope sets

@@ -1,0 +1,212 @@
+"""Two shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
+
+dbt holds Python's interpreter lock for about 30-40 ms per node (compiling Jinja, building the
+node's context, log events), and its worker threads take turns for it: at scale 1 a week's
+build costs about what dbt costs to run its 160 nodes (benchmarks/README.md). Neither shortcut
+changes what dbt builds, tests or logs:
+
+- **Debug events that no logger writes are dropped** before dbt turns them into a protobuf
+  message and a log line. dbt builds both for every event and only then lets the logger discard
+  it by level; at info level (what `rcm build` logs unless DBT_LOG_LEVEL_FILE says otherwise)
+  most of a node's events (each statement, its status, connection use) are discarded so. An
+  event is dropped only when it is of level debug, no logger writes debug, and the only callback
+  is dbt's own, which looks at behaviour-change warnings alone.
+- **Compiled Jinja templates are kept on disk** (`jinja_code.marshal` in the target folder).
+  dbt compiles every macro it calls, each node's SQL and each test argument from source in
+  every run (about 1 s of a week's build at scale 1). A template's Python code depends only on
+  its source and on the environment that compiles it, so the file maps a hash of both to the
+  code; it is dropped whole when Jinja, dbt or Python changes version. RCM_JINJA_CACHE=off
+  turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import marshal
+import os
+import sys
+import threading
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+JINJA_CACHE_ENV = "RCM_JINJA_CACHE"
+JINJA_CACHE_FILE = "jinja_code.marshal"
+# entries kept from earlier runs besides this run's own (a project that changes leaves old ones)
+MAX_KEPT_ENTRIES = 4000
+
+_lock = threading.Lock()
+
+
+def skip_unlogged_debug_events() -> None:
+    """Make dbt's event manager drop debug events that none of its loggers would write."""
+    from dbt.tracking import track_behavior_change_warn
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+
+    fire = EventManager.fire_event
+    if getattr(fire, "rcm_drops_unlogged_debug", False):
+        return
+    written_at_debug = {EventLevel.DEBUG, EventLevel.TEST}
+
+    def fire_event(
+        self: Any,
+        e: Any,
+        level: Any = None,
+        node: Any = None,
+        force_warn_or_error_handling: bool = False,
+    ) -> None:
+        if (
+            not force_warn_or_error_handling
+            and (level if level is not None else e.level_tag()) == EventLevel.DEBUG
+            and all(logger.level not in written_at_debug for logger in self.loggers)
+            and all(callback is track_behavior_change_warn for callback in self.callbacks)
+        ):
+            return
+        fire(self, e, level, node, force_warn_or_error_handling)
+
+    fire_event.rcm_drops_unlogged_debug = True  # type: ignore[attr-defined]
+    EventManager.fire_event = fire_event  # type: ignore[method-assign]
+
+
+def _versions() -> str:
+    names = ("jinja2", "dbt-core", "dbt-common")
+    packages = ",".join(f"{name}={importlib.metadata.version(name)}" for name in names)
+    return f"{packages},python={importlib.util.MAGIC_NUMBER.hex()}"
+
+
+class JinjaCodeCache:
+    """Compiled Jinja code by a hash of the template source and its environment's settings."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.versions = _versions()
+        self.earlier: dict[str, CodeType] = self._load()
+        self.used: dict[str, CodeType] = {}
+
+    def _load(self) -> dict[str, CodeType]:
+        try:
+            # code, like Python's own __pycache__: whoever can write the target folder can change
+            # what the build runs (the same holds for the compiled SQL dbt writes there)
+            stored = marshal.loads(self.path.read_bytes())  # noqa: S302
+        except (OSError, EOFError, ValueError, TypeError):
+            return {}  # none yet, or unreadable: compile again
+        if not isinstance(stored, dict) or stored.get("versions") != self.versions:
+            return {}
+        code = stored.get("code")
+        return code if isinstance(code, dict) else {}
+
+    @staticmethod
+    def key(env: Any, source: str, name: str | None, filename: str | None, defer_init: bool) -> str:
+        settings = (
+            type(env).__module__,
+            type(env).__qualname__,
+            env.code_generator_class.__qualname__,
+            tuple(sorted(env.extensions)),
+            env.block_start_string,
+            env.block_end_string,
+            env.variable_start_string,
+            env.variable_end_string,
+            env.comment_start_string,
+            env.comment_end_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+            env.trim_blocks,
+            env.lstrip_blocks,
+            env.newline_sequence,
+            env.keep_trailing_newline,
+            env.optimized,
+            env.is_async,
+            env.finalize is not None,
+            env.autoescape if isinstance(env.autoescape, bool) else "callable",
+            name,
+            filename,
+            defer_init,
+        )
+        digest = hashlib.sha256(repr(settings).encode())
+        digest.update(b"\0")
+        digest.update(source.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def get(self, key: str) -> CodeType | None:
+        code = self.used.get(key) or self.earlier.get(key)
+        if code is not None:
+            self.used[key] = code
+        return code
+
+    def put(self, key: str, code: CodeType) -> None:
+        self.used[key] = code
+
+    def save(self) -> None:
+        """Write this run's entries and, up to MAX_KEPT_ENTRIES, the earlier ones (atomically)."""
+        if all(key in self.earlier for key in self.used):
+            return  # nothing new
+        code = dict(self.used)
+        for key, value in self.earlier.items():
+            if len(code) >= len(self.used) + MAX_KEPT_ENTRIES:
+                break
+            code.setdefault(key, value)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(marshal.dumps({"versions": self.versions, "code": code}))
+        partial.replace(self.path)
+
+
+_cache: JinjaCodeCache | None = None
+
+
+def use_jinja_code_cache(target_path: Path) -> JinjaCodeCache | None:
+    """Serve Jinja compilations from ``target_path``/jinja_code.marshal until
+    :func:`save_jinja_code_cache`; None when RCM_JINJA_CACHE=off."""
+    global _cache
+    if os.environ.get(JINJA_CACHE_ENV, "").lower() in {"off", "0", "false", "no"}:
+        return None
+    _patch_compile()
+    with _lock:
+        _cache = JinjaCodeCache(target_path / JINJA_CACHE_FILE)
+        return _cache
+
+
+def save_jinja_code_cache() -> None:
+    """Write the cache that :func:`use_jinja_code_cache` started and stop serving from it."""
+    global _cache
+    with _lock:
+        cache, _cache = _cache, None
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as error:  # a read-only target folder: the next run compiles again
+            print(f"note: could not keep compiled Jinja in {cache.path}: {error}", file=sys.stderr)
+
+
+def _patch_compile() -> None:
+    import jinja2
+    from dbt_common.clients import jinja as dbt_jinja
+
+    compile_: Any = jinja2.Environment.compile
+    if getattr(compile_, "rcm_cached", False):
+        return
+
+    def compile(
+        self: Any,
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        cache = _cache
+        # dbt's macro debugging names each compiled template's code after a file of its own
+        if cache is None or raw or not isinstance(source, str) or dbt_jinja.MACRO_DEBUGGING:
+            return compile_(self, source, name, filename, raw, defer_init)
+        key = cache.key(self, source, name, filename, defer_init)
+        code = cache.get(key)
+        if code is None:
+            code = compile_(self, source, name, filename, False, defer_init)
+            cache.put(key, code)
+        return code
+
+    compile.rcm_cached = True  # type: ignore[attr-defined]
+    jinja2.Environment.compile = compile  # type: ignore[method-assign]

@@ -1,0 +1,200 @@
+"""The two shortcuts `rcm build` takes around dbt's per-node Python (ingestion/dbt_speedups.py).
+
+- Jinja code kept between runs: a second run renders from the stored code (shown by storing
+  different code under a template's key), a changed template is compiled afresh, a syntax error
+  is still raised and never stored, and a damaged or other-version file is ignored.
+- Debug events: dropped only while no logger writes debug and no callback other than dbt's
+  own listens; a logger at debug level, or a callback, still receives every one.
+
+Real dbt and Jinja objects throughout: dbt's own template environment and event manager, with
+loggers writing to in-memory streams.
+"""
+
+from __future__ import annotations
+
+import io
+import marshal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+from dbt.adapters.events.types import SQLQuery
+from dbt_common.clients.jinja import get_template
+from dbt_common.events.base_types import EventLevel
+from dbt_common.events.event_manager import EventManager
+from dbt_common.events.logger import LoggerConfig
+from dbt_common.events.types import Note
+from dbt_common.exceptions import CompilationError
+
+from ingestion import dbt_speedups
+from ingestion.dbt_speedups import JINJA_CACHE_FILE
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    dbt_speedups.save_jinja_code_cache()  # a failed test leaves no cache serving the next one
+
+
+def _render(source: str, **values: Any) -> str:
+    """Render ``source`` the way dbt renders a node's SQL (its sandboxed text environment)."""
+    return str(get_template(source, {}).render(values))
+
+
+def _run(cache_dir: Path, source: str, **values: Any) -> str:
+    """One `rcm build`'s worth: serve from the cache, render, keep the cache."""
+    assert dbt_speedups.use_jinja_code_cache(cache_dir) is not None
+    try:
+        return _render(source, **values)
+    finally:
+        dbt_speedups.save_jinja_code_cache()
+
+
+def _stored(cache_dir: Path) -> dict[str, Any]:
+    stored = marshal.loads((cache_dir / JINJA_CACHE_FILE).read_bytes())
+    assert isinstance(stored, dict)
+    return stored
+
+
+def test_a_second_run_renders_from_the_stored_code(cache_dir: Path) -> None:
+    template = "select {{ column }} from claims where paid > {{ 10 * 10 }}"
+    assert (
+        _run(cache_dir, template, column="claim_id")
+        == "select claim_id from claims where paid > 100"
+    )
+    stored = _stored(cache_dir)
+    assert stored["code"], "the first run kept the compiled code"
+
+    # put other code under the template's key: a run that renders it shows it came from the file
+    other = jinja2.Environment().compile("served from the file: {{ column }}")
+    stored["code"] = {key: other for key in stored["code"]}
+    (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
+    assert _run(cache_dir, template, column="claim_id") == "served from the file: claim_id"
+
+    # a template that changed is compiled from its new source
+    changed = "select {{ column }} from claims where paid > {{ 10 * 20 }}"
+    assert (
+        _run(cache_dir, changed, column="claim_id")
+        == "select claim_id from claims where paid > 200"
+    )
+
+
+def test_without_a_cache_templates_compile_as_usual(cache_dir: Path) -> None:
+    assert _render("{{ 'no cache' | upper }}") == "NO CACHE"
+    assert not (cache_dir / JINJA_CACHE_FILE).exists()
+
+
+def test_rcm_jinja_cache_off_turns_it_off(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCM_JINJA_CACHE", "off")
+    assert dbt_speedups.use_jinja_code_cache(cache_dir) is None
+    assert _render("{{ 2 + 3 }}") == "5"
+    dbt_speedups.save_jinja_code_cache()
+    assert not (cache_dir / JINJA_CACHE_FILE).exists()
+
+
+def test_a_syntax_error_is_raised_and_not_stored(cache_dir: Path) -> None:
+    dbt_speedups.use_jinja_code_cache(cache_dir)
+    with pytest.raises(CompilationError, match="unexpected"):
+        _render("select {{ column ")
+    with pytest.raises(CompilationError, match="unexpected"):
+        _render("select {{ column ")  # and again: nothing was stored under its key
+    dbt_speedups.save_jinja_code_cache()
+    assert not (cache_dir / JINJA_CACHE_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not a marshal file",
+        marshal.dumps({"versions": "jinja2=0.0,dbt-core=0.0", "code": {}}),
+        marshal.dumps(["a list, not the cache's mapping"]),
+        b"",
+    ],
+    ids=["damaged", "other versions", "other shape", "empty"],
+)
+def test_an_unusable_cache_file_is_ignored_and_replaced(cache_dir: Path, content: bytes) -> None:
+    (cache_dir / JINJA_CACHE_FILE).write_bytes(content)
+    assert _run(cache_dir, "{{ 6 * 7 }}") == "42"
+    stored = _stored(cache_dir)
+    assert stored["versions"] == dbt_speedups.JinjaCodeCache(cache_dir / "probe").versions
+    assert len(stored["code"]) >= 1
+
+
+def test_entries_of_earlier_runs_are_kept(cache_dir: Path) -> None:
+    _run(cache_dir, "{{ 'first' }}")
+    first = set(_stored(cache_dir)["code"])
+    _run(cache_dir, "{{ 'second' }}")
+    both = set(_stored(cache_dir)["code"])
+    assert first < both
+
+
+# --- debug events -----------------------------------------------------------------------------
+
+
+class _Recorder:
+    """A logger's filter that notes every event name the logger was handed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, msg: Any) -> bool:
+        self.seen.append(msg.info.name)
+        return True
+
+
+def _manager(*levels: EventLevel) -> tuple[EventManager, list[_Recorder], list[io.StringIO]]:
+    dbt_speedups.skip_unlogged_debug_events()
+    manager = EventManager()
+    recorders, streams = [], []
+    for index, level in enumerate(levels):
+        recorder, stream = _Recorder(), io.StringIO()
+        manager.add_logger(
+            LoggerConfig(
+                name=f"speedups-test-{index}-{level.value}",
+                level=level,
+                filter=recorder,
+                output_stream=stream,
+            )
+        )
+        recorders.append(recorder)
+        streams.append(stream)
+    return manager, recorders, streams
+
+
+def _debug_event() -> SQLQuery:
+    # a statement's text: dbt fires one for every statement it runs, at debug level
+    return SQLQuery(conn_name="model.rcm.fct_claims", sql="select 1", node_info={})
+
+
+def test_debug_events_no_logger_writes_are_dropped() -> None:
+    manager, (recorder,), (stream,) = _manager(EventLevel.INFO)
+    assert _debug_event().level_tag() == EventLevel.DEBUG
+    manager.fire_event(_debug_event())
+    manager.fire_event(Note(msg="an info line"), level=EventLevel.INFO)
+    manager.fire_event(Note(msg="a debug line"), level=EventLevel.DEBUG)
+    assert recorder.seen == ["Note"]
+    assert "an info line" in stream.getvalue()
+    assert "a debug line" not in stream.getvalue()
+
+
+def test_a_logger_at_debug_level_still_gets_every_debug_event() -> None:
+    manager, (info, debug), (info_stream, debug_stream) = _manager(
+        EventLevel.INFO, EventLevel.DEBUG
+    )
+    manager.fire_event(_debug_event())
+    manager.fire_event(Note(msg="a debug line"), level=EventLevel.DEBUG)
+    assert debug.seen == info.seen == ["SQLQuery", "Note"]
+    assert "select 1" in debug_stream.getvalue()
+    assert "a debug line" in debug_stream.getvalue()
+    assert "a debug line" not in info_stream.getvalue()
+
+
+def test_a_callback_still_gets_every_debug_event() -> None:
+    manager, (recorder,), _ = _manager(EventLevel.INFO)
+    received: list[str] = []
+    manager.add_callback(lambda msg: received.append(msg.info.name))
+    manager.fire_event(_debug_event())
+    assert received == ["SQLQuery"]
+    assert recorder.seen == ["SQLQuery"]
