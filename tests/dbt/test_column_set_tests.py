@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 from rcm_dbt_e2e import Pipeline, dbt_test
 
 FCT = "marts.fct_transactions"
@@ -57,11 +58,24 @@ def first_row(table: str, key: str, offset: int = 0) -> str:
     return f"(select {key} from {table} order by {key} limit 1 offset {offset})"
 
 
-def test_relationships_columns_counts_each_orphan_key(pipeline: Pipeline, tmp_path: Path) -> None:
+# On DuckDB a key whose parent is small (every parent of the tiny build) is checked per
+# distinct value, a key of a larger parent row by row: RCM_FEW_PARENT_ROWS=0 makes every parent
+# "larger", so both ways are tested on the same tampered rows.
+BOTH_WAYS = pytest.mark.parametrize(
+    "few_parent_rows", ["100000", "0"], ids=["per value", "per row"]
+)
+
+
+@BOTH_WAYS
+def test_relationships_columns_counts_each_orphan_key(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few_parent_rows: str
+) -> None:
+    monkeypatch.setenv("RCM_FEW_PARENT_ROWS", few_parent_rows)
     test = "relationships_fct_transactions"
     assert failures_on_copy(pipeline, tmp_path / "clean", test) == 0
-    # one row with two keys whose parents do not exist, another with a third, a key of the
-    # date dimension: three orphan keys in two rows
+    # one row with two keys whose parents do not exist, another with one of them again and a
+    # key of the date dimension: four orphan keys in two rows (the repeated value counts twice,
+    # as dbt's one-column test counts its rows)
     row = first_row(FCT, "transaction_key")
     other = first_row(FCT, "transaction_key", offset=1)
     orphans = failures_on_copy(
@@ -70,14 +84,17 @@ def test_relationships_columns_counts_each_orphan_key(pipeline: Pipeline, tmp_pa
         test,
         f"update {FCT} set provider_key = -1001, cpt_code_key = -1002 "
         f"where transaction_key = {row}",
-        f"update {FCT} set paid_date_key = 99991231 where transaction_key = {other}",
+        f"update {FCT} set provider_key = -1001, paid_date_key = 99991231 "
+        f"where transaction_key = {other}",
     )
-    assert orphans == 3
+    assert orphans == 4
 
 
+@BOTH_WAYS
 def test_relationships_columns_sees_an_orphan_beside_a_null_parent_key(
-    pipeline: Pipeline, tmp_path: Path
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few_parent_rows: str
 ) -> None:
+    monkeypatch.setenv("RCM_FEW_PARENT_ROWS", few_parent_rows)
     # on DuckDB each key is a `not in` the parent's keys: a null among them must not hide it
     test = "relationships_fct_transactions"
     orphans = failures_on_copy(

@@ -297,46 +297,116 @@ union all
 {%- endmacro %}
 
 
-{#- DuckDB: one scan of the model; each key is probed against its parent with `not in` (a mark
-    join whose hash table holds the parent, see duckdb__test_relationships below). Returns one
-    row per child row with an orphan key: its keys, which of them are orphans and how many. -#}
+{#- DuckDB. A key whose parent is a table of at most few_parent_rows() rows (a dimension of
+    payers, departments, dates, codes) is checked per distinct value: the model's rows are
+    counted per value of that key (one group by over one column, a handful of values repeated
+    over millions of rows), and each value is looked up once. The other keys (a parent of many
+    rows: fct_claims, dim_patient) are probed row by row, all in one scan of the model. Each
+    look-up is a `not in` the parent's keys (a mark join whose hash table holds the parent, see
+    duckdb__test_relationships below). Scale 10, each test alone, every key probed row by row
+    before: fct_ar_snapshots 1.46 s -> 1.21 s, fct_transactions 0.76 -> 0.52 s, fct_claims
+    0.56 -> 0.41 s (grouping the dimension keys together instead, one group by per model, was
+    slower where their combinations are many: 1.69 s for fct_transactions). Returns the
+    orphans: per child row with an orphan key of a large parent (its keys, which are orphans,
+    how many), and per orphan value of a small parent's key (the value, and its child rows as
+    the orphan keys' number), so that the failure count is what dbt's one-column tests count. -#}
 {% macro duckdb__orphan_keys(model, relationships) -%}
-{%- set flags = [] %}
+{%- set per_value = [] %}
+{%- set per_row = [] %}
 {%- for relationship in relationships %}
-    {%- do flags.append('orphan_' ~ loop.index) %}
+    {%- do (per_value if rcm.has_few_rows(relationship.to) else per_row).append(relationship) %}
 {%- endfor %}
+{%- set columns = relationships | map(attribute='column') | list %}
+{%- if per_row %}
 with
 
 flagged as (
     select
-    {%- for relationship in relationships %}
+    {%- for relationship in per_row %}
         child.{{ relationship.column }},
-        (
-            child.{{ relationship.column }} is not null
-            and child.{{ relationship.column }} not in (
-                select parent.{{ relationship.field }} from {{ relationship.to }} as parent
-                where parent.{{ relationship.field }} is not null
-            )
-        ) as {{ flags[loop.index0] }}{{ "," if not loop.last }}
+        {{ rcm.orphan_key('child.' ~ relationship.column, relationship) | indent(8) }}
+            as orphan_{{ loop.index }}{{ "," if not loop.last }}
     {%- endfor %}
     from {{ model }} as child
 )
 
 select
-    {%- for relationship in relationships %}
-    {{ relationship.column }},
+    {%- for column in columns %}
+    {{ column if column in (per_row | map(attribute='column') | list) else 'null' }} as {{ column }},
     {%- endfor %}
     concat_ws(
         ', '
-    {%- for relationship in relationships %},
-        case when {{ flags[loop.index0] }} then '{{ relationship.column }}' end
+    {%- for relationship in per_row %},
+        case when orphan_{{ loop.index }} then '{{ relationship.column }}' end
     {%- endfor %}
     ) as orphan_columns,
-    {% for flag in flags -%}
-    cast({{ flag }} as integer){{ " + " if not loop.last }}
+    {% for relationship in per_row -%}
+    cast(orphan_{{ loop.index }} as integer){{ " + " if not loop.last }}
     {%- endfor %} as orphan_keys
 from flagged
-where {{ flags | join(' or ') }}
+where
+    {%- for relationship in per_row %}
+    {{ 'or ' if not loop.first }}orphan_{{ loop.index }}
+    {%- endfor %}
+{%- endif %}
+{%- for relationship in per_value %}
+{%- if per_row or not loop.first %}
+
+union all
+{%- endif %}
+
+select
+    {%- for column in columns %}
+    {{ column if column == relationship.column else 'null' }} as {{ column }},
+    {%- endfor %}
+    '{{ relationship.column }}' as orphan_columns,
+    child_rows as orphan_keys
+from (
+    select
+        {{ relationship.column }},
+        count(*) as child_rows
+    from {{ model }}
+    group by {{ relationship.column }}
+) as per_value
+where {{ rcm.orphan_key('per_value.' ~ relationship.column, relationship) }}
+{%- endfor %}
+{%- endmacro %}
+
+
+{#- Whether `key` (a column expression) of the relationship {column, to, field} is an orphan:
+    not null and not among the parent's non-null keys. -#}
+{% macro orphan_key(key, relationship) -%}
+(
+    {{ key }} is not null
+    and {{ key }} not in (
+        select parent.{{ relationship.field }} from {{ relationship.to }} as parent
+        where parent.{{ relationship.field }} is not null
+    )
+)
+{%- endmacro %}
+
+
+{#- Whether `relation` is a table of the warehouse with at most few_parent_rows() rows (DuckDB's estimate,
+    exact for a table no run has deleted from: enough to choose how to read its children).
+    False when not executing (parsing, compiling offline), for a view, or for what is not a
+    relation. -#}
+{% macro has_few_rows(relation) -%}
+    {%- if not execute or relation.identifier is not defined or relation.identifier is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select estimated_size from duckdb_tables() where database_name = '"
+        ~ relation.database ~ "' and schema_name = '" ~ relation.schema
+        ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
+    {{ return(found is not none and found.rows | length == 1
+        and found.rows[0][0] is not none and found.rows[0][0] <= few_parent_rows()) }}
+{%- endmacro %}
+
+
+{#- The most rows a parent may have for its children's keys to be checked per distinct value
+    (RCM_FEW_PARENT_ROWS; 0 probes every key row by row). -#}
+{% macro few_parent_rows() -%}
+    {{ return(env_var('RCM_FEW_PARENT_ROWS', '100000') | int) }}
 {%- endmacro %}
 
 
