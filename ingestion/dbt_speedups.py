@@ -150,8 +150,11 @@ class JinjaCodeCache:
             code.setdefault(key, value)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        partial.write_bytes(marshal.dumps({"versions": self.versions, "code": code}))
-        partial.replace(self.path)
+        try:
+            partial.write_bytes(marshal.dumps({"versions": self.versions, "code": code}))
+            partial.replace(self.path)
+        finally:
+            partial.unlink(missing_ok=True)  # left only by a failed write
 
 
 _cache: JinjaCodeCache | None = None
