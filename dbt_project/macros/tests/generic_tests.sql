@@ -317,6 +317,7 @@ union all
     {%- do (per_value if rcm.has_few_rows(relationship.to) else per_row).append(relationship) %}
 {%- endfor %}
 {%- set columns = relationships | map(attribute='column') | list %}
+{%- set probed = per_row | map(attribute='column') | list %}
 {%- if per_row %}
 with
 
@@ -332,7 +333,7 @@ flagged as (
 
 select
     {%- for column in columns %}
-    {{ column if column in (per_row | map(attribute='column') | list) else 'null' }} as {{ column }},
+    {{ column if column in probed else 'null' }} as {{ column }},
     {%- endfor %}
     concat_ws(
         ', '
@@ -386,10 +387,10 @@ where {{ rcm.orphan_key('per_value.' ~ relationship.column, relationship) }}
 {%- endmacro %}
 
 
-{#- Whether `relation` is a table of the warehouse with at most few_parent_rows() rows (DuckDB's estimate,
-    exact for a table no run has deleted from: enough to choose how to read its children).
-    False when not executing (parsing, compiling offline), for a view, or for what is not a
-    relation. -#}
+{#- Whether `relation` is a table of the warehouse with at most few_parent_rows() rows
+    (DuckDB's estimate, exact for a table no run has deleted from: enough to choose how to read
+    its children). False when not executing (parsing, compiling offline), for a view, or for
+    what is not a relation. -#}
 {% macro has_few_rows(relation) -%}
     {%- if not execute or relation.identifier is not defined or relation.identifier is none -%}
         {{ return(false) }}
