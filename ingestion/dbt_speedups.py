@@ -14,9 +14,11 @@ changes what dbt builds, tests or logs:
 - **Compiled Jinja templates are kept on disk** (`jinja_code.marshal` in the target folder).
   dbt compiles every macro it calls, each node's SQL and each test argument from source in
   every run (about 1 s of a week's build at scale 1). A template's Python code depends only on
-  its source and on the environment that compiles it, so the file maps a hash of both to the
-  code; it is dropped whole when Jinja, dbt or Python changes version. RCM_JINJA_CACHE=off
-  turns the cache off.
+  its source and on the environment that compiles it (its class, settings, filters and
+  tests), so the file maps a hash of the source and the environment's class and settings to
+  the code, for dbt's two environments only (each always has the same filters and tests). It
+  is dropped whole when Jinja, dbt or Python changes version. RCM_JINJA_CACHE=off turns the
+  cache off.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 import marshal
 import os
 import sys
@@ -51,6 +54,14 @@ def skip_unlogged_debug_events() -> None:
         return
     written_at_debug = {EventLevel.DEBUG, EventLevel.TEST}
 
+    def writes_debug(logger: Any) -> bool:
+        # dbt's loggers hand each line to a Python logger set to their level; one passed in
+        # from outside (LoggerConfig.logger) keeps its own level whatever `level` says
+        if getattr(logger, "level", None) in written_at_debug:
+            return True
+        python_logger = getattr(logger, "_python_logger", None)
+        return python_logger is not None and python_logger.isEnabledFor(logging.DEBUG)
+
     def fire_event(
         self: Any,
         e: Any,
@@ -61,7 +72,7 @@ def skip_unlogged_debug_events() -> None:
         if (
             not force_warn_or_error_handling
             and (level if level is not None else e.level_tag()) == EventLevel.DEBUG
-            and all(logger.level not in written_at_debug for logger in self.loggers)
+            and not any(writes_debug(logger) for logger in self.loggers)
             and all(callback is track_behavior_change_warn for callback in self.callbacks)
         ):
             return
@@ -188,6 +199,10 @@ def _patch_compile() -> None:
     import jinja2
     from dbt_common.clients import jinja as dbt_jinja
 
+    # dbt's two environments (text and native) always carry the same filters and tests, which
+    # the generated code can depend on; any other environment in the process compiles as usual
+    dbt_environment = dbt_jinja.MacroFuzzEnvironment
+
     compile_: Any = jinja2.Environment.compile
     if getattr(compile_, "rcm_cached", False):
         return
@@ -202,7 +217,13 @@ def _patch_compile() -> None:
     ) -> Any:
         cache = _cache
         # dbt's macro debugging names each compiled template's code after a file of its own
-        if cache is None or raw or not isinstance(source, str) or dbt_jinja.MACRO_DEBUGGING:
+        if (
+            cache is None
+            or raw
+            or not isinstance(source, str)
+            or not isinstance(self, dbt_environment)
+            or dbt_jinja.MACRO_DEBUGGING
+        ):
             return compile_(self, source, name, filename, raw, defer_init)
         key = cache.key(self, source, name, filename, defer_init)
         code = cache.get(key)

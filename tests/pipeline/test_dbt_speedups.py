@@ -2,9 +2,11 @@
 
 - Jinja code kept between runs: a second run renders from the stored code (shown by storing
   different code under a template's key), a changed template is compiled afresh, a syntax error
-  is still raised and never stored, and a damaged or other-version file is ignored.
+  is still raised and never stored, a damaged or other-version file is ignored, and an
+  environment other than dbt's (whose filters may differ) is not served from the file.
 - Debug events: dropped only while no logger writes debug and no callback other than dbt's
-  own listens; a logger at debug level, or a callback, still receives every one.
+  own listens; a logger at debug level (its own or its Python logger's), or a callback, still
+  receives every one.
 
 Real dbt and Jinja objects throughout: dbt's own template environment and event manager, with
 loggers writing to in-memory streams.
@@ -13,6 +15,7 @@ loggers writing to in-memory streams.
 from __future__ import annotations
 
 import io
+import logging
 import marshal
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +201,30 @@ def test_a_callback_still_gets_every_debug_event() -> None:
     manager.fire_event(_debug_event())
     assert received == ["SQLQuery"]
     assert recorder.seen == ["SQLQuery"]
+
+
+def test_an_environment_other_than_dbts_is_not_served_from_the_cache(cache_dir: Path) -> None:
+    # Jinja runs a filter on a constant while compiling, so two environments whose filter of
+    # the same name differs compile the same source to different code
+    dbt_speedups.use_jinja_code_cache(cache_dir)
+    plus_one, times_ten = jinja2.Environment(), jinja2.Environment()
+    plus_one.filters["scale"] = lambda value: value + 1
+    times_ten.filters["scale"] = lambda value: value * 10
+    assert plus_one.from_string("{{ 3 | scale }}").render() == "4"
+    assert times_ten.from_string("{{ 3 | scale }}").render() == "30"
+    dbt_speedups.save_jinja_code_cache()
+    assert not (cache_dir / JINJA_CACHE_FILE).exists()
+
+
+def test_a_logger_whose_python_logger_writes_debug_gets_every_debug_event() -> None:
+    # a logger passed in from outside (LoggerConfig.logger) keeps its own level
+    dbt_speedups.skip_unlogged_debug_events()
+    stream = io.StringIO()
+    python_logger = logging.getLogger("speedups-test-external-debug")
+    python_logger.handlers[:] = [logging.StreamHandler(stream)]
+    python_logger.setLevel(logging.DEBUG)
+    python_logger.propagate = False
+    manager = EventManager()
+    manager.add_logger(LoggerConfig(name="external", logger=python_logger))
+    manager.fire_event(_debug_event())
+    assert "select 1" in stream.getvalue()
