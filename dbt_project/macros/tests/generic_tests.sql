@@ -311,10 +311,14 @@ union all
     how many), and per orphan value of a small parent's key (the value, and its child rows as
     the orphan keys' number), so that the failure count is what dbt's one-column tests count. -#}
 {% macro duckdb__orphan_keys(model, relationships) -%}
+{%- set small = rcm.small_tables() %}
 {%- set per_value = [] %}
 {%- set per_row = [] %}
 {%- for relationship in relationships %}
-    {%- do (per_value if rcm.has_few_rows(relationship.to) else per_row).append(relationship) %}
+    {%- set parent = relationship.to %}
+    {%- set name = [parent.database, parent.schema, parent.identifier] | join('.')
+        if parent.identifier is defined and parent.identifier else none %}
+    {%- do (per_value if name in small else per_row).append(relationship) %}
 {%- endfor %}
 {%- set columns = relationships | map(attribute='column') | list %}
 {%- set probed = per_row | map(attribute='column') | list %}
@@ -387,20 +391,19 @@ where {{ rcm.orphan_key('per_value.' ~ relationship.column, relationship) }}
 {%- endmacro %}
 
 
-{#- Whether `relation` is a table of the warehouse with at most few_parent_rows() rows
-    (DuckDB's estimate, exact for a table no run has deleted from: enough to choose how to read
-    its children). False when not executing (parsing, compiling offline), for a view, or for
-    what is not a relation. -#}
-{% macro has_few_rows(relation) -%}
-    {%- if not execute or relation.identifier is not defined or relation.identifier is none -%}
-        {{ return(false) }}
+{#- The tables of the warehouse with at most few_parent_rows() rows (DuckDB's estimate, exact for
+    a table no run has deleted from: enough to choose how to read their children), as
+    "database.schema.table" names, in one look-up. Empty when not executing (parsing,
+    compiling offline): every key is then probed row by row, as for a view or what is not a
+    relation. -#}
+{% macro small_tables() -%}
+    {%- if not execute -%}
+        {{ return([]) }}
     {%- endif -%}
     {%- set found = run_query(
-        "select estimated_size from duckdb_tables() where database_name = '"
-        ~ relation.database ~ "' and schema_name = '" ~ relation.schema
-        ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
-    {{ return(found is not none and found.rows | length == 1
-        and found.rows[0][0] is not none and found.rows[0][0] <= few_parent_rows()) }}
+        "select database_name || '.' || schema_name || '.' || table_name from duckdb_tables()"
+        ~ " where estimated_size <= " ~ few_parent_rows()) -%}
+    {{ return(found.columns[0].values() | list if found is not none else []) }}
 {%- endmacro %}
 
 
@@ -420,10 +423,5 @@ where {{ rcm.orphan_key('per_value.' ~ relationship.column, relationship) }}
 {% macro duckdb__test_relationships(model, column_name, to, field) %}
 select {{ column_name }} as from_field
 from {{ model }}
-where
-    {{ column_name }} is not null
-    and {{ column_name }} not in (
-        select parent.{{ field }} from {{ to }} as parent
-        where parent.{{ field }} is not null
-    )
+where {{ rcm.orphan_key(column_name, {'to': to, 'field': field}) }}
 {% endmacro %}
