@@ -1,14 +1,14 @@
 -- Payers: transactions carry a payer code, claims the payer's name. The code-to-name crosswalk
--- is learnt from the data: the name most often seen on the claims of a code's transactions.
+-- is learnt from the data: the name most often seen on the claims of a code's transactions
+-- (the latest version of each claim with an id, int_claim_payers).
 with
 
 transactions as (
     select * from {{ ref('int_transactions_unioned') }}
 ),
 
-claim_versions as (
-    select * from {{ ref('int_claim_versions_unioned') }}
-    where {{ is_true('is_latest_version') }}
+claim_payers as (
+    select * from {{ ref('int_claim_payers') }}
 ),
 
 payer_codes as (
@@ -21,16 +21,16 @@ payer_codes as (
     group by payer_id
 ),
 
+-- each claim's payer code comes from its transaction (int_claim_payers)
 names_per_code as (
     select
-        transactions.payer_id,
-        claim_versions.payer_name,
-        claim_versions.payer_type,
+        payer_id,
+        payer_name,
+        payer_type,
         count(*) as claim_count
-    from claim_versions
-    inner join transactions on claim_versions.transaction_id = transactions.transaction_id
-    where transactions.payer_id is not null and claim_versions.payer_name is not null
-    group by transactions.payer_id, claim_versions.payer_name, claim_versions.payer_type
+    from claim_payers
+    where payer_id is not null and payer_name is not null
+    group by payer_id, payer_name, payer_type
 ),
 
 ranked_names as (
