@@ -27,3 +27,14 @@
 {% macro open_validity_end() -%}
     cast('9999-12-31' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+
+{#- The rows of a patient-version mart that a run replaces, for its delete (config
+    replace_scope_delete_macro): every version of the patients of the run's new rows
+    (`new_rows`). It selects the same rows as changed_patient_versions_scope: the run writes
+    every snapshot version of each patient in that scope, and a patient in it has at least one.
+    That scope hashes the key of every snapshot version to compare it with the mart: at scale 10
+    (1.67 M versions) the delete read it again for 0.6-1.4 s of a daily build. -#}
+{% macro changed_patient_versions_replaced_rows(relation, new_rows) -%}
+    patient_id in (select new_rows.patient_id from {{ new_rows }} as new_rows)
+{%- endmacro %}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='changed_patient_versions_scope',
+        replace_scope_delete_macro='changed_patient_versions_replaced_rows',
         on_schema_change='fail'
     )
 }}
