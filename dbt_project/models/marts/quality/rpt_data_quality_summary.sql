@@ -3,7 +3,11 @@
 -- that point at an unknown member.
 --
 -- Each model is read once: one aggregate counts every check of that model, and the counts are
--- then turned into rows (25 checks read 8 tables once each, not 25 times).
+-- then turned into rows (25 checks read 8 tables once each, not 25 times). A quarantine rule
+-- is counted on the model's quarantine table, which holds exactly the rows that fail at least
+-- one rule (a row that passes them all adds nothing to any count); only the number of rows
+-- checked is taken from the model itself. Evaluating the rules over every row read 10 M
+-- transactions and 27 M claim versions at scale 10 on every build.
 {%- set unknown_member_checks = [] %}
 {%- for key in ['patient_key', 'provider_key', 'department_key', 'payer_key', 'cpt_code_key', 'icd_code_key'] %}
     {%- do unknown_member_checks.append((key ~ '_unknown', key ~ ' = ' ~ unknown_key())) %}
@@ -26,18 +30,43 @@
     ]),
     ('transactions', 'unknown_member', 'fct_transactions', unknown_member_checks),
 ] %}
+{#- the quarantine table of each model whose rules route rows to quarantine -#}
+{%- set failing_rows = {
+    'int_patients_unioned': 'int_patients_quarantined',
+    'int_transactions_unioned': 'int_transactions_quarantined',
+    'int_claim_versions_unioned': 'int_claim_versions_quarantined',
+} %}
 
 with
 
 {% for entity, check_kind, model, checks in checked_models %}
-    counts_{{ model }} as (
-        select
-            {%- for check in checks %}
-                sum(case when {{ check[1] }} then 1 else 0 end) as failed_{{ loop.index }},
-            {%- endfor %}
-            count(*) as rows_checked
-        from {{ ref(model) }}
-    ),
+    {%- if check_kind == 'quarantine' %}
+        counts_{{ model }} as (
+            select
+                {%- for check in checks %}
+                    failing.failed_{{ loop.index }},
+                {%- endfor %}
+                checked.rows_checked
+            from (
+                select
+                    {%- for check in checks %}
+                        sum(case when {{ check[1] }} then 1 else 0 end) as failed_{{ loop.index }}
+                        {%- if not loop.last %},{% endif %}
+                    {%- endfor %}
+                from {{ ref(failing_rows[model]) }}
+            ) as failing
+            cross join (select count(*) as rows_checked from {{ ref(model) }}) as checked
+        ),
+    {%- else %}
+        counts_{{ model }} as (
+            select
+                {%- for check in checks %}
+                    sum(case when {{ check[1] }} then 1 else 0 end) as failed_{{ loop.index }},
+                {%- endfor %}
+                count(*) as rows_checked
+            from {{ ref(model) }}
+        ),
+    {%- endif %}
 {% endfor %}
 
 checks as (
