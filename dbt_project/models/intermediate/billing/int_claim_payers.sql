@@ -35,6 +35,8 @@ processed_transactions as (
     where {{ processed_filter }}
 ),
 
+-- rows held of the claims whose transaction was processed again, unless the claim has a new
+-- version (which wins)
 held_versions as (
     select held.claim_id, held.transaction_id, held.payer_name, held.payer_type
     from {{ this }} as held
@@ -42,21 +44,14 @@ held_versions as (
         held.transaction_id in (
             select processed_transactions.transaction_id from processed_transactions
         )
+        and held.claim_id not in (select latest_versions.claim_id from latest_versions)
 ),
 {% endif %}
--- A claim of both kinds takes its new version. The held row is dropped after the union: as an
--- anti-join in held_versions, DuckDB ran it before the filter, over every row held.
 claims as (
+    select * from latest_versions
     {%- if is_incremental() %}
-        select claim_id, transaction_id, payer_name, payer_type
-        from (
-            select latest_versions.*, 1 as source_rank from latest_versions
-            union all
-            select held_versions.*, 2 as source_rank from held_versions
-        ) as candidates
-        qualify row_number() over (partition by claim_id order by source_rank) = 1
-    {%- else %}
-        select * from latest_versions
+        union all
+        select * from held_versions
     {%- endif %}
 ),
 

@@ -3,7 +3,7 @@
 -- that point at an unknown member.
 --
 -- Each model is read once: one aggregate counts every check of that model, and the counts are
--- then turned into rows (25 checks read 8 tables once each, not 25 times). A quarantine rule
+-- then turned into rows (25 checks, one read of each model, not 25 reads). A quarantine rule
 -- is counted on the model's quarantine table, which holds exactly the rows that fail at least
 -- one rule (a row that passes them all adds nothing to any count); only the number of rows
 -- checked is taken from the model itself. Evaluating the rules over every row read 10 M
