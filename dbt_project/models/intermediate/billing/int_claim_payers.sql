@@ -16,8 +16,9 @@
 -- Incremental (replaces the rows of the claims it computes): a run computes
 --   1. the claims processed upstream since its last run (staging rewrote their versions);
 --   2. the claims whose transaction int_transactions_unioned processed since then (a changed
---      payer code, or a transaction that arrived after its claim). Unless also of the first
---      kind, their version did not change: they keep the name and type they hold.
+--      payer code, a transaction that arrived after its claim, or one whose unknown code a
+--      code set now holds). Unless also of the first kind, their version did not change: they
+--      keep the name and type they hold.
 {%- set processed_filter = processed_since_last_run() if is_incremental() else '1 = 1' %}
 with
 
