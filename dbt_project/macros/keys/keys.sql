@@ -138,9 +138,11 @@
     before the keys became 64-bit integers (they were 32-character md5 strings). Inserting the
     new keys into it would mix the two forms; a full refresh rebuilds it. Renders nothing.
     Call it in the body of an incremental model, with the model's key columns. An offline
-    compile (var offline_compile, tests/engines) has no warehouse to ask: it checks nothing. -#}
+    compile (var offline_compile, tests/engines) has no warehouse to ask, and a unit test's
+    `this` is its fixture's name, not a table: it checks nothing then. -#}
 {% macro require_integer_keys(key_columns) -%}
-    {%- if execute and is_incremental() and not var('offline_compile', false) -%}
+    {%- if execute and is_incremental() and not var('offline_compile', false)
+        and this is not string -%}
         {%- set found = {} -%}
         {%- for column in adapter.get_columns_in_relation(this) -%}
             {%- do found.update({column.name | lower: column}) -%}
