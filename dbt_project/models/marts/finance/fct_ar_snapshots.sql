@@ -18,13 +18,17 @@
 -- re-derived in fct_claims since its last run. Earlier month ends of the other claims cannot
 -- change: their versions and attributes are what they were. A claim that left fct_claims
 -- (every version now quarantined) loses its rows.
--- The re-derived claims are computed from the status history at every month end. Every other
--- claim's rows in the rewritten month ends are its row at the latest month end held, carried
--- forward: it has no version known since (a new version is processed upstream, and fct_claims
--- re-derives its claim), so its balance, status and attributes stay; only the as-of date, the
--- age and the write-off window move. Computing them all again read the 27 M status-history
--- versions and joined 3.2 M open claims to fct_claims every day at scale 10.
+-- In a daily run the re-derived claims are computed from the status history at every month
+-- end, and every other claim's rows in the rewritten month ends are its row at the latest month
+-- end held, carried forward (macro ar_snapshot_carries_forward): it has no version known since
+-- (a new version is processed upstream, and fct_claims re-derives its claim), so its balance,
+-- status and attributes stay; only the as-of date, the age and the write-off window move.
+-- Computing them all again read the 27 M status-history versions and joined 3.2 M open claims
+-- to fct_claims every day at scale 10. When the held rows may predate a version processed
+-- earlier (see the macro), every claim is computed in the rewritten month ends and the
+-- re-derived claims in the earlier ones.
 -- depends_on: {{ ref('int_claim_versions_unioned') }}
+{%- set carry_forward = is_incremental() and ar_snapshot_carries_forward() %}
 with
 
 as_of as (
@@ -37,7 +41,7 @@ dates as (
 
 claims as (
     select * from {{ ref('fct_claims') }}
-    {%- if is_incremental() %}
+    {%- if carry_forward %}
         -- the claims computed from their versions: those re-derived since the last run
         where {{ processed_since_last_run('processed_at') }}
     {%- endif %}
@@ -72,49 +76,88 @@ snapshot_dates as (
 replaced_months as (
     select {{ ar_snapshot_replaced_from() }} as first_month_end_date
 ),
+{%- if not carry_forward %}
+
+-- the earliest as-of date of those month ends: a version superseded by then is in none of them
+replaced_as_of as (
+    select min(snapshot_dates.as_of_date) as first_as_of_date
+    from snapshot_dates
+    where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
+),
+
+changed_claims as (
+    select changed.claim_id from {{ ref('fct_claims') }} as changed
+    where {{ processed_since_last_run('changed.processed_at') }}
+),
+{%- endif %}
 {%- endif %}
 
 -- The version current at the end of each as-of date: known by then and not yet superseded.
--- An incremental run reads the versions of the re-derived claims only, before the range join.
+-- Each part reads the status history with its own filter, applied before the range join: a
+-- shared CTE of all versions would be materialized first (27 M rows at scale 10), and the
+-- changed claims would be picked out only after the join (a day took 23 s instead of 4.5 s).
 versions_as_of as (
-    select
-        snapshot_dates.month_end_date,
-        snapshot_dates.as_of_date,
-        versions.claim_id,
-        versions.claim_status,
-        versions.kpi_outcome,
-        versions.claim_amount,
-        versions.allowed_amount,
-        versions.paid_amount,
-        versions.patient_responsibility_amount,
-        versions.known_date
-    from snapshot_dates
-    inner join (
+    {%- if not is_incremental() %}
+        {%- set parts = ['all'] %}
+    {%- elif carry_forward %}
+        {%- set parts = ['rederived_claims'] %}
+    {%- else %}
+        {%- set parts = ['latest_months', 'changed_claims'] %}
+    {%- endif %}
+    {%- for part in parts %}
         select
-            claim_id,
-            claim_status,
-            kpi_outcome,
-            claim_amount,
-            allowed_amount,
-            paid_amount,
-            patient_responsibility_amount,
-            cast(valid_from as date) as known_date,
-            cast(valid_to as date) as superseded_date
-        from {{ ref('int_claim_status_history') }}
-        {%- if is_incremental() %}
-            where claim_id in (select claims.claim_id from claims)
+            snapshot_dates.month_end_date,
+            snapshot_dates.as_of_date,
+            versions.claim_id,
+            versions.claim_status,
+            versions.kpi_outcome,
+            versions.claim_amount,
+            versions.allowed_amount,
+            versions.paid_amount,
+            versions.patient_responsibility_amount,
+            versions.known_date
+        from snapshot_dates
+        inner join (
+            select
+                claim_id,
+                claim_status,
+                kpi_outcome,
+                claim_amount,
+                allowed_amount,
+                paid_amount,
+                patient_responsibility_amount,
+                cast(valid_from as date) as known_date,
+                cast(valid_to as date) as superseded_date
+            from {{ ref('int_claim_status_history') }}
+            {%- if part == 'rederived_claims' %}
+                where claim_id in (select claims.claim_id from claims)
+            {%- elif part == 'latest_months' %}
+                where
+                    valid_to is null
+                    or cast(valid_to as date) > (select first_as_of_date from replaced_as_of)
+            {%- elif part == 'changed_claims' %}
+                where claim_id in (select changed_claims.claim_id from changed_claims)
+            {%- endif %}
+        ) as versions
+            on
+                versions.known_date <= snapshot_dates.as_of_date
+                and (
+                    versions.superseded_date is null
+                    or versions.superseded_date > snapshot_dates.as_of_date
+                )
+                -- written off after the window (filtered again below): bounding the join here
+                -- keeps it to a few month ends per version instead of every later one
+                and snapshot_dates.as_of_date <= {{ dbt.dateadd(
+                    'day', var('ar_write_off_days'), 'versions.known_date') }}
+        {%- if part == 'latest_months' %}
+            where snapshot_dates.month_end_date >= (select first_month_end_date from replaced_months)
+        {%- elif part == 'changed_claims' %}
+            where snapshot_dates.month_end_date < (select first_month_end_date from replaced_months)
         {%- endif %}
-    ) as versions
-        on
-            versions.known_date <= snapshot_dates.as_of_date
-            and (
-                versions.superseded_date is null
-                or versions.superseded_date > snapshot_dates.as_of_date
-            )
-            -- written off after the window (filtered again below): bounding the join here
-            -- keeps it to a few month ends per version instead of every later one
-            and snapshot_dates.as_of_date <= {{ dbt.dateadd(
-                'day', var('ar_write_off_days'), 'versions.known_date') }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 amounts as (
@@ -213,7 +256,7 @@ computed as (
         and days_since_activity <= {{ var('ar_write_off_days') }}
 ),
 
-{%- if is_incremental() %}
+{%- if carry_forward %}
 
 -- The other claims' rows in the month ends this run rewrites: each open claim's row at the
 -- latest month end held (neither re-derived nor gone from fct_claims: rederived_claims_scope),
@@ -261,7 +304,7 @@ carried_forward as (
 
 snapshot_rows as (
     select * from computed
-    {%- if is_incremental() %}
+    {%- if carry_forward %}
         union all
         select * from carried_forward
     {%- endif %}
