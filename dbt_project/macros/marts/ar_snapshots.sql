@@ -32,10 +32,14 @@
     re-derives its claim in fct_claims. One processed by an earlier build (there can be one
     only if the earlier as-of date left no open claim after the month end held) would be lost:
     then every claim is computed instead. One look-up (status history versions known after A,
-    processed before the model's last run; none in a daily build). An offline compile (var
+    processed before the model's last run; none in a daily build). var ar_carry_forward false
+    computes every claim always (a unit test compares both forms). An offline compile (var
     offline_compile) has no warehouse, and a unit test's `this` is its fixture's name, not a
     table: both get the carrying form. -#}
 {% macro ar_snapshot_carries_forward() -%}
+    {%- if not var('ar_carry_forward', true) -%}
+        {{ return(false) }}
+    {%- endif -%}
     {%- if not execute or var('offline_compile', false) or this is string -%}
         {{ return(true) }}
     {%- endif -%}
