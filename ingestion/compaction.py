@@ -32,6 +32,7 @@ DEFAULT_THRESHOLD = 0.3
 _MEMORY_LIMIT = ("RCM_DUCKDB_MEMORY_LIMIT", "4GB")
 _THREADS = ("RCM_DUCKDB_THREADS", "2")
 _VACUUM_TASKS = ("RCM_DUCKDB_MAX_VACUUM_TASKS", "0")
+_BLOCK_ALLOCATOR_MEMORY = ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "3GB")
 
 
 def local_duckdb_settings(
@@ -45,6 +46,8 @@ def local_duckdb_settings(
         "threads": int(env.get(*_THREADS)),
         # rows may come out in another order, as in the builds
         "preserve_insertion_order": False,
+        "block_allocator_memory": env.get(*_BLOCK_ALLOCATOR_MEMORY),
+        "allocator_background_threads": True,
     }
 
 
