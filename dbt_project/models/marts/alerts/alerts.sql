@@ -7,7 +7,8 @@ as_of as (
     select * from {{ ref('int_reporting_as_of') }}
 ),
 
-claim_outcomes as (
+-- read by two parts, each with its own filter (not_materialized_cte)
+claim_outcomes as {{ not_materialized_cte() }} (
     select * from {{ ref('int_claim_kpi_outcomes') }}
 ),
 
