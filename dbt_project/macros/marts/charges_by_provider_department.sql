@@ -1,8 +1,10 @@
 {#
-    Charges per provider and department: transaction count and total charge and paid amounts,
-    the select of rpt_charges_by_provider_department_month (by_service_month=true: one row per
-    service month too; rpt_charges_by_provider_department sums that report over the months). The calling model defines the CTEs `transactions` (fct_transactions), `providers`
-    (dim_provider), `departments` (dim_department) and, by month, `dates` (dim_date).
+    Charges per provider and department: transaction count and total charge and paid amounts;
+    by_service_month=true: one row per service month too, the select of
+    rpt_charges_by_provider_department_month (rpt_charges_by_provider_department sums that
+    report over the months). The calling model defines the CTEs `transactions`
+    (fct_transactions), `providers` (dim_provider), `departments` (dim_department) and, by
+    month, `dates` (dim_date).
 #}
 {% macro charges_by_provider_department(by_service_month=false) -%}
     select
