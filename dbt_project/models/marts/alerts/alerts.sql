@@ -7,8 +7,8 @@ as_of as (
     select * from {{ ref('int_reporting_as_of') }}
 ),
 
--- read by two parts, each with its own filter (not_materialized_cte)
-claim_outcomes as {{ not_materialized_cte() }} (
+-- read by two parts, each with its own filter (cte_materialization)
+claim_outcomes as {{ cte_materialization(materialized=false) }} (
     select * from {{ ref('int_claim_kpi_outcomes') }}
 ),
 
