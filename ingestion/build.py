@@ -116,6 +116,10 @@ def _dbt_args(
     return args
 
 
+# dbt commands that write manifest.json when they end (see dbt_speedups.manifest_written_once)
+_GRAPH_COMMANDS = frozenset({"build", "retry"})
+
+
 def _invoke(args: list[str], target_path: Path) -> Any:
     # Imported here: dbt is heavy and only the build/docs commands need it.
     from dbt.cli.main import dbtRunner
@@ -124,6 +128,9 @@ def _invoke(args: list[str], target_path: Path) -> Any:
     dbt_speedups.skip_unlogged_debug_events()
     dbt_speedups.use_jinja_code_cache(target_path)
     try:
+        if args[0] in _GRAPH_COMMANDS:
+            with dbt_speedups.manifest_written_once():
+                return dbtRunner().invoke(args)
         return dbtRunner().invoke(args)
     finally:
         dbt_speedups.save_jinja_code_cache()

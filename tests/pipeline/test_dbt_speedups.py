@@ -1,4 +1,4 @@
-"""The two shortcuts `rcm build` takes around dbt's per-node Python (ingestion/dbt_speedups.py).
+"""The shortcuts `rcm build` takes around dbt's per-node Python (ingestion/dbt_speedups.py).
 
 - Jinja code kept between runs: a second run renders from the stored code (shown by storing
   different code under a template's key), a changed template is compiled afresh, a syntax error
@@ -6,7 +6,10 @@
   environment other than dbt's (whose filters may differ) is not served from the file.
 - Debug events: dropped only while no logger writes debug and no callback other than dbt's
   own listens; a logger at debug level (its own or its Python logger's), or a callback, still
-  receives every one.
+  receives every one. A dropped debug event never builds its protobuf message; one changed
+  before it is fired is logged as changed; events of other levels are built at once.
+- manifest.json: inside `manifest_written_once`, dbt's parse writes none and a build writes it
+  at its end with the compiled SQL; outside, parse writes it as usual (a one-model project).
 
 Real dbt and Jinja objects throughout: dbt's own template environment and event manager, with
 loggers writing to in-memory streams.
@@ -15,6 +18,7 @@ loggers writing to in-memory streams.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import marshal
 from collections.abc import Iterator
@@ -228,3 +232,62 @@ def test_a_logger_whose_python_logger_writes_debug_gets_every_debug_event() -> N
     manager.add_logger(LoggerConfig(name="external", logger=python_logger))
     manager.fire_event(_debug_event())
     assert "select 1" in stream.getvalue()
+
+
+def test_a_dropped_debug_event_never_builds_its_message() -> None:
+    manager, (recorder,), _ = _manager(EventLevel.INFO)
+    event = _debug_event()
+    manager.fire_event(event)
+    assert recorder.seen == []
+    assert "pb_msg" not in vars(event)
+    # read afterwards, it is built from the fields it was made with
+    assert event.sql == "select 1"
+    assert "pb_msg" in vars(event)
+
+
+def test_a_debug_event_changed_before_it_is_fired_is_logged_as_changed() -> None:
+    manager, _, (stream,) = _manager(EventLevel.DEBUG)
+    event = _debug_event()
+    event.sql = "select 2"
+    manager.fire_event(event)
+    assert "select 2" in stream.getvalue()
+    assert "select 1" not in stream.getvalue()
+
+
+def test_events_of_other_levels_are_built_at_once() -> None:
+    dbt_speedups.skip_unlogged_debug_events()
+    assert "pb_msg" in vars(Note(msg="an info line"))
+
+
+def _tiny_project(root: Path) -> list[str]:
+    """A one-model dbt project on a DuckDB file under ``root``; dbt's arguments for it."""
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "one.sql").write_text("select 1 as id\n")
+    (root / "dbt_project.yml").write_text(
+        "name: tiny\nversion: '1.0'\nconfig-version: 2\nprofile: tiny\n"
+    )
+    (root / "profiles.yml").write_text(
+        "tiny:\n  target: local\n  outputs:\n    local:\n      type: duckdb\n"
+        f"      path: {root / 'tiny.duckdb'}\n      threads: 1\n"
+    )
+    return ["--project-dir", str(root), "--profiles-dir", str(root), "--target-path"]
+
+
+def test_a_build_writes_its_manifest_once_at_the_end(tmp_path: Path) -> None:
+    from dbt.cli import requires
+    from dbt.cli.main import dbtRunner
+
+    args = _tiny_project(tmp_path)
+    parse = requires.parse_manifest  # type: ignore[attr-defined]
+    # inside the context, dbt's parse leaves manifest.json out ...
+    with dbt_speedups.manifest_written_once():
+        assert dbtRunner().invoke(["parse", *args, str(tmp_path / "parsed")]).success
+        assert not (tmp_path / "parsed" / "manifest.json").exists()
+        # ... and a build writes it when it ends, with the SQL it ran
+        assert dbtRunner().invoke(["build", *args, str(tmp_path / "built")]).success
+    manifest = json.loads((tmp_path / "built" / "manifest.json").read_text())
+    assert "select 1 as id" in manifest["nodes"]["model.tiny.one"]["compiled_code"]
+    # outside it, parse writes as dbt always does
+    assert requires.parse_manifest is parse  # type: ignore[attr-defined]
+    assert dbtRunner().invoke(["parse", *args, str(tmp_path / "parsed")]).success
+    assert (tmp_path / "parsed" / "manifest.json").exists()
