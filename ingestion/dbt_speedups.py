@@ -1,4 +1,4 @@
-"""Three shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
+"""Four shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
 
 dbt holds Python's interpreter lock for about 30-40 ms per node (compiling Jinja, building the
 node's context, log events), and its worker threads take turns for it: at scale 1 a week's
@@ -21,6 +21,11 @@ shortcuts changes what dbt builds, tests or logs:
   the code, for dbt's two environments only (each always has the same filters and tests). It
   is dropped whole when Jinja, dbt or Python changes version. RCM_JINJA_CACHE=off turns the
   cache off.
+- **A node's macros reach its Jinja context faster** (:func:`flat_macro_namespaces`): dbt
+  builds a context for each node it compiles or runs and each macro the adapter calls, and puts
+  all 700 macros of the project and dbt in each, one generator and one search at a time; the
+  same generators, found by the same precedence, in about 40 % less time (1.3 against 2.1 ms a
+  context, about 750 contexts in a scale-1 week).
 - **manifest.json is written once per build**, at its end (:func:`manifest_written_once`).
 """
 
@@ -131,6 +136,103 @@ def _defer_debug_event_messages() -> None:
     BaseEvent.__init__ = init  # type: ignore[method-assign]
     BaseEvent.__getattr__ = getattr_  # type: ignore[method-assign]
     BaseEvent.__setattr__ = setattr_  # type: ignore[method-assign]
+
+
+def add_macro_namespace(context: dict[str, Any], namespace: Any) -> dict[str, Any]:
+    """``context`` updated with every name of a dbt ``MacroNamespace``, as dbt's search finds it."""
+    from dbt.include.global_project import PROJECT_NAME
+
+    context.update(namespace.global_project_namespace)
+    context[PROJECT_NAME] = namespace.global_project_namespace
+    context.update(namespace.packages)
+    context.update(namespace.global_namespace)
+    context.update(namespace.local_namespace)
+    return context
+
+
+def flat_macro_namespaces() -> None:
+    """Put a node's macros into its Jinja context with five dict updates, not 700 look-ups.
+
+    dbt builds a context for every node it compiles and runs, and for every macro the adapter
+    calls (about 750 in a scale-1 week), and copies every macro of the project and its adapters
+    into it (``ManifestContext.to_dict``): a set of every name, then one search of the five
+    namespaces per name. Updating a dict with the namespaces in the reverse of dbt's search
+    order (internal packages, ``dbt``, other packages, root package, the node's package) gives
+    the same name for each macro, since what dbt's search finds first is written last.
+    """
+    from dbt.context.configured import ConfiguredContext
+    from dbt.context.macros import MacroNamespace
+    from dbt.context.manifest import ManifestContext
+
+    to_dict: Any = ManifestContext.to_dict
+    if getattr(to_dict, "rcm_flat", False):
+        return
+
+    def flat_to_dict(self: Any) -> Any:
+        if type(self.namespace) is not MacroNamespace:  # a test's namespace: as dbt does it
+            return to_dict(self)
+        return add_macro_namespace(ConfiguredContext.to_dict(self), self.namespace)
+
+    flat_to_dict.rcm_flat = True  # type: ignore[attr-defined]
+    flat_to_dict.rcm_original = to_dict  # type: ignore[attr-defined]
+    ManifestContext.to_dict = flat_to_dict  # type: ignore[method-assign]
+    _quick_macro_generators()
+
+
+def _quick_macro_generators() -> None:
+    """Make a context's 700 macro generators without three ``__init__`` calls each.
+
+    ``MacroNamespaceBuilder.build_namespace`` adds the macros one by one (a method call, a
+    generator made through three constructors, a duplicate check on a dict keyed by name); this
+    fills each package's dict in one loop, with generators holding the same four attributes. It
+    is left as dbt wrote it if a generator turns out to hold anything else (another dbt).
+    """
+    from dbt.clients.jinja import MacroGenerator
+    from dbt.context.macros import MacroNamespace, MacroNamespaceBuilder
+
+    build: Any = MacroNamespaceBuilder.build_namespace
+    if getattr(build, "rcm_quick", False):
+        return
+    attributes = {"context": None, "macro": None, "node": None, "stack": None}
+    if set(vars(MacroGenerator(None, None, None, None))) != set(attributes):  # type: ignore[arg-type]
+        return
+    make = object.__new__
+
+    def build_namespace(
+        self: Any, macros_by_package: dict[str, dict[str, Any]], ctx: dict[str, Any]
+    ) -> Any:
+        if type(self) is not MacroNamespaceBuilder:
+            return build(self, macros_by_package, ctx)
+        fields = {"context": ctx, "node": self.node, "stack": self.thread_ctx}
+        internal = self.internal_package_names
+        for package_name, macros in macros_by_package.items():
+            generators: dict[str, Any] = {}
+            for name, macro in macros.items():
+                generator = make(MacroGenerator)
+                generator.__dict__.update(fields, macro=macro)
+                generators[name] = generator
+            if package_name in internal:
+                self.internal_packages[package_name] = generators
+            else:
+                self.packages[package_name] = generators
+                if package_name == self.search_package:
+                    self.locals.update(generators)
+                elif package_name == self.root_package:
+                    self.globals.update(generators)
+        # as dbt: the internal packages first in its list win
+        global_project_namespace: dict[str, Any] = {}
+        for package_name in reversed(self.internal_package_names_order):
+            global_project_namespace.update(self.internal_packages.get(package_name, {}))
+        return MacroNamespace(
+            global_namespace=self.globals,
+            local_namespace=self.locals,
+            global_project_namespace=global_project_namespace,
+            packages=self.packages,
+        )
+
+    build_namespace.rcm_quick = True  # type: ignore[attr-defined]
+    build_namespace.rcm_original = build  # type: ignore[attr-defined]
+    MacroNamespaceBuilder.build_namespace = build_namespace  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

@@ -8,6 +8,9 @@
   own listens; a logger at debug level (its own or its Python logger's), or a callback, still
   receives every one. A dropped debug event never builds its protobuf message; one changed
   before it is fired is logged as changed; events of other levels are built at once.
+- Macro namespaces: the quick builder and the flat copy give every name the macro that dbt's
+  own builder and search give it (a project that overrides one of dbt's macros); a build renders
+  the root project's override, and dbt's own stays reachable as `dbt.<name>`.
 - manifest.json: inside `manifest_written_once`, dbt's parse writes none and a build writes it
   at its end with the compiled SQL; outside, parse writes it as usual (a one-model project).
 
@@ -25,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jinja2
 import pytest
 from dbt.adapters.events.types import SQLQuery
@@ -291,3 +295,72 @@ def test_a_build_writes_its_manifest_once_at_the_end(tmp_path: Path) -> None:
     assert requires.parse_manifest is parse  # type: ignore[attr-defined]
     assert dbtRunner().invoke(["parse", *args, str(tmp_path / "parsed")]).success
     assert (tmp_path / "parsed" / "manifest.json").exists()
+
+
+def _macro_ids(context: dict[str, Any]) -> dict[str, Any]:
+    """What each name of a context is: a macro's id, or a package's namespace of macro ids."""
+    return {
+        name: value.macro.unique_id if hasattr(value, "macro") else _macro_ids(value)
+        for name, value in context.items()
+    }
+
+
+def test_macro_namespaces_are_what_dbt_builds(tmp_path: Path) -> None:
+    """The quick builder and the flat copy give every name the macro dbt's own code gives it."""
+    from dbt.cli.main import dbtRunner
+    from dbt.clients.jinja import MacroStack
+    from dbt.context.macros import MacroNamespaceBuilder
+
+    args = _tiny_project(tmp_path)
+    # the root project overrides one of dbt's macros and defines one of its own
+    (tmp_path / "macros").mkdir()
+    (tmp_path / "macros" / "names.sql").write_text(
+        "{% macro generate_schema_name(custom, node) %}mine{% endmacro %}\n"
+        "{% macro tiny_macro() %}tiny{% endmacro %}\n"
+    )
+    manifest = dbtRunner().invoke(["parse", *args, str(tmp_path / "parsed")]).result
+    macros = manifest.get_macros_by_package()
+    assert {"tiny", "dbt", "dbt_duckdb"} <= set(macros)
+    dbt_speedups.flat_macro_namespaces()
+    quick = MacroNamespaceBuilder.build_namespace
+    original = quick.rcm_original  # type: ignore[attr-defined]
+
+    def namespace(build: Any, search_package: str) -> Any:
+        builder = MacroNamespaceBuilder(
+            "tiny", search_package, MacroStack(), ["dbt_duckdb", "dbt"], None
+        )
+        return build(builder, macros, {"marker": True})
+
+    for search_package in ("tiny", "dbt"):
+        theirs, ours = namespace(original, search_package), namespace(quick, search_package)
+        # dbt's way of copying a namespace into a context: every name, searched one by one
+        expected = _macro_ids(dict(theirs))
+        assert _macro_ids(dict(ours)) == expected
+        assert _macro_ids(dbt_speedups.add_macro_namespace({}, ours)) == expected
+        flat = dbt_speedups.add_macro_namespace({}, ours)
+        assert flat["generate_schema_name"].macro.package_name == "tiny"
+        assert flat["dbt"]["generate_schema_name"].macro.package_name == "dbt"
+        assert flat["tiny_macro"].context == {"marker": True}
+
+
+def test_a_build_renders_the_root_projects_override(tmp_path: Path) -> None:
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    args = _tiny_project(tmp_path)
+    (tmp_path / "macros").mkdir()
+    (tmp_path / "macros" / "names.sql").write_text(
+        "{% macro current_label() %}{{ return('root') }}{% endmacro %}\n"
+        "{% macro generate_schema_name(custom, node) %}{{ return('tinyschema') }}{% endmacro %}\n"
+    )
+    (tmp_path / "models" / "one.sql").write_text(
+        "select '{{ current_label() }}' as label, '{{ dbt.generate_schema_name(none, model) }}'"
+        " as dbt_schema\n"
+    )
+    dbt_speedups.flat_macro_namespaces()
+    assert dbtRunner().invoke(["build", *args, str(tmp_path / "built")]).success
+    DuckDBConnectionManager.close_all_connections()  # dbt-duckdb's handle on the file
+    with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as connection:
+        rows = connection.sql("select label, dbt_schema from tinyschema.one").fetchall()
+    # the root project's macros win by name; dbt's own stays reachable as dbt.<name>
+    assert rows == [("root", "main")]
