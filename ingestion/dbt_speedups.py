@@ -240,7 +240,7 @@ def manifest_written_once() -> Iterator[None]:
     """Leave out the manifest.json that dbt writes after parsing, for a graph command.
 
     A graph command (build, run, test, retry) writes target/manifest.json again when it ends,
-    with the compiled SQL of what it ran, so the write after parsing (0.15-0.25 s for the 2.4 MB
+    with the compiled SQL of what it ran, so the write after parsing (0.2-0.5 s for the 2.4 MB
     file at the start of every build, while nothing else runs) is overwritten unread. Only the
     commands run inside this context are affected; `parse`, `ls` or `docs generate` write as
     usual. (A build that dbt aborts before its end leaves the previous manifest.json.)
