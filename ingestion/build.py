@@ -127,6 +127,7 @@ def _invoke(args: list[str], target_path: Path) -> Any:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     dbt_speedups.skip_unlogged_debug_events()
     dbt_speedups.flat_macro_namespaces()
+    dbt_speedups.shared_type_testers()
     dbt_speedups.use_jinja_code_cache(target_path)
     try:
         if args[0] in _GRAPH_COMMANDS:

@@ -1,4 +1,4 @@
-"""Four shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
+"""Five shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
 
 dbt holds Python's interpreter lock for about 30-40 ms per node (compiling Jinja, building the
 node's context, log events), and its worker threads take turns for it: at scale 1 a week's
@@ -26,12 +26,15 @@ shortcuts changes what dbt builds, tests or logs:
   all 700 macros of the project and dbt in each, one generator and one search at a time; the
   same generators, found by the same precedence, in about 40 % less time (1.3 against 2.1 ms a
   context, about 750 contexts in a scale-1 week).
+- **agate's type testers are shared** (:func:`shared_type_testers`): one per set of text
+  columns instead of a new one for each query result (0.05 against 0.85 ms a test's result).
 - **manifest.json is written once per build**, at its end (:func:`manifest_written_once`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -40,7 +43,7 @@ import marshal
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -233,6 +236,33 @@ def _quick_macro_generators() -> None:
     build_namespace.rcm_quick = True  # type: ignore[attr-defined]
     build_namespace.rcm_original = build  # type: ignore[attr-defined]
     MacroNamespaceBuilder.build_namespace = build_namespace  # type: ignore[method-assign]
+
+
+def shared_type_testers() -> None:
+    """Make agate's type tester for a set of text columns once, not once per query result.
+
+    dbt turns every result it fetches (each test's one row, each column listing) into an agate
+    table, and builds a new ``TypeTester`` for it first: seven agate types, whose date and time
+    types each set up a date parser (0.8 ms of the 0.85 ms a test's result costs). A tester
+    holds only its settings, which depend only on the text columns and null values, so one per
+    set of them serves every result, as dbt's own default tester already does.
+    """
+    from dbt_common.clients import agate_helper
+
+    build: Any = agate_helper.build_type_tester
+    if getattr(build, "rcm_shared", False):
+        return
+    cached = functools.lru_cache(maxsize=256)(build)
+
+    def build_type_tester(
+        text_columns: Iterable[str], string_null_values: Iterable[str] | None = ("null", "")
+    ) -> Any:
+        nulls = None if string_null_values is None else tuple(string_null_values)
+        return cached(frozenset(text_columns), string_null_values=nulls)
+
+    build_type_tester.rcm_shared = True  # type: ignore[attr-defined]
+    build_type_tester.rcm_original = build  # type: ignore[attr-defined]
+    agate_helper.build_type_tester = build_type_tester
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@
 - Macro namespaces: the quick builder and the flat copy give every name the macro that dbt's
   own builder and search give it (a project that overrides one of dbt's macros); a build renders
   the root project's override, and dbt's own stays reachable as `dbt.<name>`.
+- Type testers: a shared one gives query results the types and values a new one gives.
 - manifest.json: inside `manifest_written_once`, dbt's parse writes none and a build writes it
   at its end with the compiled SQL; outside, parse writes it as usual (a one-model project).
 
@@ -364,3 +365,34 @@ def test_a_build_renders_the_root_projects_override(tmp_path: Path) -> None:
         rows = connection.sql("select label, dbt_schema from tinyschema.one").fetchall()
     # the root project's macros win by name; dbt's own stays reachable as dbt.<name>
     assert rows == [("root", "main")]
+
+
+def test_a_shared_type_tester_types_results_as_a_new_one_does() -> None:
+    from dbt_common.clients import agate_helper
+
+    dbt_speedups.shared_type_testers()
+    shared = agate_helper.build_type_tester
+    rows = [
+        {"id": "005", "n": 1, "day": "2024-01-31", "flag": True, "note": "null", "blank": ""},
+        {"id": "7", "n": 2, "day": "2024-02-29", "flag": False, "note": "x", "blank": ""},
+    ]
+    names = list(rows[0])
+
+    def table() -> tuple[list[str], list[Any]]:
+        result = agate_helper.table_from_data_flat(rows, names)
+        return [type(kind).__name__ for kind in result.column_types], [
+            list(row.values()) for row in result.rows
+        ]
+
+    with_shared = [table(), table()]  # the second from the shared tester
+    agate_helper.build_type_tester = shared.rcm_original  # type: ignore[attr-defined]
+    try:
+        fresh = table()
+    finally:
+        agate_helper.build_type_tester = shared
+    assert with_shared == [fresh, fresh]
+    # strings stay as they came (no '005' -> 5, no 'null' -> None)
+    assert fresh[1][0] == ["005", 1, "2024-01-31", True, "null", ""]
+    assert shared({"id", "note"}, string_null_values=()) is shared(
+        ["note", "id"], string_null_values=[]
+    )
