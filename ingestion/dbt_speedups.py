@@ -196,8 +196,8 @@ def _quick_macro_generators() -> None:
     build: Any = MacroNamespaceBuilder.build_namespace
     if getattr(build, "rcm_quick", False):
         return
-    attributes = {"context": None, "macro": None, "node": None, "stack": None}
-    if set(vars(MacroGenerator(None, None, None, None))) != set(attributes):  # type: ignore[arg-type]
+    sample = MacroGenerator(None, None, None, None)  # type: ignore[arg-type]
+    if set(vars(sample)) != {"context", "macro", "node", "stack"}:
         return
     make = object.__new__
 

@@ -264,9 +264,13 @@ def test_events_of_other_levels_are_built_at_once() -> None:
     assert "pb_msg" in vars(Note(msg="an info line"))
 
 
-def _tiny_project(root: Path) -> list[str]:
-    """A one-model dbt project on a DuckDB file under ``root``; dbt's arguments for it."""
+def _tiny_project(root: Path, macros: str | None = None) -> list[str]:
+    """A one-model dbt project on a DuckDB file under ``root``, with ``macros`` in a macro file
+    if given; dbt's arguments for it."""
     (root / "models").mkdir(parents=True)
+    if macros is not None:
+        (root / "macros").mkdir()
+        (root / "macros" / "names.sql").write_text(macros)
     (root / "models" / "one.sql").write_text("select 1 as id\n")
     (root / "dbt_project.yml").write_text(
         "name: tiny\nversion: '1.0'\nconfig-version: 2\nprofile: tiny\n"
@@ -312,12 +316,11 @@ def test_macro_namespaces_are_what_dbt_builds(tmp_path: Path) -> None:
     from dbt.clients.jinja import MacroStack
     from dbt.context.macros import MacroNamespaceBuilder
 
-    args = _tiny_project(tmp_path)
     # the root project overrides one of dbt's macros and defines one of its own
-    (tmp_path / "macros").mkdir()
-    (tmp_path / "macros" / "names.sql").write_text(
+    args = _tiny_project(
+        tmp_path,
         "{% macro generate_schema_name(custom, node) %}mine{% endmacro %}\n"
-        "{% macro tiny_macro() %}tiny{% endmacro %}\n"
+        "{% macro tiny_macro() %}tiny{% endmacro %}\n",
     )
     manifest = dbtRunner().invoke(["parse", *args, str(tmp_path / "parsed")]).result
     macros = manifest.get_macros_by_package()
@@ -337,8 +340,8 @@ def test_macro_namespaces_are_what_dbt_builds(tmp_path: Path) -> None:
         # dbt's way of copying a namespace into a context: every name, searched one by one
         expected = _macro_ids(dict(theirs))
         assert _macro_ids(dict(ours)) == expected
-        assert _macro_ids(dbt_speedups.add_macro_namespace({}, ours)) == expected
         flat = dbt_speedups.add_macro_namespace({}, ours)
+        assert _macro_ids(flat) == expected
         assert flat["generate_schema_name"].macro.package_name == "tiny"
         assert flat["dbt"]["generate_schema_name"].macro.package_name == "dbt"
         assert flat["tiny_macro"].context == {"marker": True}
@@ -348,11 +351,10 @@ def test_a_build_renders_the_root_projects_override(tmp_path: Path) -> None:
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
-    args = _tiny_project(tmp_path)
-    (tmp_path / "macros").mkdir()
-    (tmp_path / "macros" / "names.sql").write_text(
+    args = _tiny_project(
+        tmp_path,
         "{% macro current_label() %}{{ return('root') }}{% endmacro %}\n"
-        "{% macro generate_schema_name(custom, node) %}{{ return('tinyschema') }}{% endmacro %}\n"
+        "{% macro generate_schema_name(custom, node) %}{{ return('tinyschema') }}{% endmacro %}\n",
     )
     (tmp_path / "models" / "one.sql").write_text(
         "select '{{ current_label() }}' as label, '{{ dbt.generate_schema_name(none, model) }}'"
