@@ -121,22 +121,23 @@ _GRAPH_COMMANDS = frozenset({"build", "retry"})
 
 
 def _invoke(args: list[str], target_path: Path) -> Any:
-    # Imported here: dbt is heavy and only the build/docs commands need it.
-    from dbt.cli.main import dbtRunner
+    with dbt_speedups.collector_paused():  # from dbt's import on: see the function
+        # Imported here: dbt is heavy and only the build/docs commands need it.
+        from dbt.cli.main import dbtRunner
 
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    dbt_speedups.skip_unlogged_debug_events()
-    dbt_speedups.flat_macro_namespaces()
-    dbt_speedups.shared_type_testers()
-    dbt_speedups.use_jinja_code_cache(target_path)
-    try:
-        if args[0] in _GRAPH_COMMANDS:
-            with dbt_speedups.manifest_written_once():
-                return dbtRunner().invoke(args)
-        return dbtRunner().invoke(args)
-    finally:
-        dbt_speedups.save_jinja_code_cache()
-        _release_duckdb()
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        dbt_speedups.skip_unlogged_debug_events()
+        dbt_speedups.flat_macro_namespaces()
+        dbt_speedups.shared_type_testers()
+        dbt_speedups.use_jinja_code_cache(target_path)
+        try:
+            if args[0] in _GRAPH_COMMANDS:
+                with dbt_speedups.manifest_written_once():
+                    return dbtRunner().invoke(args)
+            return dbtRunner().invoke(args)
+        finally:
+            dbt_speedups.save_jinja_code_cache()
+            _release_duckdb()
 
 
 def _release_duckdb() -> None:
@@ -149,8 +150,15 @@ def _release_duckdb() -> None:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:  # another adapter
         return
+    # Closed here rather than when the handle is next collected: with the collector off
+    # (`rcm build`, `rcm docs`, and while dbt runs) that could be never.
+    environment = getattr(DuckDBConnectionManager, "_ENV", None)
+    close = getattr(environment, "close", None)
+    if callable(close):
+        close()
     DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
-    gc.collect()
+    if gc.isenabled():
+        gc.collect()
 
 
 def _node_result(result: Any) -> NodeResult:

@@ -1,4 +1,4 @@
-"""Five shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
+"""Six shortcuts around the Python that dbt runs for every node, for `rcm build` and `rcm docs`.
 
 dbt holds Python's interpreter lock for about 30-40 ms per node (compiling Jinja, building the
 node's context, log events), and its worker threads take turns for it: at scale 1 a week's
@@ -29,12 +29,15 @@ shortcuts changes what dbt builds, tests or logs:
 - **agate's type testers are shared** (:func:`shared_type_testers`): one per set of text
   columns instead of a new one for each query result (0.05 against 0.85 ms a test's result).
 - **manifest.json is written once per build**, at its end (:func:`manifest_written_once`).
+- **Python's cyclic garbage collector is off while dbt runs** (:func:`collector_paused`): its
+  passes over dbt's live objects cost a scale-1 week 1.3-1.5 s with the interpreter lock held.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -263,6 +266,26 @@ def shared_type_testers() -> None:
     build_type_tester.rcm_shared = True  # type: ignore[attr-defined]
     build_type_tester.rcm_original = build  # type: ignore[attr-defined]
     agate_helper.build_type_tester = build_type_tester
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector off while dbt runs; restore its state after.
+
+    dbt keeps about 200,000 objects alive through a build (the manifest, its macros and
+    nodes) and makes thousands more per node, so the collector's passes keep walking the
+    same live objects: in a scale-1 week's build 1,900 passes took 1.3-1.5 s, all of it with
+    the interpreter lock held, which is what dbt's worker threads queue for. Objects that
+    no cycle holds are freed as before; the cycles a build leaves (node contexts, Jinja
+    frames) wait for the collector's next pass once it is on again, about 120 MB at scale 1.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

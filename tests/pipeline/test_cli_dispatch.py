@@ -1,7 +1,8 @@
 """The `rcm` front door: every sub-command is listed and reachable, and a command loads only
 its own module (the others' imports are start-up that every `rcm build` would pay), and the
 executable's exit, which skips Python's teardown, still runs the exit handlers, delivers the
-output and waits for a running thread.
+output and waits for a running thread; `rcm build` and `rcm docs` run with Python's cyclic
+garbage collector off, every other command with it on.
 
 Each case runs `python -m ingestion.cli` in a fresh interpreter, so that what is imported is
 what a user's command imports.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from ingestion.cli import COMMANDS
 
@@ -106,3 +109,22 @@ def test_executable_waits_for_a_running_thread() -> None:
     result = _run_rcm_after(setup)
     assert result.returncode == 2
     assert "thread finished" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "collector"), [("build", False), ("docs", False), ("ingest", True), ("run", True)]
+)
+def test_the_collector_is_off_for_dbts_commands(command: str, collector: bool) -> None:
+    # the command's handler is replaced by one that reports the collector's state when called
+    script = (
+        "import gc, sys\n"
+        "from ingestion import cli\n"
+        "cli.main = lambda: print('collector', gc.isenabled()) or 0\n"
+        f"sys.argv = ['rcm', {command!r}]\n"
+        "cli.run()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["collector", str(collector)]

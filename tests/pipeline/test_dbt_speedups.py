@@ -14,6 +14,8 @@
 - Type testers: a shared one gives query results the types and values a new one gives.
 - manifest.json: inside `manifest_written_once`, dbt's parse writes none and a build writes it
   at its end with the compiled SQL; outside, parse writes it as usual (a one-model project).
+- Garbage collector: off inside `collector_paused`, as it was after; a build run with it off
+  lets go of the warehouse file, which another configuration can then open.
 
 Real dbt and Jinja objects throughout: dbt's own template environment and event manager, with
 loggers writing to in-memory streams.
@@ -21,6 +23,7 @@ loggers writing to in-memory streams.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -367,6 +370,36 @@ def test_a_build_renders_the_root_projects_override(tmp_path: Path) -> None:
         rows = connection.sql("select label, dbt_schema from tinyschema.one").fetchall()
     # the root project's macros win by name; dbt's own stays reachable as dbt.<name>
     assert rows == [("root", "main")]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_off_while_paused_and_as_it_was_after(enabled: bool) -> None:
+    before = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with dbt_speedups.collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError), dbt_speedups.collector_paused():
+            raise RuntimeError("a failed build")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if before else gc.disable)()
+
+
+def test_a_build_without_the_collector_lets_go_of_the_warehouse(tmp_path: Path) -> None:
+    from ingestion.build import _invoke
+
+    args = _tiny_project(tmp_path)
+    before = gc.isenabled()
+    gc.disable()  # as in `rcm build`: nothing collects dbt-duckdb's handle on the file
+    try:
+        assert _invoke(["build", *args, str(tmp_path / "built")], tmp_path / "built").success
+        # another configuration of the same file: refused while the build's handle is open
+        with duckdb.connect(str(tmp_path / "tiny.duckdb"), read_only=True) as connection:
+            assert connection.sql("select id from main.one").fetchall() == [(1,)]
+    finally:
+        (gc.enable if before else gc.disable)()
 
 
 def test_a_shared_type_tester_types_results_as_a_new_one_does() -> None:
