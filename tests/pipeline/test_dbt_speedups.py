@@ -4,6 +4,9 @@
   different code under a template's key), a changed template is compiled afresh, a syntax error
   is still raised and never stored, a damaged or other-version file is ignored, and an
   environment other than dbt's (whose filters may differ) is not served from the file.
+- JSON schemas kept between runs: the first run keeps the schema dbt builds, a second run is
+  served from the file (shown the same way), and a class whose module file changed gets its
+  schema built again.
 - Debug events: dropped only while no logger writes debug and no callback other than dbt's
   own listens; a logger at debug level (its own or its Python logger's), or a callback, still
   receives every one. A dropped debug event never builds its protobuf message; one changed
@@ -24,10 +27,13 @@ loggers writing to in-memory streams.
 from __future__ import annotations
 
 import gc
+import importlib
 import io
 import json
 import logging
 import marshal
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +100,59 @@ def test_a_second_run_renders_from_the_stored_code(cache_dir: Path) -> None:
         _run(cache_dir, changed, column="claim_id")
         == "select claim_id from claims where paid > 200"
     )
+
+
+def _schema_run(cache_dir: Path, cls: Any) -> Any:
+    """One `rcm build`'s worth of a class's JSON schema: serve from the cache, keep the cache."""
+    assert dbt_speedups.use_jinja_code_cache(cache_dir) is not None
+    try:
+        return cls.json_schema()
+    finally:
+        dbt_speedups.save_jinja_code_cache()
+
+
+def test_a_second_run_reads_dbts_json_schema_from_the_file(cache_dir: Path) -> None:
+    from dbt.contracts.project import ProjectFlags
+
+    first = _schema_run(cache_dir, ProjectFlags)
+    built_by_dbt = ProjectFlags.json_schema.__func__.rcm_original(ProjectFlags)  # type: ignore[attr-defined]
+    assert first == built_by_dbt
+    assert first["properties"]["send_anonymous_usage_stats"]["type"] == "boolean"
+    stored = _stored(cache_dir)
+    [key] = [
+        key for key in stored["schemas"] if key.startswith("dbt.contracts.project.ProjectFlags:")
+    ]
+
+    stored["schemas"][key] = {"served": "from the file"}
+    (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
+    assert _schema_run(cache_dir, ProjectFlags) == {"served": "from the file"}
+    # with no cache in use (outside a build), dbt's own
+    assert ProjectFlags.json_schema() == built_by_dbt
+
+
+def test_a_class_whose_module_changed_gets_its_schema_built_again(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module_file = tmp_path / "rcm_probe_settings.py"
+    module_file.write_text(
+        "from dataclasses import dataclass\n"
+        "from dbt_common.dataclass_schema import dbtClassMixin\n\n\n"
+        "@dataclass\nclass ProbeSettings(dbtClassMixin):\n    threads: int = 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        probe = importlib.import_module("rcm_probe_settings").ProbeSettings
+        schema = _schema_run(cache_dir, probe)
+        assert schema["properties"]["threads"]["type"] == "integer"
+        stored = _stored(cache_dir)
+        stored["schemas"] = {key: {"stale": True} for key in stored["schemas"]}
+        (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
+        # the module file changes (a new version of the package that defines the class)
+        stamp = module_file.stat().st_mtime_ns + 1_000_000_000
+        os.utime(module_file, ns=(stamp, stamp))
+        assert _schema_run(cache_dir, probe) == schema
+    finally:
+        sys.modules.pop("rcm_probe_settings", None)
 
 
 def test_without_a_cache_templates_compile_as_usual(cache_dir: Path) -> None:
