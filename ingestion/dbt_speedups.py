@@ -43,6 +43,7 @@ import gc
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import marshal
 import os
@@ -333,8 +334,10 @@ class JinjaCodeCache:
         stored = self._load()
         self.earlier: dict[str, CodeType] = self._section(stored, "code")
         self.used: dict[str, CodeType] = {}
-        self.earlier_schemas: dict[str, Any] = self._section(stored, "schemas")
+        # as JSON text: a schema can hold str subclasses (dbt's enums), which marshal refuses
+        self.earlier_schemas: dict[str, str] = self._section(stored, "schemas")
         self.schemas: dict[str, Any] = {}
+        self.schema_texts: dict[str, str] = {}
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -394,18 +397,29 @@ class JinjaCodeCache:
         self.used[key] = code
 
     def schema(self, key: str) -> Any:
-        schema = self.schemas.get(key) or self.earlier_schemas.get(key)
-        if schema is not None:
-            self.schemas[key] = schema
-        return schema
+        if key in self.schemas:
+            return self.schemas[key]
+        text = self.earlier_schemas.get(key)
+        if not isinstance(text, str):
+            return None
+        try:
+            schema = json.loads(text)
+        except ValueError:
+            return None
+        if isinstance(schema, dict):
+            self.schemas[key], self.schema_texts[key] = schema, text
+            return schema
+        return None
 
     def put_schema(self, key: str, schema: Any) -> None:
         self.schemas[key] = schema
+        with contextlib.suppress(TypeError, ValueError):  # not JSON: the next run builds it
+            self.schema_texts[key] = json.dumps(schema)
 
     def save(self) -> None:
         """Write this run's entries and, up to MAX_KEPT_ENTRIES, the earlier ones (atomically)."""
         if all(key in self.earlier for key in self.used) and all(
-            key in self.earlier_schemas for key in self.schemas
+            key in self.earlier_schemas for key in self.schema_texts
         ):
             return  # nothing new
         code = dict(self.used)
@@ -416,7 +430,7 @@ class JinjaCodeCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            schemas = {**self.earlier_schemas, **self.schemas}
+            schemas = {**self.earlier_schemas, **self.schema_texts}
             stored = {"versions": self.versions, "code": code, "schemas": schemas}
             partial.write_bytes(marshal.dumps(stored))
             partial.replace(self.path)
@@ -448,7 +462,8 @@ def save_jinja_code_cache() -> None:
     if cache is not None:
         try:
             cache.save()
-        except OSError as error:  # a read-only target folder: the next run compiles again
+        except (OSError, ValueError) as error:  # a read-only target folder, or code marshal
+            # cannot write: the next run compiles again
             print(f"note: could not keep compiled Jinja in {cache.path}: {error}", file=sys.stderr)
 
 

@@ -5,8 +5,8 @@
   is still raised and never stored, a damaged or other-version file is ignored, and an
   environment other than dbt's (whose filters may differ) is not served from the file.
 - JSON schemas kept between runs: the first run keeps the schema dbt builds, a second run is
-  served from the file (shown the same way), and a class whose module file changed gets its
-  schema built again.
+  served from the file (shown the same way), a class whose module file changed gets its
+  schema built again, and a schema holding a str subclass (a test's severity) is kept.
 - Debug events: dropped only while no logger writes debug and no callback other than dbt's
   own listens; a logger at debug level (its own or its Python logger's), or a callback, still
   receives every one. A dropped debug event never builds its protobuf message; one changed
@@ -123,16 +123,16 @@ def test_a_second_run_reads_dbts_json_schema_from_the_file(cache_dir: Path) -> N
         key for key in stored["schemas"] if key.startswith("dbt.contracts.project.ProjectFlags:")
     ]
 
-    stored["schemas"][key] = {"served": "from the file"}
+    stored["schemas"][key] = '{"served": "from the file"}'
     (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
     assert _schema_run(cache_dir, ProjectFlags) == {"served": "from the file"}
     # with no cache in use (outside a build), dbt's own
     assert ProjectFlags.json_schema() == built_by_dbt
 
 
-def test_a_class_whose_module_changed_gets_its_schema_built_again(
-    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def probe_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A module file of dbt configuration classes, importable as ``rcm_probe_settings``."""
     module_file = tmp_path / "rcm_probe_settings.py"
     module_file.write_text(
         "from dataclasses import dataclass\n"
@@ -140,19 +140,36 @@ def test_a_class_whose_module_changed_gets_its_schema_built_again(
         "@dataclass\nclass ProbeSettings(dbtClassMixin):\n    threads: int = 2\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        probe = importlib.import_module("rcm_probe_settings").ProbeSettings
-        schema = _schema_run(cache_dir, probe)
-        assert schema["properties"]["threads"]["type"] == "integer"
-        stored = _stored(cache_dir)
-        stored["schemas"] = {key: {"stale": True} for key in stored["schemas"]}
-        (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
-        # the module file changes (a new version of the package that defines the class)
-        stamp = module_file.stat().st_mtime_ns + 1_000_000_000
-        os.utime(module_file, ns=(stamp, stamp))
-        assert _schema_run(cache_dir, probe) == schema
-    finally:
-        sys.modules.pop("rcm_probe_settings", None)
+    yield module_file
+    sys.modules.pop("rcm_probe_settings", None)
+
+
+def test_a_class_whose_module_changed_gets_its_schema_built_again(
+    cache_dir: Path, probe_module: Path
+) -> None:
+    probe = importlib.import_module("rcm_probe_settings").ProbeSettings
+    schema = _schema_run(cache_dir, probe)
+    assert schema["properties"]["threads"]["type"] == "integer"
+    stored = _stored(cache_dir)
+    stored["schemas"] = {key: '{"stale": true}' for key in stored["schemas"]}
+    (cache_dir / JINJA_CACHE_FILE).write_bytes(marshal.dumps(stored))
+    # the module file changes (a new version of the package that defines the class)
+    stamp = probe_module.stat().st_mtime_ns + 1_000_000_000
+    os.utime(probe_module, ns=(stamp, stamp))
+    assert _schema_run(cache_dir, probe) == schema
+
+
+def test_a_schema_holding_a_str_subclass_is_kept_and_served(cache_dir: Path) -> None:
+    # a test's config defaults to dbt's Severity("ERROR"), a str subclass marshal cannot write
+    from dbt.artifacts.resources.v1.config import TestConfig
+
+    schema = _schema_run(cache_dir, TestConfig)
+    assert type(schema["properties"]["severity"]["default"]) is not str
+    stored = _stored(cache_dir)["schemas"]
+    assert any(key.startswith("dbt.artifacts.resources.v1.config.TestConfig:") for key in stored)
+    served = _schema_run(cache_dir, TestConfig)
+    assert served == schema
+    assert served is not schema  # read from the file, not dbt's copy in this process
 
 
 def test_without_a_cache_templates_compile_as_usual(cache_dir: Path) -> None:
