@@ -32,9 +32,9 @@ COMMANDS: dict[str, str] = {
     "alerts": "ingestion.alerts",
 }
 
-# The sub-commands that are dbt's work from start to end: `run` turns Python's cyclic garbage
-# collector off for them (ingestion.dbt_speedups.collector_paused says why), since the
-# process ends without the collector's last pass anyway.
+# The sub-commands that are dbt's work from start to end: the executable (``run`` below, not
+# `rcm run`) turns Python's cyclic garbage collector off for them (why:
+# ingestion.dbt_speedups.collector_paused), since the process ends without its last pass.
 WITHOUT_COLLECTOR = frozenset({"build", "docs"})
 
 
