@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -150,15 +149,13 @@ def _release_duckdb() -> None:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     except ImportError:  # another adapter
         return
-    # Closed here rather than when the handle is next collected: with the collector off
-    # (`rcm build`, `rcm docs`, and while dbt runs) that could be never.
+    # Closed here rather than when the handle is next collected: this runs with the collector
+    # off (dbt_speedups.collector_paused), and in `rcm build` it stays off until the end.
     environment = getattr(DuckDBConnectionManager, "_ENV", None)
     close = getattr(environment, "close", None)
     if callable(close):
         close()
     DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
-    if gc.isenabled():
-        gc.collect()
 
 
 def _node_result(result: Any) -> NodeResult:

@@ -335,10 +335,11 @@ class JinjaCodeCache:
         stored = self._load()
         self.earlier: dict[str, CodeType] = self._section(stored, "code")
         self.used: dict[str, CodeType] = {}
-        # as JSON text: a schema can hold str subclasses (dbt's enums), which marshal refuses
+        # kept as JSON text: a schema can hold str subclasses (a test's Severity), which marshal
+        # refuses; this run's texts by key, and its schemas by class (one look-up per class)
         self.earlier_schemas: dict[str, str] = self._section(stored, "schemas")
-        self.schemas: dict[str, Any] = {}
         self.schema_texts: dict[str, str] = {}
+        self.schemas: dict[type, Any] = {}
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -397,25 +398,25 @@ class JinjaCodeCache:
     def put(self, key: str, code: CodeType) -> None:
         self.used[key] = code
 
-    def schema(self, key: str) -> Any:
-        if key in self.schemas:
-            return self.schemas[key]
-        text = self.earlier_schemas.get(key)
-        if not isinstance(text, str):
-            return None
-        try:
-            schema = json.loads(text)
-        except ValueError:
-            return None
-        if isinstance(schema, dict):
-            self.schemas[key], self.schema_texts[key] = schema, text
+    def schema(self, cls: type, build: Any) -> Any:
+        """``cls``'s JSON schema: this run's, the file's, or ``build(cls)`` (then kept)."""
+        schema = self.schemas.get(cls)
+        if schema is not None:
             return schema
-        return None
-
-    def put_schema(self, key: str, schema: Any) -> None:
-        self.schemas[key] = schema
-        with contextlib.suppress(TypeError, ValueError):  # not JSON: the next run builds it
-            self.schema_texts[key] = json.dumps(schema)
+        key = _schema_key(cls)
+        text = None if key is None else self.earlier_schemas.get(key)
+        try:
+            schema = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            schema = None
+        if not isinstance(schema, dict):
+            schema, text = build(cls), None
+            with contextlib.suppress(TypeError, ValueError):  # not JSON: the next run builds it
+                text = json.dumps(schema)
+        if key is not None and text is not None:
+            self.schema_texts[key] = text
+        self.schemas[cls] = schema
+        return schema
 
     def save(self) -> None:
         """Write this run's entries and, up to MAX_KEPT_ENTRIES, the earlier ones (atomically)."""
@@ -539,14 +540,7 @@ def _patch_json_schema() -> None:
 
     def json_schema(cls: type) -> Any:
         cache = _cache
-        key = None if cache is None else _schema_key(cls)
-        if cache is None or key is None:
-            return build(cls)
-        schema = cache.schema(key)
-        if schema is None:
-            schema = build(cls)
-            cache.put_schema(key, schema)
-        return schema
+        return build(cls) if cache is None else cache.schema(cls, build)
 
     json_schema.rcm_cached = True  # type: ignore[attr-defined]
     json_schema.rcm_original = build  # type: ignore[attr-defined]
