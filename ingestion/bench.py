@@ -241,6 +241,67 @@ class BenchPlan:
         return self.workdir / "warehouse" / "rcm.duckdb"
 
 
+# A fixed amount of work, timed on one core: what a stage's seconds mean depends on how fast
+# the machine is while it runs, and a shared virtual machine's speed moves by tens of per cent
+# between hours (benchmarks/README.md, "Reading the figures"). Two figures: the interpreter
+# (dbt's parse and scheduling are Python) and DuckDB (the models and tests are its work).
+CALIBRATION_PYTHON_LOOPS = 6_000_000
+CALIBRATION_DUCKDB_SQL = (
+    "select count(distinct md5(cast(i as varchar))), sum(i % 97) from range(2000000) as t(i)"
+)
+CALIBRATION_TRIES = 3
+
+
+def _python_work(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i * i % 7
+    return total
+
+
+def machine_calibration(tries: int = CALIBRATION_TRIES) -> dict[str, float]:
+    """Seconds of the two fixed workloads, the best of ``tries`` each (the least disturbed).
+
+    On the machine of benchmarks/README.md a faster or slower hour shows in these figures
+    as in the stages' seconds, so two benches can be compared."""
+    import duckdb
+
+    def best(work: Callable[[], object]) -> float:
+        times = []
+        for _ in range(tries):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        return round(min(times), 3)
+
+    con = duckdb.connect()
+    try:
+        con.execute("set threads = 1")
+        duckdb_seconds = best(lambda: con.execute(CALIBRATION_DUCKDB_SQL).fetchall())
+    finally:
+        con.close()
+    return {
+        "python_seconds": best(lambda: _python_work(CALIBRATION_PYTHON_LOOPS)),
+        "duckdb_seconds": duckdb_seconds,
+    }
+
+
+def calibration_line(report: BenchReport) -> str:
+    """The calibration taken before and after the stages, as one line ('' when not taken)."""
+    parts = [
+        f"{when} python {figures['python_seconds']:.2f} s, duckdb {figures['duckdb_seconds']:.2f} s"
+        for when in ("before", "after")
+        if (figures := report.machine.get(f"calibration_{when}"))
+    ]
+    if not parts:
+        return ""
+    return (
+        "machine speed (fixed work on one core, lower is faster): "
+        + "; ".join(parts)
+        + ". Compare it with the figures of benchmarks/README.md before the stages' seconds."
+    )
+
+
 def _rcm(*args: str) -> list[str]:
     return [sys.executable, "-m", "ingestion.cli", *args]
 
@@ -258,6 +319,8 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
             "platform": platform.platform(),
         },
     )
+    progress("bench: timing a fixed amount of work (machine speed) ...")
+    report.machine["calibration_before"] = machine_calibration()
     reuse = plan.start_at == "build"  # keep the sources and the lake of an earlier run
     if reuse:
         state = plan.sources / "generator_state.json"
@@ -433,6 +496,8 @@ def _handle(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    info("bench: timing the fixed work again ...")
+    report.machine["calibration_after"] = machine_calibration()
     print()
     print(summary_table(report))
     for stage in report.stages:
@@ -441,6 +506,7 @@ def _handle(args: argparse.Namespace) -> int:
             print(f"slowest dbt nodes, {stage.scenario}: {slow}")
     for line in target_lines(report):
         print(line)
+    print(calibration_line(report))
     path = write_report(report, Path(args.results))
     info(f"\nresults written to {path}")
     return 0
