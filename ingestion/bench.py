@@ -260,10 +260,8 @@ def _python_work(loops: int) -> int:
 
 
 def machine_calibration(tries: int = CALIBRATION_TRIES) -> dict[str, float]:
-    """Seconds of the two fixed workloads, the best of ``tries`` each (the least disturbed).
-
-    On the machine of benchmarks/README.md a faster or slower hour shows in these figures
-    as in the stages' seconds, so two benches can be compared."""
+    """Seconds of the two fixed workloads, the best of ``tries`` each (the least disturbed):
+    the same code's figures, so they change only with the machine."""
     import duckdb
 
     def best(work: Callable[[], object]) -> float:
