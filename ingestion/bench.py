@@ -296,7 +296,7 @@ def calibration_line(report: BenchReport) -> str:
     return (
         "machine speed (fixed work on one core, lower is faster): "
         + "; ".join(parts)
-        + ". Compare it with the figures of benchmarks/README.md before the stages' seconds."
+        + ". Compare two benches' seconds only where these are close (benchmarks/README.md)."
     )
 
 
@@ -518,7 +518,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="time generate, ingest and build (full, incremental day, no-change, week)",
         description=(
             "Run the pipeline at a scale and print, per stage, wall time, rows per second and "
-            "peak memory of the whole process tree; results also go to benchmarks/results/."
+            "peak memory of the whole process tree, the figures against the targets set for the "
+            "scale, and the machine's speed (a fixed amount of work timed before and after the "
+            "stages); results also go to benchmarks/results/."
         ),
     )
     parser.add_argument("--scale", type=float, default=1.0, help="1 = about 1M transactions")
