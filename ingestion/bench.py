@@ -317,8 +317,6 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
             "platform": platform.platform(),
         },
     )
-    progress("bench: timing a fixed amount of work (machine speed) ...")
-    report.machine["calibration_before"] = machine_calibration()
     reuse = plan.start_at == "build"  # keep the sources and the lake of an earlier run
     if reuse:
         state = plan.sources / "generator_state.json"
@@ -328,6 +326,18 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
                 f"--start-at build needs the sources (ending {plan.end}) and lake of an earlier "
                 f"run stopped after its full ingest (--until ingest) in {plan.workdir}"
             )
+    progress("bench: timing a fixed amount of work (machine speed) ...")
+    report.machine["calibration_before"] = machine_calibration()
+    _run_stages(plan, report, reuse, progress)
+    progress("bench: timing the fixed work again ...")
+    report.machine["calibration_after"] = machine_calibration()
+    return report
+
+
+def _run_stages(
+    plan: BenchPlan, report: BenchReport, reuse: bool, progress: Callable[[str], None]
+) -> None:
+    """The stages of ``run_bench``, each appended to ``report`` as it ends."""
     for folder in (plan.warehouse.parent,) if reuse else (plan.lake, plan.warehouse.parent):
         if folder.exists():
             shutil.rmtree(folder)
@@ -390,13 +400,13 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
             lambda: count_source_rows(plan.sources),
         )
         if plan.until == "generate":
-            return report
+            return
         stage("full", "ingest", ingest_cmd, ingest_rows)
         if plan.until == "ingest":
-            return report
+            return
     stage("full", "build", build_cmd, lambda: warehouse_rows(plan.warehouse))
     if plan.until == "build":
-        return report
+        return
 
     current = plan.end
     for days in plan.advance_days:
@@ -420,7 +430,6 @@ def run_bench(plan: BenchPlan, progress: Callable[[str], None] = info) -> BenchR
                 [*build_cmd, "--force"],
                 lambda: warehouse_rows(plan.warehouse),
             )
-    return report
 
 
 def summary_table(report: BenchReport) -> str:
@@ -496,8 +505,6 @@ def _handle(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    info("bench: timing the fixed work again ...")
-    report.machine["calibration_after"] = machine_calibration()
     print()
     print(summary_table(report))
     for stage in report.stages:
