@@ -2,6 +2,16 @@
 {{
     config(
         unique_key='claim_id',
+        uncompressed_columns=[
+            'claim_id',
+            'source_claim_id',
+            'transaction_id',
+            'source_transaction_id',
+            'patient_id',
+            'source_patient_id',
+            'encounter_id',
+            'dbt_scd_id',
+        ],
         strategy='timestamp',
         updated_at='modified_at',
         hard_deletes='ignore'

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['claim_id'],
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='processed_claims_scope',
         on_schema_change='fail'

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['claim_id', 'transaction_id', 'encounter_id'],
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='fct_claims_rederived_scope',
         replace_scope_delete_macro='fct_claims_replaced_rows',

@@ -8,6 +8,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['transaction_id', 'encounter_id', 'claim_id'],
         unique_key='transaction_key',
         incremental_strategy=replace_rows_strategy(),
         on_schema_change='append_new_columns',

@@ -21,6 +21,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['claim_id'],
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='rederived_claims_scope',
         on_schema_change='fail'

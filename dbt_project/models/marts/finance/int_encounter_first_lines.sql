@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['encounter_id', 'transaction_id'],
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='encounter_first_lines_replaced_scope',
         on_schema_change='fail'

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['claim_id', 'transaction_id', 'patient_id', 'encounter_id'],
         unique_key='claim_id',
         incremental_strategy=replace_keys_strategy(),
         on_schema_change='fail'

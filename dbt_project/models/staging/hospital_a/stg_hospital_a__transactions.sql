@@ -1,6 +1,13 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=[
+            'transaction_id',
+            'encounter_id',
+            'patient_id',
+            'claim_id',
+            'medicaid_id',
+        ],
         unique_key='transaction_id',
         incremental_strategy=replace_keys_strategy(),
         on_schema_change='fail'

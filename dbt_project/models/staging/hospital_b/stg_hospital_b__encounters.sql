@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        uncompressed_columns=['encounter_id', 'patient_id'],
         unique_key='encounter_id',
         incremental_strategy=replace_keys_strategy(),
         on_schema_change='fail'
