@@ -1,0 +1,112 @@
+"""Nearly-distinct text columns stored without compression on DuckDB (config
+`uncompressed_columns`, macro dbt_project/macros/engines/uncompressed_columns.sql).
+
+The built warehouse is read with DuckDB's `pragma_storage_info`: every segment of a listed
+column is stored uncompressed, after the first build and the incremental runs that inserted
+into the table since, and the table's other text columns keep DuckDB's own choice. A name
+that is not a column of the model fails the build with a message that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from rcm_dbt_e2e import Pipeline
+
+from ingestion.build import REPO_ROOT
+
+# low-cardinality text columns of int_claims_conformed, left to DuckDB's compression
+COMPRESSED_HERE = ("source_system", "claim_status", "payer_type")
+
+
+def configured(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Relation ("schema.table") -> the uncompressed_columns its model or snapshot lists."""
+    manifest = json.loads((pipeline.target / "manifest.json").read_text(encoding="utf-8"))
+    found: dict[str, list[str]] = {}
+    for node in manifest["nodes"].values():
+        columns = node["config"].get("uncompressed_columns")
+        if columns and node["resource_type"] in ("model", "snapshot"):
+            found[f"{node['schema']}.{node['alias'] or node['name']}"] = list(columns)
+    return found
+
+
+def storage(pipeline: Pipeline, relation: str) -> dict[str, set[str]]:
+    """Text column -> the compressions of its stored segments."""
+    rows = pipeline.query(
+        f"select column_name, compression from pragma_storage_info('{relation}') "
+        "where segment_type = 'VARCHAR'"
+    )
+    found: dict[str, set[str]] = {}
+    for column, compression in rows:
+        found.setdefault(str(column), set()).add(str(compression))
+    return found
+
+
+def test_listed_columns_are_stored_uncompressed(pipeline: Pipeline) -> None:
+    listed = configured(pipeline)
+    # the large claim, transaction and encounter tables, and the claims snapshot
+    assert {
+        "cdm.int_claims_conformed",
+        "marts.fct_ar_snapshots",
+        "staging.stg_hospital_a__claims",
+        "snapshots.snap_claims",
+    } <= set(listed)
+    for relation, columns in listed.items():
+        stored = storage(pipeline, relation)
+        for column in columns:
+            assert stored.get(column) == {"Uncompressed"}, (relation, column, stored.get(column))
+
+
+def test_other_text_columns_keep_duckdbs_compression(pipeline: Pipeline) -> None:
+    stored = storage(pipeline, "cdm.int_claims_conformed")
+    for column in COMPRESSED_HERE:
+        assert stored[column] and "Uncompressed" not in stored[column], (column, stored[column])
+
+
+def test_an_unknown_column_fails_the_build_and_is_named(pipeline: Pipeline, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project / "dbt_project.yml")
+    shutil.copytree(REPO_ROOT / "dbt_project", project / "dbt_project")
+    model = project / "dbt_project" / "models" / "staging" / "hospital_a"
+    model /= "stg_hospital_a__encounters.sql"
+    text = model.read_text(encoding="utf-8")
+    assert "uncompressed_columns=['encounter_id', 'patient_id']" in text
+    model.write_text(
+        text.replace(
+            "uncompressed_columns=['encounter_id', 'patient_id']",
+            "uncompressed_columns=['encounter_id', 'no_such_column']",
+        ),
+        encoding="utf-8",
+    )
+    warehouse = tmp_path / "rcm.duckdb"
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--full-refresh",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(REPO_ROOT / "profiles"),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--select",
+            "stg_hospital_a__encounters",
+        ],
+        env=dict(os.environ, RCM_WAREHOUSE_PATH=str(warehouse), RCM_LAKE_DIR=str(pipeline.lake)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert (
+        "uncompressed_columns of stg_hospital_a__encounters names no_such_column, "
+        "which is not one of its columns"
+    ) in result.stdout, result.stdout[-3000:]
