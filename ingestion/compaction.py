@@ -145,6 +145,29 @@ def _has_constraints(connection: duckdb.DuckDBPyConnection, rows: TableRows) -> 
     return bool(found and found[0])
 
 
+def _rewrite(connection: duckdb.DuckDBPyConnection, rows: TableRows) -> list[str]:
+    """The statements that rewrite a table with only its live rows. A table whose columns
+    declare their compression (`uncompressed_columns`, dbt_project/macros/engines/
+    uncompressed_columns.sql) is made again from its own CREATE statement, which `create table
+    as` would not keep; any other table is copied by `create or replace table as`."""
+    relation = _quoted(rows.schema, rows.table)
+    found = connection.execute(
+        "select sql from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [rows.schema, rows.table],
+    ).fetchone()
+    created = str(found[0]) if found and found[0] else ""
+    if "using compression" not in created.lower():
+        return [f"create or replace table {relation} as from {relation}"]
+    holding = _quoted(rows.schema, rows.table + "__rcm_compacting")
+    return [
+        f"alter table {relation} rename to {_quoted(rows.table + '__rcm_compacting')}",
+        created,
+        f"insert into {relation} from {holding}",
+        f"drop table {holding}",
+    ]
+
+
 def compact_warehouse(
     warehouse: Path,
     *,
@@ -175,12 +198,10 @@ def compact_warehouse(
                 f"{rows.stored_rows:,} stored rows are deleted ({rows.deleted_share:.0%})"
             )
             started = time.perf_counter()
-            relation = _quoted(rows.schema, rows.table)
-            comments = _comments(connection, rows)
+            statements = _rewrite(connection, rows) + _comments(connection, rows)
             connection.execute("begin transaction")
             try:
-                connection.execute(f"create or replace table {relation} as from {relation}")
-                for statement in comments:
+                for statement in statements:
                     connection.execute(statement)
                 connection.execute("commit")
             except duckdb.Error as error:

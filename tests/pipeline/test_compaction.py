@@ -131,3 +131,45 @@ def test_the_build_summary_names_what_was_compacted(tmp_path: Path) -> None:
         "  compacted  marts.fct_ar_snapshots (1,820,000 deleted of 5,200,000 stored rows, 35%; "
         "4.3s)"
     ) in format_summary(result)
+
+
+def test_columns_stored_uncompressed_stay_so_after_the_rewrite(tmp_path: Path) -> None:
+    # as dbt_project/macros/engines/uncompressed_columns.sql creates a model's table
+    path = tmp_path / "rcm.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("set max_vacuum_tasks = 0")
+        con.execute("create schema cdm")
+        con.execute(
+            "create table cdm.claims (id bigint, claim_id varchar using compression uncompressed,"
+            " status varchar)"
+        )
+        con.execute(
+            "insert into cdm.claims select range, 'hospital_a:C' || range,"
+            f" ['Paid', 'Denied'][range % 2 + 1] from range({ROWS})"
+        )
+        con.execute("comment on column cdm.claims.status is 'the latest status'")
+        con.execute("checkpoint")
+        con.execute("delete from cdm.claims where id % 5 < 3")
+        con.execute("checkpoint")
+        before = con.execute("select * from cdm.claims order by id").fetchall()
+
+    done = compaction.compact_warehouse(path, progress=lambda line: None)
+
+    assert [table.before.name for table in done] == ["cdm.claims"]
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert stored_and_live(con, "cdm.claims") == (len(before), len(before))
+        assert con.execute("select * from cdm.claims order by id").fetchall() == before
+        stored = dict(
+            con.execute(
+                "select column_name, string_agg(distinct compression) from "
+                "pragma_storage_info('cdm.claims') where segment_type = 'VARCHAR' group by all"
+            ).fetchall()
+        )
+        assert stored["claim_id"] == "Uncompressed"
+        assert stored["status"] != "Uncompressed"
+        assert con.execute(
+            "select comment from duckdb_columns() where table_name = 'claims' "
+            "and column_name = 'status'"
+        ).fetchone() == ("the latest status",)
+        # no holding table is left behind
+        assert [name for (name,) in con.execute("show tables from cdm").fetchall()] == ["claims"]
