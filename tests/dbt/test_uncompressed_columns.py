@@ -4,7 +4,8 @@
 The built warehouse is read with DuckDB's `pragma_storage_info`: every segment of a listed
 column is stored uncompressed, after the first build and the incremental runs that inserted
 into the table since, and the table's other text columns keep DuckDB's own choice. A name
-that is not a column of the model fails the build with a message that names it.
+that is not a column of the model fails the build with a message that names it, and
+RCM_DUCKDB_UNCOMPRESSED_COLUMNS=false leaves every column to DuckDB.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 from rcm_dbt_e2e import Pipeline
 
 from ingestion.build import REPO_ROOT
@@ -68,6 +70,36 @@ def test_other_text_columns_keep_duckdbs_compression(pipeline: Pipeline) -> None
         assert stored[column] and "Uncompressed" not in stored[column], (column, stored[column])
 
 
+def run_encounters_staging(
+    pipeline: Pipeline, folder: Path, project: Path = REPO_ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`dbt run --full-refresh` of Hospital A's encounters staging (a table created again) on
+    a copy of the built warehouse in `folder`."""
+    warehouse = folder / "rcm.duckdb"
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--full-refresh",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(REPO_ROOT / "profiles"),
+            "--target-path",
+            str(folder / "target"),
+            "--select",
+            "stg_hospital_a__encounters",
+        ],
+        env=dict(
+            os.environ, RCM_WAREHOUSE_PATH=str(warehouse), RCM_LAKE_DIR=str(pipeline.lake), **env
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def test_an_unknown_column_fails_the_build_and_is_named(pipeline: Pipeline, tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
@@ -84,29 +116,21 @@ def test_an_unknown_column_fails_the_build_and_is_named(pipeline: Pipeline, tmp_
         ),
         encoding="utf-8",
     )
-    warehouse = tmp_path / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, warehouse)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run",
-            "--full-refresh",
-            "--project-dir",
-            str(project),
-            "--profiles-dir",
-            str(REPO_ROOT / "profiles"),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--select",
-            "stg_hospital_a__encounters",
-        ],
-        env=dict(os.environ, RCM_WAREHOUSE_PATH=str(warehouse), RCM_LAKE_DIR=str(pipeline.lake)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_encounters_staging(pipeline, tmp_path, project)
     assert result.returncode != 0, result.stdout[-3000:]
     assert (
         "uncompressed_columns of stg_hospital_a__encounters names no_such_column, "
         "which is not one of its columns"
     ) in result.stdout, result.stdout[-3000:]
+
+
+def test_the_switch_leaves_every_column_to_duckdb(pipeline: Pipeline, tmp_path: Path) -> None:
+    result = run_encounters_staging(pipeline, tmp_path, RCM_DUCKDB_UNCOMPRESSED_COLUMNS="false")
+    assert result.returncode == 0, result.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "rcm.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "select column_name, string_agg(distinct compression) from pragma_storage_info("
+            "'staging.stg_hospital_a__encounters') where segment_type = 'VARCHAR' "
+            "and column_name in ('encounter_id', 'patient_id') group by all"
+        ).fetchall()
+    assert len(stored) == 2 and all(found != "Uncompressed" for _, found in stored), stored

@@ -13,9 +13,14 @@
 
     This overrides dbt-duckdb's create_table_as for models with that config; every other
     table, and every temporary one, is created by dbt-duckdb's own macro. Other engines ignore
-    the config. A name that is not a column of the model fails the build and names it. -#}
+    the config. A name that is not a column of the model fails the build and names it.
+    RCM_DUCKDB_UNCOMPRESSED_COLUMNS=false leaves every column to DuckDB (a smaller file, slower
+    writes) for the tables a build creates from then on (`rcm build --full-refresh`: all). -#}
 {% macro duckdb__create_table_as(temporary, relation, compiled_code, language='sql', partitioned_by=none, sorted_by=none) -%}
     {%- set uncompressed = config.get('uncompressed_columns') or [] -%}
+    {%- if env_var('RCM_DUCKDB_UNCOMPRESSED_COLUMNS', 'true') | lower in ('false', '0', 'no') -%}
+        {%- set uncompressed = [] -%}
+    {%- endif -%}
     {%- if temporary or language != 'sql' or not uncompressed
         or config.get('contract').enforced or partitioned_by or sorted_by -%}
         {{ dbt.duckdb__create_table_as(
