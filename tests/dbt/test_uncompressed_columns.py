@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from rcm_dbt_e2e import Pipeline
+from rcm_dbt_e2e import Advanced, Pipeline
 
 from ingestion.build import REPO_ROOT
 
@@ -49,7 +49,9 @@ def storage(pipeline: Pipeline, relation: str) -> dict[str, set[str]]:
     return found
 
 
-def test_listed_columns_are_stored_uncompressed(pipeline: Pipeline) -> None:
+def test_listed_columns_are_stored_uncompressed(pipeline: Pipeline, advanced: Advanced) -> None:
+    # after the first build and the week's incremental build (fixture advanced) inserted rows
+    assert advanced.build.exit_code == 0
     listed = configured(pipeline)
     # the large claim, transaction and encounter tables, and the claims snapshot
     assert {
