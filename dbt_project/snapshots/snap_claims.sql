@@ -2,16 +2,7 @@
 {{
     config(
         unique_key='claim_id',
-        uncompressed_columns=[
-            'claim_id',
-            'source_claim_id',
-            'transaction_id',
-            'source_transaction_id',
-            'patient_id',
-            'source_patient_id',
-            'encounter_id',
-            'dbt_scd_id',
-        ],
+        uncompressed_columns=claim_version_id_columns() + ['dbt_scd_id'],
         strategy='timestamp',
         updated_at='modified_at',
         hard_deletes='ignore'

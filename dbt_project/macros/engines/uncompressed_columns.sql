@@ -51,3 +51,18 @@
             ) as model_subq;
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The nearly-distinct ids of the tables that carry a claim version's or a transaction's ids,
+    for their `uncompressed_columns` (written once: the CDM claims, their snapshot, the
+    transactions staging of both hospitals). -#}
+{% macro claim_version_id_columns() -%}
+    {{ return([
+        'claim_id', 'source_claim_id', 'transaction_id', 'source_transaction_id',
+        'patient_id', 'source_patient_id', 'encounter_id',
+    ]) }}
+{%- endmacro %}
+
+{% macro staged_transaction_id_columns() -%}
+    {{ return(['transaction_id', 'encounter_id', 'patient_id', 'claim_id', 'medicaid_id']) }}
+{%- endmacro %}

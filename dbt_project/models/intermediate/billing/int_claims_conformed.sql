@@ -1,15 +1,7 @@
 {{
     config(
         materialized='incremental',
-        uncompressed_columns=[
-            'claim_id',
-            'source_claim_id',
-            'transaction_id',
-            'source_transaction_id',
-            'patient_id',
-            'source_patient_id',
-            'encounter_id',
-        ],
+        uncompressed_columns=claim_version_id_columns(),
         incremental_strategy=replace_scope_strategy(),
         replace_scope_macro='processed_claims_scope',
         on_schema_change='fail'

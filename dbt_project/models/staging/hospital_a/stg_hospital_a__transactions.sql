@@ -1,13 +1,7 @@
 {{
     config(
         materialized='incremental',
-        uncompressed_columns=[
-            'transaction_id',
-            'encounter_id',
-            'patient_id',
-            'claim_id',
-            'medicaid_id',
-        ],
+        uncompressed_columns=staged_transaction_id_columns(),
         unique_key='transaction_id',
         incremental_strategy=replace_keys_strategy(),
         on_schema_change='fail'
