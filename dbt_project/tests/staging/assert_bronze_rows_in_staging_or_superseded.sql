@@ -21,7 +21,7 @@ lost as (
                 '{{ table }}' as table_name,
                 bronze.bronze_key as missing_key
             from (
-                select distinct {{ clean_string(source_keys[hospital]) }} as bronze_key
+                select {{ clean_string(source_keys[hospital]) }} as bronze_key
                 from {{ source(hospital, table) }}
                 where {{ reconcile_scope() }}
             ) as bronze
@@ -36,7 +36,7 @@ lost as (
             bronze.bronze_key as missing_key
         from (
             {%- if reconcile_loads() is none %}
-                select distinct
+                select
                     {{ clean_string('ClaimID') }} as bronze_key,
                     {{ to_timestamp('ModifiedDate') }} as modified_at
                 from {{ source(hospital, 'claims') }}
@@ -47,7 +47,7 @@ lost as (
                 -- the cleaned id and is not null: it alone is computed over every Bronze
                 -- claim row (the full cleaning there, pushed into the scan as a not-null
                 -- filter, took half of the test's time at scale 10)
-                select distinct
+                select
                     trim(ClaimID) as bronze_key,
                     {{ to_timestamp('ModifiedDate') }} as modified_at
                 from {{ source(hospital, 'claims') }}
@@ -73,5 +73,8 @@ lost as (
     {%- endfor %}
 )
 
-select source_system, table_name, missing_key
+-- each lost key once: the Bronze rows are anti-joined to staging as they are (DuckDB makes that
+-- one hash join), and only the few rows left are made distinct; de-duplicating every Bronze key
+-- first cost a hash aggregate over 27 M claim rows (12-17 s alone at scale 10, against 9 s)
+select distinct source_system, table_name, missing_key
 from lost
