@@ -52,7 +52,7 @@ from ingestion.config import (
     load_config,
 )
 from ingestion.lake import Lake, open_lake
-from ingestion.sources import SourceUnavailableError, codesets
+from ingestion.sources import SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
@@ -492,10 +492,21 @@ class _Run:
             manifest = self._manifest(entity, entity.datasource, path.name, csv_file.header)
             manifest.content_sha256 = sha
             writer = self._writer(entity, manifest)
+            kinds = values.CLAIM_COLUMN_KINDS if entity.source_kind == "claims_csv" else {}
             try:
                 for chunk in csv_file.chunks(self.settings.batch_rows):
                     manifest.rows_read += chunk.rows_read
-                    writer.write(chunk.columns, chunk.lines)
+                    columns, lines = chunk.columns, chunk.lines
+                    unreadable = values.unreadable_values(csv_file.header, columns, kinds)
+                    if unreadable:
+                        keep = pa.array([i not in unreadable for i in range(len(lines))])
+                        for index, found in unreadable.items():
+                            reason = values.unreadable_reason(lines[index], found, kinds)
+                            raw = ",".join(str(column[index].as_py() or "") for column in columns)
+                            writer.reject(lines[index], reason, raw)
+                        columns = [column.filter(keep) for column in columns]
+                        lines = [line for i, line in enumerate(lines) if i not in unreadable]
+                    writer.write(columns, lines)
                     for reject in chunk.rejects:
                         writer.reject(reject.line, reject.reason, reject.raw)
             except Exception:

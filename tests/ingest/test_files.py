@@ -18,6 +18,7 @@ from .conftest import (
     read_bronze,
     write_claims,
     write_config,
+    write_csv,
 )
 
 CLAIMS = ["hospital_a.claims", "hospital_b.claims"]
@@ -304,3 +305,46 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
         assert rows == expected_rows, (batch_rows, block_lines)
         assert rejects == expected_rejects, (batch_rows, block_lines)
         assert all(c.rows_read <= batch_rows for c in chunks)
+
+
+def test_values_staging_cannot_type_are_rejected_with_column_and_value(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an amount, a date and a timestamp that the staging casts refuse would stop the whole
+    # dbt build; at ingest each rejects its line, named with the column and value
+    rows = [claim_row(i, 1) for i in range(40, 52)]
+    rows[1]["ClaimAmount"] = "abc"
+    rows[3]["ServiceDate"] = "2024-99-01"
+    rows[5]["ModifiedDate"] = "yesterday"
+    rows[6]["PaidAmount"] = "nan"  # a double, but no decimal(18, 2)
+    rows[7]["Copay"] = "12,50"
+    rows[7]["ClaimDate"] = "2024-02-30"  # two in one line: both named
+    # what staging does read: padded, blank, the text 'null', an exponent, a date with a time
+    rows[8]["ClaimAmount"] = " 125.5 "
+    rows[9]["PaidAmount"] = "NULL"
+    rows[10]["Deductible"] = "1e2"
+    rows[11]["ServiceDate"] = "2024-01-05 00:00:00"
+    landing = sources / "landing" / "claims"
+    write_csv(landing / "hospital1_claim_data_2024_06.csv", CLAIM_COLUMNS, rows)
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    result = ingest(sources, lake, config)  # batch_rows=4: the bad lines fall in 3 chunks
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name.endswith("06.csv"))
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (12, 7, 5)
+
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    by_line = {r["_source_row"]: r for r in pq.read_table(folder / "rejected.parquet").to_pylist()}
+    # data lines start at line 2 (after the header)
+    assert set(by_line) == {3, 5, 7, 8, 9}
+    assert "line 3: ClaimAmount 'abc' is not an amount" in by_line[3]["_reject_reason"]
+    assert "ServiceDate '2024-99-01' is not a date" in by_line[5]["_reject_reason"]
+    assert "ModifiedDate 'yesterday' is not a timestamp" in by_line[7]["_reject_reason"]
+    assert "PaidAmount 'nan' is not an amount" in by_line[8]["_reject_reason"]
+    both = by_line[9]["_reject_reason"]
+    assert "ClaimDate '2024-02-30' is not a date" in both and "Copay '12,50'" in both
+    assert by_line[3]["_raw"].startswith("CLAIM000041,") and "abc" in by_line[3]["_raw"]
+
+    landed = read_bronze(lake, "hospital_a", "claims").to_pylist()
+    staged = {r["ClaimID"]: r for r in landed if r["_source_name"].endswith("_06.csv")}
+    assert set(staged) == {rows[i]["ClaimID"] for i in (0, 2, 4, 8, 9, 10, 11)}
+    assert staged["CLAIM000048"]["ClaimAmount"] == " 125.5 "  # Bronze keeps the text as landed

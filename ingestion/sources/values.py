@@ -1,0 +1,126 @@
+"""A landing file's values that staging cannot type, found at ingest.
+
+Bronze keeps every value as text; staging casts amounts to decimal(18, 2) and dates and
+timestamps to their types (dbt_project/macros/cleaning/), and one value that does not cast
+(`abc` as an amount, `2024-99-01` as a date) stops the whole build with an error that names
+neither the file nor the line. So a claims file's typed columns are checked here with the same
+cleaning and casts, in DuckDB, and a line with such a value is rejected with the column and
+value in its reason, like a line with the wrong number of fields: the build never sees it,
+the rejected file keeps it, and read = written + rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MONEY = "money"
+DATE = "date"
+TIMESTAMP = "timestamp"
+
+# the claims files' typed columns (docs/contracts.md) and what staging makes of each
+CLAIM_COLUMN_KINDS: dict[str, str] = {
+    "ClaimAmount": MONEY,
+    "AllowedAmount": MONEY,
+    "PaidAmount": MONEY,
+    "Deductible": MONEY,
+    "Coinsurance": MONEY,
+    "Copay": MONEY,
+    "ServiceDate": DATE,
+    "ClaimDate": DATE,
+    "InsertDate": TIMESTAMP,
+    "ModifiedDate": TIMESTAMP,
+}
+
+_EXPECTED = {
+    MONEY: "an amount (a number such as 123.45)",
+    DATE: "a date (YYYY-MM-DD)",
+    TIMESTAMP: "a timestamp (YYYY-MM-DD HH:MM:SS)",
+}
+
+
+def _cleaned(column: str) -> str:
+    # staging's clean_string: trimmed; blank and the text 'null' are null
+    quoted = '"' + column.replace('"', '""') + '"'
+    return (
+        f"case when trim({quoted}) = '' or lower(trim({quoted})) = 'null' then null "
+        f"else trim({quoted}) end"
+    )
+
+
+def _typed(kind: str, cleaned: str) -> str:
+    # staging's to_money, to_date and to_timestamp, as try_cast
+    if kind == MONEY:
+        return f"try_cast(round(try_cast({cleaned} as double), 2) as decimal(18, 2))"
+    if kind == DATE:
+        return f"try_cast(try_cast({cleaned} as timestamp) as date)"
+    return f"try_cast({cleaned} as timestamp)"
+
+
+# below this, an amount's double rounds to a decimal(18, 2)
+_MONEY_LIMIT = 9e15
+
+
+def _arrow_reads(kind: str, array: pa.Array) -> bool:
+    """Whether Arrow casts every value of ``array`` as ``kind`` (a quick pass over a chunk whose
+    values are all plain: Arrow's casts accept no value that DuckDB's refuse, and fewer, e.g.
+    no padding, so a chunk that fails here is looked at value by value in DuckDB)."""
+    try:
+        if kind == MONEY:
+            numbers = pc.cast(array, pa.float64())
+            if numbers.null_count == len(numbers):
+                return True
+            largest = pc.max(pc.abs(numbers)).as_py()
+            return largest is not None and largest < _MONEY_LIMIT  # a nan or inf fails this
+        pc.cast(array, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def unreadable_values(
+    header: Sequence[str], columns: Sequence[pa.Array], kinds: Mapping[str, str]
+) -> dict[int, list[tuple[str, str]]]:
+    """The rows (indexes into ``columns``) with a value that staging could not type, each with
+    its (column, value) pairs; columns of ``kinds`` absent from ``header`` are not checked."""
+    checked = [(name, kinds[name], columns[i]) for i, name in enumerate(header) if name in kinds]
+    if not checked or len(checked[0][2]) == 0:
+        return {}
+    if all(_arrow_reads(kind, array) for _, kind, array in checked):
+        return {}
+    import duckdb
+
+    table = pa.table(
+        {f"c{i}": array for i, (_, _, array) in enumerate(checked)}
+        | {"row_index": pa.array(range(len(checked[0][2])), type=pa.int64())}
+    )
+    failing = [
+        f"({_cleaned(f'c{i}')} is not null and {_typed(kind, _cleaned(f'c{i}'))} is null)"
+        for i, (_, kind, _) in enumerate(checked)
+    ]
+    flags = ", ".join(failing)
+    connection = duckdb.connect()
+    try:
+        connection.execute("set threads = 1")
+        connection.register("chunk", table)
+        rows = connection.execute(
+            f"select row_index, [{flags}] from chunk where {' or '.join(failing)} order by 1"
+        ).fetchall()
+    finally:
+        connection.close()
+    found: dict[int, list[tuple[str, str]]] = {}
+    for row_index, flagged in rows:
+        found[int(row_index)] = [
+            (name, str(array[row_index].as_py()))
+            for (name, _, array), bad in zip(checked, flagged, strict=True)
+            if bad
+        ]
+    return found
+
+
+def unreadable_reason(line: int, values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
+    """The reject reason for a line with values staging cannot type."""
+    parts = [f"{name} {value!r} is not {_EXPECTED[kinds[name]]}" for name, value in values]
+    return f"line {line}: {'; '.join(parts)}; fix the value in the export and land the file again"
