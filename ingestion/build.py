@@ -500,7 +500,38 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
     return "\n".join(lines)
 
 
+def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
+    """Before dbt runs on the local target: make the warehouse file's folder (DuckDB does not,
+    and dbt would stop with a long traceback), and when ``need_bronze``, check that the lake
+    holds Bronze data (else every source model fails with its own "No files found"). Returns
+    what to tell the user, or None to go on."""
+    warehouse = build_state.local_warehouse(target)
+    if warehouse is None:
+        return None
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return (
+            f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); set "
+            "RCM_WAREHOUSE_PATH to a file in a folder you can write"
+        )
+    location = os.environ.get("RCM_LAKE_DIR") or "lake"
+    if not need_bronze or "://" in location:
+        return None
+    lake = Path(location).resolve()
+    if not any((lake / "bronze").glob("*/*/load_id=*/*.parquet")):
+        return (
+            f"the lake {lake} holds no Bronze data (no load under {lake / 'bronze'}): run "
+            f"`rcm ingest --lake {lake}` first, or set RCM_LAKE_DIR to the lake you ingested into"
+        )
+    return None
+
+
 def _build_command(args: argparse.Namespace) -> int:
+    problem = local_preflight(args.target, need_bronze=not args.select)
+    if problem is not None:
+        print(f"rcm build: {problem}")
+        return 1
     result = build_unless_up_to_date(
         select=args.select or (),
         exclude=args.exclude or (),
@@ -517,6 +548,10 @@ def _build_command(args: argparse.Namespace) -> int:
 
 
 def _docs_command(args: argparse.Namespace) -> int:
+    problem = local_preflight(args.target, need_bronze=False)
+    if problem is not None:
+        print(f"rcm docs: {problem}")
+        return 1
     try:
         html = run_docs(target=args.target, target_path=args.target_path)
     except RuntimeError as error:

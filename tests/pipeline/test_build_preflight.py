@@ -1,0 +1,72 @@
+"""`rcm build` before dbt runs: the warehouse's folder is made, and a lake with no Bronze data is
+a one-line error that says what to do (dbt's own errors were a long traceback for the folder
+and one "No files found" per source model for the lake)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.build import local_preflight
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_empty_lake_stops_rcm_build_with_what_to_do(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    warehouse = tmp_path / "not" / "yet" / "rcm.duckdb"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        RCM_LAKE_DIR=str(lake),
+        RCM_WAREHOUSE_PATH=str(warehouse),
+        RCM_TARGET="local",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "build", "--target-path", str(tmp_path / "t")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"the lake {lake} holds no Bronze data" in done.stdout
+    assert f"rcm ingest --lake {lake}" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert warehouse.parent.is_dir()  # made before the lake was looked at
+    assert not (tmp_path / "t").exists()  # dbt never ran
+
+
+def test_a_lake_with_a_load_or_a_selection_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("RCM_LAKE_DIR", str(lake))
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "wh" / "rcm.duckdb"))
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    assert local_preflight(None, need_bronze=True) is not None
+    assert local_preflight(None, need_bronze=False) is None  # `--select`: dbt decides
+    part = lake / "bronze" / "hospital_a" / "claims" / "load_id=20240101T000000Z-x" / "p.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"")
+    assert local_preflight(None, need_bronze=True) is None
+    # another engine's warehouse is not a local folder
+    assert local_preflight("databricks", need_bronze=True) is None
+
+
+def test_a_warehouse_folder_that_cannot_be_made_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(blocker / "rcm.duckdb"))
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    problem = local_preflight(None, need_bronze=False)
+    assert problem is not None and f"cannot create the warehouse folder {blocker}" in problem
