@@ -65,6 +65,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # only the expected kinds are handled here (see _expected)
+        if not _expected(error):
+            raise
+        print(f"rcm {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _expected(error: BaseException) -> bool:
+    """An error whose message is meant for the user: a file-system error (it names the path:
+    a folder that is a file, a file that is missing, no permission) or one of this package's own
+    error classes, which say what went wrong and what to do. Anything else is a bug, and keeps
+    its traceback."""
+    if isinstance(error, OSError):
+        return True
+    return any(kind.__module__.startswith("ingestion.") for kind in type(error).__mro__[:-2])
 
 
 def run() -> NoReturn:

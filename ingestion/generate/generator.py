@@ -1002,8 +1002,15 @@ def load_state(out_dir: Path) -> dict[str, Any]:
     path = out_dir / STATE_FILE
     if not path.exists():
         raise GenerateError(f"{path} not found: run `rcm generate --out {out_dir}` first")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("version") != STATE_VERSION:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise GenerateError(
+            f"{path} is not the state file `rcm generate` writes ({exc}); generate the sources "
+            f"again with `rcm generate --out {out_dir} --force`"
+        ) from exc
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        data = data if isinstance(data, dict) else {}
         raise GenerateError(f"{path} has version {data.get('version')}, expected {STATE_VERSION}")
     return data
 

@@ -1,0 +1,64 @@
+"""`rcm`'s last line of defence: an error meant for the user (a file-system error, or one of this
+package's own error classes) is one line on stderr and exit code 1; any other exception is a bug
+and keeps its traceback."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from ingestion import cli
+from ingestion.generate.generator import GenerateError
+
+
+def _parser_raising(error: BaseException) -> argparse.ArgumentParser:
+    def fail(_args: argparse.Namespace) -> int:
+        raise error
+
+    parser = argparse.ArgumentParser(prog="rcm")
+    subparsers = parser.add_subparsers(dest="command")
+    subparsers.add_parser("boom").set_defaults(func=fail)
+    return parser
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotADirectoryError(20, "Not a directory", "/data/afile/sub"),
+        GenerateError("/data/src/generator_state.json not found: run `rcm generate` first"),
+    ],
+)
+def test_an_error_for_the_user_is_one_line(
+    error: BaseException, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli, "build_parser", lambda _command=None: _parser_raising(error))
+    assert cli.main(["boom"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"rcm boom: {error}\n"
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "build_parser", lambda _command=None: _parser_raising(KeyError("x")))
+    with pytest.raises(KeyError):
+        cli.main(["boom"])
+
+
+def test_generate_under_a_file_and_a_broken_state_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    assert cli.main(["generate", "--out", str(blocker / "sub"), "--scale", "0.01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rcm generate: ") and str(blocker) in err
+    assert "Traceback" not in err
+
+    out = tmp_path / "src"
+    out.mkdir()
+    (out / "generator_state.json").write_text("{not json")
+    assert cli.main(["generate", "--out", str(out), "--advance-to", "2025-01-10"]) == 2
+    err = capsys.readouterr().err
+    assert "generator_state.json is not the state file" in err
+    assert f"rcm generate --out {out} --force" in err
