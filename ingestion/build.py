@@ -542,8 +542,15 @@ def _build_command(args: argparse.Namespace) -> int:
     )
     if isinstance(result, SkippedBuild):
         print(f"rcm build: {result.reason}")
-    else:
-        print(format_summary(result))
+        return result.exit_code
+    if result.exit_code == 0 and not result.nodes and (args.select or args.exclude):
+        # dbt calls a selection that matches nothing a success: here it is almost always a typo
+        print(
+            "rcm build: the selection matched no node, so nothing was built; check the names "
+            "(`dbt ls --profiles-dir profiles --select ...` lists what a selection matches)"
+        )
+        return 1
+    print(format_summary(result))
     return result.exit_code
 
 

@@ -70,3 +70,29 @@ def test_a_warehouse_folder_that_cannot_be_made_is_named(
     monkeypatch.delenv("RCM_TARGET", raising=False)
     problem = local_preflight(None, need_bronze=False)
     assert problem is not None and f"cannot create the warehouse folder {blocker}" in problem
+
+
+def test_a_selection_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
+    # dbt reports success for it; `rcm build` says nothing was built (a typo, nearly always)
+    lake = tmp_path / "lake"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        RCM_LAKE_DIR=str(lake),
+        RCM_WAREHOUSE_PATH=str(tmp_path / "wh" / "rcm.duckdb"),
+        RCM_TARGET="local",
+        DBT_PROFILES_DIR=str(ROOT / "profiles"),
+    )
+    command = ["build", "--target-path", str(tmp_path / "t"), "--select", "no_such_model_anywhere"]
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the selection matched no node, so nothing was built" in done.stdout
+    assert "result: OK" not in done.stdout
