@@ -115,6 +115,13 @@ def _dbt_args(
     return args
 
 
+def default_target_path(project_dir: Path) -> Path:
+    """Where dbt writes its artifacts when no --target-path is given: DBT_TARGET_PATH (relative
+    to the project) if set, else the project's target folder."""
+    configured = os.environ.get("DBT_TARGET_PATH")
+    return project_dir / (configured or "target")
+
+
 # dbt commands that write manifest.json when they end (see dbt_speedups.manifest_written_once)
 _GRAPH_COMMANDS = frozenset({"build", "retry"})
 
@@ -198,7 +205,7 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     args += list(extra_args)
-    target_path = target_path or project_dir / "target"
+    target_path = target_path or default_target_path(project_dir)
     return _build_result(_invoke(args, target_path), target_path)
 
 
@@ -398,7 +405,7 @@ def run_docs(
         target=target,
         target_path=target_path,
     )
-    target_path = target_path or project_dir / "target"
+    target_path = target_path or default_target_path(project_dir)
     outcome = _invoke(args, target_path)
     if not outcome.success:
         raise RuntimeError(f"dbt docs generate failed: {outcome.exception}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.build import local_preflight
+from ingestion.build import default_target_path, local_preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +96,15 @@ def test_a_selection_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the selection matched no node, so nothing was built" in done.stdout
     assert "result: OK" not in done.stdout
+
+
+def test_dbt_target_path_is_where_rcm_looks_for_the_artifacts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `rcm docs` printed <project>/target/static_index.html while dbt wrote to DBT_TARGET_PATH
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    assert default_target_path(tmp_path) == tmp_path / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "elsewhere"))
+    assert default_target_path(ROOT) == tmp_path / "elsewhere"
+    monkeypatch.setenv("DBT_TARGET_PATH", "artifacts")
+    assert default_target_path(ROOT) == ROOT / "artifacts"
