@@ -53,19 +53,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--out", type=Path, default=Path("sources"), help="output folder (default: sources)"
     )
-    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: 42)")
     p.add_argument(
         "--scale",
         type=float,
-        default=0.1,
+        default=None,
         help="size: 1 is about 1,000,000 transactions over the date range (default: 0.1)",
     )
     p.add_argument(
-        "--start", type=_date, default=DEFAULT_START, help=f"first day (default: {DEFAULT_START})"
+        "--start", type=_date, default=None, help=f"first day (default: {DEFAULT_START})"
     )
-    p.add_argument(
-        "--end", type=_date, default=DEFAULT_END, help=f"last day (default: {DEFAULT_END})"
-    )
+    p.add_argument("--end", type=_date, default=None, help=f"last day (default: {DEFAULT_END})")
     p.add_argument(
         "--emr-url-a",
         default=os.environ.get("RCM_EMR_HOSPITAL_A_URL"),
@@ -100,6 +98,22 @@ def run(args: argparse.Namespace) -> int:
     # `rcm` command would otherwise pay for
     from ingestion.generate.generator import GenerateError, advance, generate
 
+    first_run_only = {
+        "--seed": args.seed,
+        "--scale": args.scale,
+        "--start": args.start,
+        "--end": args.end,
+        "--defect-rate": args.defect_rate or None,
+        "--force": args.force or None,
+    }
+    given = [flag for flag, value in first_run_only.items() if value is not None]
+    if args.advance_to is not None and given:
+        error(
+            f"--advance-to continues {args.out} with the seed, scale, dates and defect rates of "
+            f"its first run (generator_state.json): drop {', '.join(given)}, or generate anew "
+            "without --advance-to"
+        )
+        return 2
     try:
         if args.advance_to is not None:
             info(f"rcm generate: advancing {args.out} to {args.advance_to}")
@@ -113,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             settings = GeneratorSettings(
                 out_dir=args.out,
-                seed=args.seed,
-                scale=args.scale,
-                start=args.start,
-                end=args.end,
+                seed=GeneratorSettings.seed if args.seed is None else args.seed,
+                scale=GeneratorSettings.scale if args.scale is None else args.scale,
+                start=args.start or GeneratorSettings.start,
+                end=args.end or GeneratorSettings.end,
                 emr_url_a=args.emr_url_a,
                 emr_url_b=args.emr_url_b,
                 defect_rates={**DEFAULT_DEFECT_RATES, **dict(args.defect_rate)},

@@ -55,3 +55,15 @@ def test_environment_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert main(["generate", "--out", str(out), *ARGS]) == 0
     assert db.exists() and not (out / "emr" / "hospital_a.db").exists()
     assert (out / "emr" / "hospital_b.db").exists()
+
+
+def test_advance_refuses_the_first_runs_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # they used to be ignored without a word: the sources continue with their own settings
+    out = tmp_path / "src"
+    argv = ["generate", "--out", str(out), "--advance-to", "2024-07-10", "--scale", "0.5"]
+    assert main([*argv, "--seed", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "drop --seed, --scale" in err and "generator_state.json" in err
+    assert not out.exists()  # refused before anything was read or written
