@@ -233,6 +233,16 @@ def _profile_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "profile",
@@ -252,9 +262,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="the DuckDB file (default: RCM_WAREHOUSE_PATH or warehouse/rcm.duckdb)",
     )
-    parser.add_argument("--top", type=int, default=5, help="how many models (default 5)")
+    parser.add_argument("--top", type=_positive, default=5, help="how many models (default 5)")
     parser.add_argument(
-        "--operators", type=int, default=8, help="operators printed per model (default 8)"
+        "--operators", type=_positive, default=8, help="operators printed per model (default 8)"
     )
     parser.add_argument(
         "--out",

@@ -134,3 +134,17 @@ def test_a_missing_or_malformed_run_results_says_which_file_and_what_to_do(tmp_p
     result = rcm_profile("--run-results", str(run_results), "--warehouse", str(no_warehouse))
     assert result.returncode == 1
     assert f"{no_warehouse}: no such warehouse" in result.stdout
+
+
+@pytest.mark.parametrize("argument", [["--top", "0"], ["--top", "-1"], ["--operators", "x"]])
+def test_counts_below_one_are_refused(argument: list[str]) -> None:
+    # --top -1 used to profile every model and --top 0 to say no model had compiled SQL
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "profile", *argument],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert f"argument {argument[0]}:" in done.stderr
