@@ -716,6 +716,11 @@ def format_summary(result: IngestResult) -> str:
     for failed in result.failed:
         lines.append(f"FAILED {failed.entity}: {failed.error}")
     lines.append(f"lake: {result.lake_uri}  audit: {AUDIT_ROOT}/run_id={result.run_id}/")
+    if result.rows_rejected:
+        lines.append(
+            "rejected rows, each with its file, line, reason and raw text: "
+            "rejected/<datasource>/<table>/load_id=<load>/rejected.parquet in the lake"
+        )
     return "\n".join(lines)
 
 

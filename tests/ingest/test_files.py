@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ingestion.ingest import format_summary
+
 from .conftest import (
     CLAIM_COLUMNS,
     claim_row,
@@ -346,5 +348,7 @@ def test_values_staging_cannot_type_are_rejected_with_column_and_value(
 
     landed = read_bronze(lake, "hospital_a", "claims").to_pylist()
     staged = {r["ClaimID"]: r for r in landed if r["_source_name"].endswith("_06.csv")}
+    summary = format_summary(result)
+    assert "rejected rows, each with its file, line, reason and raw text: rejected/" in summary
     assert set(staged) == {rows[i]["ClaimID"] for i in (0, 2, 4, 8, 9, 10, 11)}
     assert staged["CLAIM000048"]["ClaimAmount"] == " 125.5 "  # Bronze keeps the text as landed
