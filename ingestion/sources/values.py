@@ -72,8 +72,10 @@ def _arrow_reads(kind: str, array: pa.Array) -> bool:
             numbers = pc.cast(array, pa.float64())
             if numbers.null_count == len(numbers):
                 return True
+            if not pc.all(pc.is_finite(numbers)).as_py():  # nan and inf (Arrow's max skips nan)
+                return False
             largest = pc.max(pc.abs(numbers)).as_py()
-            return largest is not None and largest < _MONEY_LIMIT  # a nan or inf fails this
+            return largest is not None and largest < _MONEY_LIMIT
         pc.cast(array, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False

@@ -6,9 +6,12 @@ import csv
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ingestion.ingest import format_summary
+from ingestion.sources.values import CLAIM_COLUMN_KINDS, unreadable_values
 
 from .conftest import (
     CLAIM_COLUMNS,
@@ -352,3 +355,16 @@ def test_values_staging_cannot_type_are_rejected_with_column_and_value(
     assert "rejected rows, each with its file, line, reason and raw text: rejected/" in summary
     assert set(staged) == {rows[i]["ClaimID"] for i in (0, 2, 4, 8, 9, 10, 11)}
     assert staged["CLAIM000048"]["ClaimAmount"] == " 125.5 "  # Bronze keeps the text as landed
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "-Infinity", "1e17"])
+def test_an_amount_a_double_holds_but_a_decimal_does_not_is_found_alone(amount: str) -> None:
+    # Arrow's quick pass reads these as doubles; staging's decimal(18, 2) cast refuses them
+    header = ["ClaimAmount", "ServiceDate"]
+    columns = [pa.array(["1.50", amount, None]), pa.array(["2024-01-05", None, "2024-01-06"])]
+    found = unreadable_values(header, columns, CLAIM_COLUMN_KINDS)
+    assert found == {1: [("ClaimAmount", amount)]}
+    assert (
+        unreadable_values(header, [pa.array(["1.50", "2", None]), columns[1]], CLAIM_COLUMN_KINDS)
+        == {}
+    )
