@@ -522,10 +522,9 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
             f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); set "
             "RCM_WAREHOUSE_PATH to a file in a folder you can write"
         )
-    location = os.environ.get("RCM_LAKE_DIR") or "lake"
-    if not need_bronze or "://" in location:
+    lake = build_state.local_lake()
+    if not need_bronze or lake is None:
         return None
-    lake = Path(location).resolve()
     if not any((lake / "bronze").glob("*/*/load_id=*/*.parquet")):
         return (
             f"the lake {lake} holds no Bronze data (no load under {lake / 'bronze'}): run "

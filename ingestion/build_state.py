@@ -110,6 +110,13 @@ def local_warehouse(target: str | None, env: Mapping[str, str] | None = None) ->
     return Path(env.get("RCM_WAREHOUSE_PATH") or "warehouse/rcm.duckdb").resolve()
 
 
+def local_lake(env: Mapping[str, str] | None = None) -> Path | None:
+    """The lake folder dbt reads Bronze from (RCM_LAKE_DIR), or None for a remote lake."""
+    env = os.environ if env is None else env
+    location = env.get("RCM_LAKE_DIR") or "lake"
+    return None if "://" in location else Path(location).resolve()
+
+
 def local_build_inputs(
     *,
     project_dir: Path,
@@ -119,11 +126,10 @@ def local_build_inputs(
 ) -> BuildInputs | None:
     """The fingerprint of a build on the local DuckDB target; None when it cannot be known."""
     env = os.environ if env is None else env
-    lake_location = env.get("RCM_LAKE_DIR") or "lake"
+    lake = local_lake(env)
     warehouse = local_warehouse(target, env)
-    if warehouse is None or "://" in lake_location:
+    if warehouse is None or lake is None:
         return None
-    lake = Path(lake_location).resolve()
 
     digest = hashlib.sha256()
     # the target is the local one (local_warehouse): named as it always was in the digest

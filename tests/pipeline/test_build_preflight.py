@@ -16,26 +16,42 @@ from ingestion.build import default_target_path, local_preflight
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_an_empty_lake_stops_rcm_build_with_what_to_do(tmp_path: Path) -> None:
-    lake = tmp_path / "lake"
-    lake.mkdir()
-    warehouse = tmp_path / "not" / "yet" / "rcm.duckdb"
+def _rcm_build(
+    tmp_path: Path, lake: Path, warehouse: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`rcm build` in a fresh interpreter on ``lake`` and ``warehouse``, artifacts in tmp/t."""
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
         RCM_LAKE_DIR=str(lake),
         RCM_WAREHOUSE_PATH=str(warehouse),
         RCM_TARGET="local",
+        DBT_PROFILES_DIR=str(ROOT / "profiles"),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "ingestion.cli", "build", "--target-path", str(tmp_path / "t")],
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingestion.cli",
+            "build",
+            "--target-path",
+            str(tmp_path / "t"),
+            *list(args),
+        ],
         capture_output=True,
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=120,
+        timeout=300,
         check=False,
     )
+
+
+def test_an_empty_lake_stops_rcm_build_with_what_to_do(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    warehouse = tmp_path / "not" / "yet" / "rcm.duckdb"
+    done = _rcm_build(tmp_path, lake, warehouse)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"the lake {lake} holds no Bronze data" in done.stdout
     assert f"rcm ingest --lake {lake}" in done.stdout
@@ -75,24 +91,7 @@ def test_a_warehouse_folder_that_cannot_be_made_is_named(
 def test_a_selection_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     # dbt reports success for it; `rcm build` says nothing was built (a typo, nearly always)
     lake = tmp_path / "lake"
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        RCM_LAKE_DIR=str(lake),
-        RCM_WAREHOUSE_PATH=str(tmp_path / "wh" / "rcm.duckdb"),
-        RCM_TARGET="local",
-        DBT_PROFILES_DIR=str(ROOT / "profiles"),
-    )
-    command = ["build", "--target-path", str(tmp_path / "t"), "--select", "no_such_model_anywhere"]
-    done = subprocess.run(
-        [sys.executable, "-m", "ingestion.cli", *command],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    done = _rcm_build(tmp_path, lake, tmp_path / "wh" / "rcm.duckdb", "--select", "no_such_model")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the selection matched no node, so nothing was built" in done.stdout
     assert "result: OK" not in done.stdout
