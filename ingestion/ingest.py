@@ -18,7 +18,7 @@ import json
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,6 +148,32 @@ class EntityFailedError(RuntimeError):
 def _batch_row(batch: list[pa.Array], index: int) -> tuple[str | None, ...]:
     """Row ``index`` of a column-wise batch, as Python values."""
     return tuple(column[index].as_py() for column in batch)
+
+
+# what a rejected row's reason and raw text are, from its line in the source file (None for
+# a database row), its values (in header order) and its [(column, value), ...] staging refuses
+Describe = Callable[[int | None, tuple[str | None, ...], list[tuple[str, str]]], tuple[str, str]]
+
+
+def _reject_unreadable(
+    writer: LoadWriter,
+    header: Sequence[str],
+    columns: list[pa.Array],
+    lines: list[int] | None,
+    kinds: Mapping[str, str],
+    describe: Describe,
+) -> tuple[list[pa.Array], list[int] | None]:
+    """Reject the rows of a batch with a value staging cannot type (values.py); the batch's
+    columns and source lines without them."""
+    unreadable = values.unreadable_values(header, columns, kinds)
+    if not unreadable:
+        return columns, lines
+    for index, found in unreadable.items():
+        line = lines[index] if lines else None
+        writer.reject(line, *describe(line, _batch_row(columns, index), found))
+    keep = pa.array([i not in unreadable for i in range(len(columns[0]))])
+    kept_lines = [line for i, line in enumerate(lines) if i not in unreadable] if lines else lines
+    return [column.filter(keep) for column in columns], kept_lines
 
 
 def select_entities(config: LoadConfig, only: Sequence[str]) -> list[EntityConfig]:
@@ -367,6 +393,18 @@ class _Run:
         manifest.watermark_before = before
         writer = self._writer(entity, manifest)
         wm = reader.columns.index(entity.watermark) if entity.watermark else None
+        kinds = values.column_kinds(entity.source_kind, entity.table)
+        key = entity.primary_key if entity.primary_key in reader.columns else None
+        source = f"{entity.database} table {entity.tablename}"
+
+        def describe(
+            _: int | None, values_: tuple[str | None, ...], found: list[tuple[str, str]]
+        ) -> tuple[str, str]:
+            row = dict(zip(reader.columns, values_, strict=True))
+            where = f"{source}, {key} {row[key]!r}" if key else f"{source}, a row"
+            reason = values.unreadable_row_reason(where, found, kinds, entity.watermark)
+            return reason, json.dumps(row)
+
         high = since
         at_high: list[tuple[str | None, ...]] = []
         already_loaded = 0
@@ -397,6 +435,7 @@ class _Run:
                 manifest.rows_read += len(batch[0])
                 if not incremental:
                     content.update(json.dumps([column.to_pylist() for column in batch]).encode())
+                batch, _ = _reject_unreadable(writer, reader.columns, batch, None, kinds, describe)
                 writer.write(batch, None)
             manifest.watermark_after = high
             writer.boundary = [row_digest(row) for row in at_high]
@@ -492,20 +531,20 @@ class _Run:
             manifest = self._manifest(entity, entity.datasource, path.name, csv_file.header)
             manifest.content_sha256 = sha
             writer = self._writer(entity, manifest)
-            kinds = values.CLAIM_COLUMN_KINDS if entity.source_kind == "claims_csv" else {}
+            kinds = values.column_kinds(entity.source_kind, entity.table)
+
+            def describe(
+                line: int | None, row: tuple[str | None, ...], found: list[tuple[str, str]]
+            ) -> tuple[str, str]:
+                reason = values.unreadable_reason(line or 0, found, kinds)
+                return reason, ",".join(value or "" for value in row)
+
             try:
                 for chunk in csv_file.chunks(self.settings.batch_rows):
                     manifest.rows_read += chunk.rows_read
-                    columns, lines = chunk.columns, chunk.lines
-                    unreadable = values.unreadable_values(csv_file.header, columns, kinds)
-                    if unreadable:
-                        keep = pa.array([i not in unreadable for i in range(len(lines))])
-                        for index, found in unreadable.items():
-                            reason = values.unreadable_reason(lines[index], found, kinds)
-                            raw = ",".join(str(column[index].as_py() or "") for column in columns)
-                            writer.reject(lines[index], reason, raw)
-                        columns = [column.filter(keep) for column in columns]
-                        lines = [line for i, line in enumerate(lines) if i not in unreadable]
+                    columns, lines = _reject_unreadable(
+                        writer, csv_file.header, chunk.columns, chunk.lines, kinds, describe
+                    )
                     writer.write(columns, lines)
                     for reject in chunk.rejects:
                         writer.reject(reject.line, reject.reason, reject.raw)

@@ -1,12 +1,13 @@
-"""A landing file's values that staging cannot type, found at ingest.
+"""Source values that staging cannot type, found at ingest.
 
 Bronze keeps every value as text; staging casts amounts to decimal(18, 2) and dates and
 timestamps to their types (dbt_project/macros/cleaning/), and one value that does not cast
 (`abc` as an amount, `2024-99-01` as a date) stops the whole build with an error that names
-neither the file nor the line. So a claims file's typed columns are checked here with the same
-cleaning and casts, in DuckDB, and a line with such a value is rejected with the column and
-value in its reason, like a line with the wrong number of fields: the build never sees it,
-the rejected file keeps it, and read = written + rejected.
+neither the file nor the row. So the typed columns of a claims file and of the EMR tables that
+staging types (transactions, encounters, patients) are checked here with the same cleaning and
+casts, in DuckDB, and a row with such a value is rejected with the column and value in its
+reason, like a line with the wrong number of fields: the build never sees it, the rejected file
+keeps it, and read = written + rejected.
 """
 
 from __future__ import annotations
@@ -33,6 +34,33 @@ CLAIM_COLUMN_KINDS: dict[str, str] = {
     "InsertDate": TIMESTAMP,
     "ModifiedDate": TIMESTAMP,
 }
+
+# What staging types in each Bronze table, by the table's name: the stage_<entity> macros
+# (dbt_project/macros/staging/) read the same column names from every hospital, and a column a
+# table does not have is not checked (hospital B's patients have Updated_Date, not ModifiedDate).
+TABLE_COLUMN_KINDS: dict[str, dict[str, str]] = {
+    "claims": CLAIM_COLUMN_KINDS,
+    "transactions": {
+        "Amount": MONEY,
+        "PaidAmount": MONEY,
+        "VisitDate": DATE,
+        "ServiceDate": DATE,
+        "PaidDate": DATE,
+        "InsertDate": TIMESTAMP,
+        "ModifiedDate": TIMESTAMP,
+    },
+    "encounters": {"EncounterDate": DATE, "InsertedDate": TIMESTAMP, "ModifiedDate": TIMESTAMP},
+    "patients": {"DOB": DATE, "ModifiedDate": TIMESTAMP, "Updated_Date": TIMESTAMP},
+}
+
+# the source kinds whose tables staging types (code sets are typed by their own loaders)
+_TYPED_SOURCE_KINDS = ("claims_csv", "sql")
+
+
+def column_kinds(source_kind: str, table: str) -> dict[str, str]:
+    """The typed columns of a Bronze table and their kinds; empty when nothing is checked."""
+    return TABLE_COLUMN_KINDS.get(table, {}) if source_kind in _TYPED_SOURCE_KINDS else {}
+
 
 _EXPECTED = {
     MONEY: "an amount (a number such as 123.45)",
@@ -122,7 +150,25 @@ def unreadable_values(
     return found
 
 
+def describe(values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
+    """What is wrong with each (column, value): ``Amount 'abc' is not an amount (...)``."""
+    return "; ".join(f"{name} {value!r} is not {_EXPECTED[kinds[name]]}" for name, value in values)
+
+
 def unreadable_reason(line: int, values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
-    """The reject reason for a line with values staging cannot type."""
-    parts = [f"{name} {value!r} is not {_EXPECTED[kinds[name]]}" for name, value in values]
-    return f"line {line}: {'; '.join(parts)}; fix the value in the export and land the file again"
+    """The reject reason for a file's line with values staging cannot type."""
+    return f"line {line}: {describe(values, kinds)}; fix the value in the export and land the file again"
+
+
+def unreadable_row_reason(
+    where: str, values: Sequence[tuple[str, str]], kinds: Mapping[str, str], refresh: str | None
+) -> str:
+    """The reject reason for a database row with values staging cannot type; ``where`` names
+    the table and row, ``refresh`` the column whose change makes the next load read it again
+    (None: a full load reads every row every time)."""
+    again = (
+        f"fix the row in the source and update its {refresh}: the next load reads it again"
+        if refresh
+        else "fix the row in the source: the next load reads it again"
+    )
+    return f"{where}: {describe(values, kinds)}; {again}"

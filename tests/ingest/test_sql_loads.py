@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -335,3 +336,85 @@ def test_text_array_gives_the_lossless_text_of_any_column() -> None:
         assert array.type == pa.string(), values
         assert array.to_pylist() == text_column(values), values
     assert text_array([b"\x00\xff"]).to_pylist() == ["00ff"]
+
+
+def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_column(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # one such value would stop the whole dbt build in staging; at ingest it rejects its row
+    a, b = sources / "emr" / "hospital_a.db", sources / "emr" / "hospital_b.db"
+    execute(a, "UPDATE transactions SET Amount = 'abc' WHERE TransactionID = 'TRANS000002'")
+    execute(
+        a, "UPDATE transactions SET ServiceDate = '2024-99-01' WHERE TransactionID = 'TRANS000004'"
+    )
+    execute(b, "UPDATE patients SET DOB = '1980-02-30' WHERE ID = 'PAT00003'")
+    execute(a, "UPDATE encounters SET InsertedDate = 'yesterday' WHERE EncounterID = 'ENC000005'")
+    # what staging does read: padded, blank, the text 'null'
+    execute(
+        a, "UPDATE transactions SET PaidDate = ' 2024-02-01 ' WHERE TransactionID = 'TRANS000006'"
+    )
+    execute(a, "UPDATE transactions SET PaidAmount = 'NULL' WHERE TransactionID = 'TRANS000007'")
+    execute(a, "UPDATE encounters SET EncounterDate = '' WHERE EncounterID = 'ENC000001'")
+    names = ["hospital_a.transactions", "hospital_a.encounters", "hospital_b.patients"]
+    config = write_config(tmp_path / "c.csv", names)
+    result = ingest(sources, lake, config)
+    assert result.ok, [e.error for e in result.failed]
+
+    expected_rejects = {
+        "hospital_a.transactions": 2,
+        "hospital_a.encounters": 1,
+        "hospital_b.patients": 1,
+    }
+    reasons: dict[str, list[str]] = {}
+    for name in names:
+        datasource, table = name.split(".")
+        entity = next(e for e in result.entities if e.entity == name)
+        total = len(source_rows(sources / "emr" / f"{datasource}.db", table))
+        assert (entity.rows_written, entity.rows_rejected) == (
+            total - expected_rejects[name],
+            expected_rejects[name],
+        )
+        (folder,) = (lake / "rejected" / datasource / table).glob("load_id=*")
+        rejected = pq.read_table(folder / "rejected.parquet").to_pylist()
+        reasons[name] = sorted(r["_reject_reason"] for r in rejected)
+        assert {r["_source_name"] for r in rejected} == {table}
+        for row in rejected:  # the whole row, as the source holds it
+            assert json.loads(row["_raw"])[table_key(table, datasource)] in row["_reject_reason"]
+    assert reasons["hospital_a.transactions"][0].startswith(
+        "hospital_a table transactions, TransactionID 'TRANS000002': Amount 'abc' is not an amount"
+    )
+    assert (
+        "TransactionID 'TRANS000004': ServiceDate '2024-99-01' is not a date"
+        in (reasons["hospital_a.transactions"][1])
+    )
+    assert (
+        "update its ModifiedDate: the next load reads it again"
+        in reasons["hospital_a.transactions"][1]
+    )
+    assert (
+        "EncounterID 'ENC000005': InsertedDate 'yesterday' is not a timestamp"
+        in (reasons["hospital_a.encounters"][0])
+    )
+    assert "ID 'PAT00003': DOB '1980-02-30' is not a date" in reasons["hospital_b.patients"][0]
+    assert "update its Updated_Date" in reasons["hospital_b.patients"][0]
+    landed = {
+        r["TransactionID"] for r in read_bronze(lake, "hospital_a", "transactions").to_pylist()
+    }
+    assert "TRANS000002" not in landed and {"TRANS000006", "TRANS000007"} <= landed
+
+    # fixed and touched at the source, the row loads with the next incremental load
+    execute(
+        a,
+        "UPDATE transactions SET Amount = 12.5, ModifiedDate = '2024-03-01 00:00:00' "
+        "WHERE TransactionID = 'TRANS000002'",
+    )
+    again = ingest(sources, lake, write_config(tmp_path / "c2.csv", ["hospital_a.transactions"]))
+    assert (again.entities[0].rows_written, again.entities[0].rows_rejected) == (1, 0)
+    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    assert [(r["TransactionID"], r["Amount"]) for r in newest] == [("TRANS000002", "12.5")]
+
+
+def table_key(table: str, datasource: str) -> str:
+    return {"transactions": "TransactionID", "encounters": "EncounterID"}.get(
+        table, "PatientID" if datasource == "hospital_a" else "ID"
+    )
