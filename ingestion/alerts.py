@@ -83,6 +83,23 @@ def default_state_file(warehouse: Path) -> Path:
     return warehouse.parent / STATE_FILE_NAME
 
 
+def _check_hospitals(con: duckdb.DuckDBPyConnection, hospitals: Sequence[str]) -> None:
+    """A --hospital the warehouse does not know is an error, not a quiet "0 alerts"."""
+    known = {
+        row[0]
+        for row in con.execute(
+            "select distinct source_system from marts.dim_department"
+            " where source_system <> 'unknown'"
+        ).fetchall()
+    }
+    unknown = sorted(set(hospitals) - known)
+    if unknown:
+        raise AlertsError(
+            f"unknown hospital {', '.join(unknown)}: the warehouse has "
+            f"{', '.join(sorted(known)) or 'no hospital'}"
+        )
+
+
 def read_alerts(
     warehouse: Path,
     *,
@@ -120,6 +137,8 @@ def read_alerts(
             "if a build is running, wait for it to finish"
         ) from exc
     try:
+        if hospitals:
+            _check_hospitals(con, hospitals)
         rows = con.execute(sql, params).fetchall()
     except duckdb.CatalogException as exc:
         raise AlertsError(

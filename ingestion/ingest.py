@@ -44,6 +44,7 @@ from ingestion.bronze import (
 )
 from ingestion.config import (
     CSV_KINDS,
+    FILE_KINDS,
     ConfigError,
     EntityConfig,
     LoadConfig,
@@ -676,6 +677,27 @@ def _worker_count(settings: IngestSettings, entities: Sequence[EntityConfig]) ->
     return max(1, min(settings.workers, len(entities)))
 
 
+def _check_sources_folder(sources: Path, entities: Sequence[EntityConfig]) -> None:
+    """One clear error, before anything is loaded, when the sources folder is missing and a
+    selected entity reads from it (a landing folder, or an EMR database whose URL is not set),
+    rather than one failure per entity."""
+    if sources.is_dir():
+        return
+    needing = [
+        e.name
+        for e in entities
+        if e.source_kind in FILE_KINDS
+        or (e.database is not None and not os.environ.get(emr_url_variable(e.database)))
+    ]
+    if needing:
+        raise ConfigError(
+            f"sources folder {sources} does not exist, and {len(needing)} of the selected "
+            f"entities read from it ({', '.join(needing[:3])}{', ...' if len(needing) > 3 else ''})"
+            f": pass --sources the folder that holds emr/ and landing/, or run "
+            f"`rcm generate --out {sources}` for the demo sources"
+        )
+
+
 def run_ingest(settings: IngestSettings) -> IngestResult:
     """Recover, then load every selected entity; never raises for a failing entity.
 
@@ -684,6 +706,7 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     global _WORKER_STATE
     config = load_config(settings.config_path)
     entities = select_entities(config, settings.only)
+    _check_sources_folder(settings.sources, entities)
     started = datetime.now(UTC)
     lake = open_lake(settings.lake)
     run_id = new_load_id(started)

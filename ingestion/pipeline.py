@@ -49,6 +49,17 @@ def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool
     if (sources / "generator_state.json").exists() and not regenerate:
         console.info(f"[generate] sources already in {sources}: kept (pass --regenerate to redo)")
         return None
+    # the generator's own messages name its flags (--out, --force); say it in `rcm run`'s
+    if sources.exists() and not sources.is_dir():
+        raise StageFailedError(f"--sources {sources} is a file: point --sources at a folder")
+    if not regenerate and sources.is_dir() and any(sources.iterdir()):
+        raise StageFailedError(
+            f"--sources {sources} holds files but no generated sources (no "
+            "generator_state.json). For sources of your own, run `rcm ingest --sources "
+            f"{sources}` and `rcm build`; for the demo, point --sources at a new folder, or pass "
+            "--regenerate to write the synthetic sources into this one (it replaces its emr/, "
+            "landing/ and truth/ folders)"
+        )
     console.info(f"[generate] synthetic sources at scale {scale:g}, seed {seed} -> {sources}")
     summary = generate(
         GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate),

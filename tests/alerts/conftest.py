@@ -74,6 +74,12 @@ def write_alerts(path: Path, rows: list[dict[str, Any]]) -> Path:
             "insert into marts.alerts values (?, ?, ?, ?, ?, ?, ?, ?)",
             [list(row.values()) for row in rows],
         )
+        # the hospitals of the warehouse (`--hospital` is checked against them), with the
+        # unknown member; hospital_c has no alert
+        con.execute(
+            "create or replace table marts.dim_department as select * from (values "
+            "('hospital_a'), ('hospital_b'), ('hospital_c'), ('unknown')) as t(source_system)"
+        )
     finally:
         con.close()
     return path

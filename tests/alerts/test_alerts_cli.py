@@ -59,6 +59,18 @@ def test_filters_by_type_hospital_and_limit(
     assert "1 alert(s)" in capsys.readouterr().out
 
 
+def test_an_unknown_hospital_is_an_error_and_a_quiet_one_is_not(
+    monkeypatch: pytest.MonkeyPatch, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(monkeypatch, warehouse, "--hospital", "hospital_a", "--hospital", "hopsital_b") == 1
+    err = capsys.readouterr().err
+    assert "unknown hospital hopsital_b" in err
+    assert "hospital_a, hospital_b, hospital_c" in err and "unknown," not in err
+    # a hospital of the warehouse that has no alert: no alert, and no error
+    assert run(monkeypatch, warehouse, "--hospital", "hospital_c") == 0
+    assert "0 alert(s)" in capsys.readouterr().out
+
+
 def test_post_sends_text_and_alert_list_then_nothing_twice(
     monkeypatch: pytest.MonkeyPatch,
     warehouse: Path,

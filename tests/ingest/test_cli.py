@@ -97,6 +97,26 @@ def test_bad_arguments_and_config_exit_2(
     assert not lake.exists() or not list(lake.rglob("*.parquet"))
 
 
+def test_a_missing_sources_folder_is_one_error_before_anything_loads(
+    sources: Path,
+    lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "no_such_sources"
+    assert run(missing, lake) == 2
+    err = capsys.readouterr().err
+    assert f"sources folder {missing} does not exist" in err
+    assert f"rcm generate --out {missing}" in err and err.count("\n") == 1
+    assert not lake.exists() or not list(lake.rglob("*.parquet"))
+    # entities that do not read the folder still load: EMR tables at a URL of their own
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_A_URL", f"sqlite:///{sources / 'emr' / 'hospital_a.db'}")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.patients"])
+    assert run(missing, lake, "--config", str(config)) == 0
+    assert read_bronze(lake, "hospital_a", "patients").num_rows > 0
+
+
 def test_missing_database_fails_that_source_only(
     sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

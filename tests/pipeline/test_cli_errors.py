@@ -62,3 +62,25 @@ def test_generate_under_a_file_and_a_broken_state_file(
     err = capsys.readouterr().err
     assert "generator_state.json is not the state file" in err
     assert f"rcm generate --out {out} --force" in err
+
+
+def test_run_on_a_folder_it_did_not_generate_names_its_own_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `rcm run` generates through the generator, whose messages name `--out` and `--force`
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "rcm.duckdb"))
+    lake = str(tmp_path / "lake")
+    monkeypatch.setenv("RCM_LAKE_DIR", lake)  # `rcm run` sets it: restored after the test
+    own = tmp_path / "real_sources"
+    (own / "landing").mkdir(parents=True)
+    assert cli.main(["run", "--sources", str(own), "--lake", lake, "--no-docs"]) == 1
+    err = capsys.readouterr().err
+    assert "no generated sources" in err and f"rcm ingest --sources {own}" in err
+    assert "--regenerate" in err and "--out" not in err and "--force" not in err
+    assert sorted(p.name for p in own.iterdir()) == ["landing"]  # nothing written there
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert cli.main(["run", "--sources", str(afile), "--lake", lake, "--no-docs"]) == 1
+    err = capsys.readouterr().err
+    assert f"--sources {afile} is a file" in err and "--out" not in err
