@@ -35,6 +35,15 @@ def safe_url(url: str) -> str:
         return "<unparseable URL>"
 
 
+def describe(engine: Engine) -> str:
+    """Where an engine reads, for messages: a SQLite file by its path, else the URL without
+    its password."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and (url.database or "").startswith("file:"):
+        return f"SQLite file {(url.database or '').removeprefix('file:')}"
+    return safe_url(str(url))
+
+
 def connect(url: str, database: str) -> Engine:
     """An engine for ``url``; a SQLite file must exist and is opened read-only."""
     try:
@@ -85,12 +94,12 @@ class TableReader:
                 )
         except NoSuchTableError as exc:
             raise SourceFormatError(
-                f"table {entity.tablename} not found in {safe_url(str(engine.url))} "
+                f"table {entity.tablename} not found in {describe(engine)} "
                 f"(config line {entity.line}, tablename)"
             ) from exc
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
-                f"cannot read {entity.tablename} from {safe_url(str(engine.url))}: "
+                f"cannot read {entity.tablename} from {describe(engine)}: "
                 f"{_first_line(exc)}"
             ) from exc
         self.raw = engine.dialect.name == "sqlite"
@@ -153,6 +162,6 @@ class TableReader:
                     yield [text_array(col) for col in zip(*rows, strict=True)]
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
-                f"reading {self.entity.tablename} from {safe_url(str(self.engine.url))} "
+                f"reading {self.entity.tablename} from {describe(self.engine)} "
                 f"failed: {_first_line(exc)}"
             ) from exc

@@ -137,6 +137,18 @@ def test_missing_database_fails_that_source_only(
     assert all("RCM_EMR_HOSPITAL_B_URL" in r["error"] for r in failed)
 
 
+def test_a_corrupt_sqlite_file_is_named_by_its_path(
+    sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = sources / "emr" / "hospital_a.db"
+    db.write_bytes(b"this is not a database" * 300)
+    config = write_config(tmp_path / "c.csv", ["hospital_a.patients"])
+    assert run(sources, lake, "--config", str(config)) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED hospital_a.patients: cannot read patients from SQLite file {db}:" in out
+    assert "file is not a database" in out and "mode=ro" not in out
+
+
 def test_database_server_down_fails_with_its_url(
     sources: Path,
     lake: Path,
