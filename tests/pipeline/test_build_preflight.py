@@ -36,7 +36,7 @@ def _rcm_build(
             "build",
             "--target-path",
             str(tmp_path / "t"),
-            *list(args),
+            *args,
         ],
         capture_output=True,
         text=True,
