@@ -403,18 +403,28 @@ class _Run:
         ) -> tuple[str, str]:
             row = dict(zip(reader.columns, values_, strict=True))
             where = f"{source}, {key} {row[key]!r}" if key else f"{source}, a row"
-            reason = values.unreadable_row_reason(where, found, kinds, entity.watermark)
-            return reason, json.dumps(row)
+            refresh = entity.watermark if incremental else None
+            reason = values.unreadable_row_reason(where, found, kinds, refresh)
+            return reason, json.dumps(row, ensure_ascii=False)
 
+        # a watermark staging reads as a timestamp sets the mark; any other ('yesterday', the
+        # text 'NULL') would, compared as text, sort after every date and hide all later rows
+        check_marks = values.TIMESTAMP in {
+            kind for name, kind in kinds.items() if name.lower() == (entity.watermark or "").lower()
+        }
         high = since
         at_high: list[tuple[str | None, ...]] = []
-        already_loaded = 0
+        # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so
+        # their digests go with the boundary and later loads skip them until they change
+        unmarked: list[bytes] = []
+        already_loaded = already_read_unmarked = new_unmarked = 0
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
                 if wm is not None:
                     marks = batch[wm].to_pylist()
-                    present = [w for w in marks if w is not None]
+                    bad = values.unusable_timestamps(batch[wm]) if check_marks else set()
+                    present = [w for i, w in enumerate(marks) if w is not None and i not in bad]
                     if present:
                         batch_high = max(present)
                         if high is None or batch_high > high:
@@ -423,27 +433,41 @@ class _Run:
                             at_high.extend(
                                 _batch_row(batch, i) for i, w in enumerate(marks) if w == high
                             )
+                    digests = {i: row_digest(_batch_row(batch, i)) for i in bad}
+                    unmarked.extend(digests.values())
+                    drop: set[int] = set()
                     if since is not None and known:
                         drop = {
                             i
                             for i, w in enumerate(marks)
                             if w == since and row_digest(_batch_row(batch, i)) in known
                         }
-                        if drop:
-                            already_loaded += len(drop)
-                            keep = pa.array([i not in drop for i in range(len(marks))])
-                            batch = [column.filter(keep) for column in batch]
+                        already_loaded += len(drop)
+                    seen = {i for i, digest in digests.items() if digest in known}
+                    already_read_unmarked += len(seen)
+                    new_unmarked += len(bad) - len(seen)
+                    drop |= seen
+                    if drop:
+                        keep = pa.array([i not in drop for i in range(len(marks))])
+                        batch = [column.filter(keep) for column in batch]
                 manifest.rows_read += len(batch[0])
                 if not incremental:
                     content.update(json.dumps([column.to_pylist() for column in batch]).encode())
                 batch, _ = _reject_unreadable(writer, reader.columns, batch, None, kinds, describe)
                 writer.write(batch, None)
             manifest.watermark_after = high
-            writer.boundary = [row_digest(row) for row in at_high]
+            writer.boundary = [row_digest(row) for row in at_high] + unmarked
             if already_loaded:
                 self.progress(
                     f"  {entity.name}: {already_loaded:,} row(s) at the watermark {since!r} "
-                    "were loaded before and are skipped"
+                    "were read by an earlier load and are skipped"
+                )
+            if new_unmarked or already_read_unmarked:
+                self.progress(
+                    f"  {entity.name}: {new_unmarked + already_read_unmarked:,} row(s) have a "
+                    f"{entity.watermark} that is not a timestamp, so they do not move the "
+                    f"watermark; {already_read_unmarked:,} of them were read by an earlier load "
+                    "and are skipped until they change"
                 )
             if not incremental:
                 manifest.content_sha256 = content.hexdigest()
@@ -588,13 +612,30 @@ class _Run:
             manifest.rows_read = len(rows.rows)
             batch = self.settings.batch_rows
             columns = rows.column_lists()
-            for start in range(0, len(rows.rows), batch):
-                writer.write(
-                    [c[start : start + batch] for c in columns],
-                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1))
-                    if from_file
-                    else None,
+            kinds = values.column_kinds(entity.source_kind, entity.table)
+
+            def describe(
+                record: int | None, values_: tuple[str | None, ...], found: list[tuple[str, str]]
+            ) -> tuple[str, str]:
+                row = dict(zip(rows.columns, values_, strict=True))
+                where = f"{rows.source_name}" + (f", record {record}" if record else "")
+                key = rows.columns[0]
+                reason = (
+                    f"{where}, {key} {row[key]!r}: {values.describe(found, kinds)}; the "
+                    "record stays out of Bronze until the registry's data is fixed"
                 )
+                return reason, json.dumps(row, ensure_ascii=False)
+
+            for start in range(0, len(rows.rows), batch):
+                chunk, records = _reject_unreadable(
+                    writer,
+                    rows.columns,
+                    [pa.array(c[start : start + batch], type=pa.string()) for c in columns],
+                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1)),
+                    kinds,
+                    describe,
+                )
+                writer.write(chunk, records if from_file else None)
             return self._commit(entity, writer)
         except Exception:
             writer.abandon()
@@ -677,21 +718,24 @@ def _worker_count(settings: IngestSettings, entities: Sequence[EntityConfig]) ->
     return max(1, min(settings.workers, len(entities)))
 
 
-def _check_sources_folder(sources: Path, entities: Sequence[EntityConfig]) -> None:
+def _check_sources_folder(settings: IngestSettings, entities: Sequence[EntityConfig]) -> None:
     """One clear error, before anything is loaded, when the sources folder is missing and a
     selected entity reads from it (a landing folder, or an EMR database whose URL is not set),
     rather than one failure per entity."""
+    sources = settings.sources
     if sources.is_dir():
         return
+    env = os.environ if settings.env is None else settings.env
     needing = [
         e.name
         for e in entities
-        if e.source_kind in FILE_KINDS
-        or (e.database is not None and not os.environ.get(emr_url_variable(e.database)))
+        if (e.source_kind in FILE_KINDS and not (settings.online and e.source_kind == "nppes"))
+        or (e.database is not None and not env.get(emr_url_variable(e.database)))
     ]
     if needing:
+        state = "is not a folder" if sources.exists() else "does not exist"
         raise ConfigError(
-            f"sources folder {sources} does not exist, and {len(needing)} of the selected "
+            f"sources folder {sources} {state}, and {len(needing)} of the selected "
             f"entities read from it ({', '.join(needing[:3])}{', ...' if len(needing) > 3 else ''})"
             f": pass --sources the folder that holds emr/ and landing/, or run "
             f"`rcm generate --out {sources}` for the demo sources"
@@ -706,7 +750,7 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     global _WORKER_STATE
     config = load_config(settings.config_path)
     entities = select_entities(config, settings.only)
-    _check_sources_folder(settings.sources, entities)
+    _check_sources_folder(settings, entities)
     started = datetime.now(UTC)
     lake = open_lake(settings.lake)
     run_id = new_load_id(started)

@@ -13,6 +13,7 @@ keeps it, and read = written + rejected.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,14 +53,18 @@ TABLE_COLUMN_KINDS: dict[str, dict[str, str]] = {
     "encounters": {"EncounterDate": DATE, "InsertedDate": TIMESTAMP, "ModifiedDate": TIMESTAMP},
     "patients": {"DOB": DATE, "ModifiedDate": TIMESTAMP, "Updated_Date": TIMESTAMP},
 }
-
-# the source kinds whose tables staging types (code sets are typed by their own loaders)
-_TYPED_SOURCE_KINDS = ("claims_csv", "sql")
-
+# the code sets' typed columns (the CPT and ICD-10-CM lists have none)
+NPI_COLUMN_KINDS: dict[str, str] = {"enumeration_date": DATE, "last_updated": DATE}
 
 def column_kinds(source_kind: str, table: str) -> dict[str, str]:
     """The typed columns of a Bronze table and their kinds; empty when nothing is checked."""
-    return TABLE_COLUMN_KINDS.get(table, {}) if source_kind in _TYPED_SOURCE_KINDS else {}
+    if source_kind == "claims_csv":
+        return CLAIM_COLUMN_KINDS  # whatever the table is called: staging's claims macro reads it
+    if source_kind == "sql":
+        return TABLE_COLUMN_KINDS.get(table, {})
+    if source_kind == "nppes":  # the extract, or the API look-up (--online)
+        return NPI_COLUMN_KINDS
+    return {}
 
 
 _EXPECTED = {
@@ -110,36 +115,53 @@ def _arrow_reads(kind: str, array: pa.Array) -> bool:
     return True
 
 
+def _kinds_by_lower_name(kinds: Mapping[str, str]) -> dict[str, str]:
+    # DuckDB matches staging's column names to Bronze's case-insensitively (an EMR whose
+    # columns are lower case still has its `Amount` typed), and so does this check
+    return {name.lower(): kind for name, kind in kinds.items()}
+
+
+def _flagged_rows(checked: Sequence[tuple[str, pa.Array]], conditions: Sequence[str]) -> list[Any]:
+    """(row index, [condition i holds, ...]) of the rows of the arrays where any holds, in
+    DuckDB; the arrays are columns c0, c1, ... of the chunk the conditions name."""
+    import duckdb
+
+    table = pa.table(
+        {f"c{i}": array for i, (_, array) in enumerate(checked)}
+        | {"row_index": pa.array(range(len(checked[0][1])), type=pa.int64())}
+    )
+    connection = duckdb.connect()
+    try:
+        connection.execute("set threads = 1")
+        connection.register("chunk", table)
+        return connection.execute(
+            f"select row_index, [{', '.join(conditions)}] from chunk "
+            f"where {' or '.join(conditions)} order by 1"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
 def unreadable_values(
     header: Sequence[str], columns: Sequence[pa.Array], kinds: Mapping[str, str]
 ) -> dict[int, list[tuple[str, str]]]:
     """The rows (indexes into ``columns``) with a value that staging could not type, each with
     its (column, value) pairs; columns of ``kinds`` absent from ``header`` are not checked."""
-    checked = [(name, kinds[name], columns[i]) for i, name in enumerate(header) if name in kinds]
+    lowered = _kinds_by_lower_name(kinds)
+    checked = [
+        (name, lowered[name.lower()], columns[i])
+        for i, name in enumerate(header)
+        if name.lower() in lowered
+    ]
     if not checked or len(checked[0][2]) == 0:
         return {}
     if all(_arrow_reads(kind, array) for _, kind, array in checked):
         return {}
-    import duckdb
-
-    table = pa.table(
-        {f"c{i}": array for i, (_, _, array) in enumerate(checked)}
-        | {"row_index": pa.array(range(len(checked[0][2])), type=pa.int64())}
-    )
     failing = [
         f"({_cleaned(f'c{i}')} is not null and {_typed(kind, _cleaned(f'c{i}'))} is null)"
         for i, (_, kind, _) in enumerate(checked)
     ]
-    flags = ", ".join(failing)
-    connection = duckdb.connect()
-    try:
-        connection.execute("set threads = 1")
-        connection.register("chunk", table)
-        rows = connection.execute(
-            f"select row_index, [{flags}] from chunk where {' or '.join(failing)} order by 1"
-        ).fetchall()
-    finally:
-        connection.close()
+    rows = _flagged_rows([(name, array) for name, _, array in checked], failing)
     found: dict[int, list[tuple[str, str]]] = {}
     for row_index, flagged in rows:
         found[int(row_index)] = [
@@ -150,9 +172,24 @@ def unreadable_values(
     return found
 
 
+def unusable_timestamps(array: pa.Array) -> set[int]:
+    """The indexes of the values present in ``array`` that staging would not read as a
+    timestamp: blank, the text 'null', or text its cast refuses. Such a value must not become
+    an incremental load's high-water mark (compared as text, `yesterday` sorts after every
+    date and would hide all later rows)."""
+    if len(array) == 0 or array.null_count == len(array) or _arrow_reads(TIMESTAMP, array):
+        return set()
+    cleaned = _cleaned("c0")
+    condition = f"(c0 is not null and {_typed(TIMESTAMP, cleaned)} is null)"
+    return {int(row_index) for row_index, _ in _flagged_rows([("c0", array)], [condition])}
+
+
 def describe(values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
     """What is wrong with each (column, value): ``Amount 'abc' is not an amount (...)``."""
-    return "; ".join(f"{name} {value!r} is not {_EXPECTED[kinds[name]]}" for name, value in values)
+    lowered = _kinds_by_lower_name(kinds)
+    return "; ".join(
+        f"{name} {value!r} is not {_EXPECTED[lowered[name.lower()]]}" for name, value in values
+    )
 
 
 def unreadable_reason(line: int, values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
@@ -167,7 +204,8 @@ def unreadable_row_reason(
     the table and row, ``refresh`` the column whose change makes the next load read it again
     (None: a full load reads every row every time)."""
     again = (
-        f"fix the row in the source and update its {refresh}: the next load reads it again"
+        f"fix the row in the source and set its {refresh} to the time of the fix: the next "
+        "load reads it again"
         if refresh
         else "fix the row in the source: the next load reads it again"
     )

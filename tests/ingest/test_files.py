@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.ingest import format_summary
-from ingestion.sources.values import CLAIM_COLUMN_KINDS, unreadable_values
+from ingestion.sources.values import (
+    CLAIM_COLUMN_KINDS,
+    column_kinds,
+    describe,
+    unreadable_values,
+)
 
 from .conftest import (
     CLAIM_COLUMNS,
@@ -24,6 +30,7 @@ from .conftest import (
     write_claims,
     write_config,
     write_csv,
+    write_npi_extract,
 )
 
 CLAIMS = ["hospital_a.claims", "hospital_b.claims"]
@@ -203,6 +210,29 @@ def test_codeset_files_cpt_and_npi_extract(sources: Path, lake: Path, tmp_path: 
     assert data_files(lake) == before
 
 
+def test_an_npi_record_with_a_date_staging_cannot_type_is_rejected(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    path = sources / "landing" / "npi" / "nppes_npi_extract.json"
+    npis = write_npi_extract(path, count=3)
+    extract = json.loads(path.read_text())
+    extract["results"][1]["basic"]["enumeration_date"] = "2007-13-45"
+    extract["results"][2]["basic"]["last_updated"] = "2021-06-01"  # a date staging reads
+    path.write_text(json.dumps(extract))
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["codesets.npi"]))
+    entity = result.entities[0]
+    assert (entity.rows_written, entity.rows_rejected) == (2, 1)
+    (folder,) = (lake / "rejected" / "codesets" / "npi").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert rejected["_source_row"] == 2
+    assert rejected["_reject_reason"].startswith(
+        f"nppes_npi_extract.json, record 2, npi '{npis[1]}': enumeration_date '2007-13-45' "
+        "is not a date"
+    )
+    landed = read_bronze(lake, "codesets", "npi").to_pylist()
+    assert sorted((r["npi"], r["_source_row"]) for r in landed) == [(npis[0], 1), (npis[2], 3)]
+
+
 def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) -> None:
     from ingestion.sources.csvfile import CsvFile
 
@@ -368,3 +398,16 @@ def test_an_amount_a_double_holds_but_a_decimal_does_not_is_found_alone(amount: 
         unreadable_values(header, [pa.array(["1.50", "2", None]), columns[1]], CLAIM_COLUMN_KINDS)
         == {}
     )
+
+
+def test_typed_columns_are_matched_as_staging_matches_them() -> None:
+    # DuckDB finds staging's `Amount` in a Bronze column `amount` (an EMR with lower-case
+    # columns), so the check must too; and a claims entity is checked whatever its table name
+    kinds = column_kinds("sql", "transactions")
+    found = unreadable_values(
+        ["amount", "servicedate"], [pa.array(["abc"]), pa.array([None])], kinds
+    )
+    assert found == {0: [("amount", "abc")]}
+    assert describe(found[0], kinds) == "amount 'abc' is not an amount (a number such as 123.45)"
+    assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
+    assert column_kinds("cpt_csv", "claims") == {}

@@ -388,7 +388,7 @@ def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_colu
         in (reasons["hospital_a.transactions"][1])
     )
     assert (
-        "update its ModifiedDate: the next load reads it again"
+        "set its ModifiedDate to the time of the fix: the next load reads it again"
         in reasons["hospital_a.transactions"][1]
     )
     assert (
@@ -396,7 +396,7 @@ def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_colu
         in (reasons["hospital_a.encounters"][0])
     )
     assert "ID 'PAT00003': DOB '1980-02-30' is not a date" in reasons["hospital_b.patients"][0]
-    assert "update its Updated_Date" in reasons["hospital_b.patients"][0]
+    assert "set its Updated_Date to the time of the fix" in reasons["hospital_b.patients"][0]
     landed = {
         r["TransactionID"] for r in read_bronze(lake, "hospital_a", "transactions").to_pylist()
     }
@@ -412,6 +412,54 @@ def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_colu
     assert (again.entities[0].rows_written, again.entities[0].rows_rejected) == (1, 0)
     newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
     assert [(r["TransactionID"], r["Amount"]) for r in newest] == [("TRANS000002", "12.5")]
+
+
+def test_a_watermark_that_is_not_a_timestamp_never_becomes_the_mark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # compared as text, 'yesterday' and 'NULL' sort after every date: as the high-water mark
+    # they would hide every later row from every later load
+    db = sources / "emr" / "hospital_a.db"
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+        (at_high,) = conn.execute(
+            "SELECT min(TransactionID) FROM transactions WHERE ModifiedDate = ?", (high,)
+        ).fetchone()
+    execute(
+        db, "UPDATE transactions SET ModifiedDate = 'yesterday' WHERE TransactionID = 'TRANS000003'"
+    )
+    execute(db, "UPDATE transactions SET ModifiedDate = 'NULL' WHERE TransactionID = 'TRANS000008'")
+    # a row rejected for another value, at the mark: read again by `>=`, it is not rejected again
+    execute(db, "UPDATE transactions SET Amount = 'abc' WHERE TransactionID = ?", (at_high,))
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+
+    def load() -> tuple[str, int, int, str | None]:
+        entity = ingest(sources, lake, config).entities[0]
+        return entity.status, entity.rows_written, entity.rows_rejected, entity.watermark
+
+    total = len(source_rows(db, "transactions"))
+    # 'yesterday' and the Amount are rejected; 'NULL' is a null modified time to staging: kept
+    assert load() == ("success", total - 2, 2, high)
+    reasons = [
+        r["_reject_reason"]
+        for folder in (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
+        for r in pq.read_table(folder / "rejected.parquet").to_pylist()
+    ]
+    assert any("ModifiedDate 'yesterday' is not a timestamp" in r for r in reasons)
+    assert load() == ("no_change", 0, 0, high)
+
+    insert(db, "transactions", [transaction_row(500, "2024-02-01 00:00:00")])
+    assert load() == ("success", 1, 0, "2024-02-01 00:00:00")
+    assert load() == ("no_change", 0, 0, "2024-02-01 00:00:00")
+
+    execute(
+        db,
+        "UPDATE transactions SET ModifiedDate = '2024-03-01 00:00:00' "
+        "WHERE TransactionID = 'TRANS000003'",
+    )
+    assert load() == ("success", 1, 0, "2024-03-01 00:00:00")
+    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    assert [r["TransactionID"] for r in newest] == ["TRANS000003"]
 
 
 def table_key(table: str, datasource: str) -> str:
