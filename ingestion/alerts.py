@@ -85,13 +85,19 @@ def default_state_file(warehouse: Path) -> Path:
 
 def _check_hospitals(con: duckdb.DuckDBPyConnection, hospitals: Sequence[str]) -> None:
     """A --hospital the warehouse does not know is an error, not a quiet "0 alerts"."""
-    known = {
-        row[0]
-        for row in con.execute(
-            "select distinct source_system from marts.dim_department"
-            " where source_system <> 'unknown'"
-        ).fetchall()
-    }
+    try:
+        known = {
+            row[0]
+            for row in con.execute(
+                "select distinct source_system from marts.dim_department"
+                " where source_system <> 'unknown'"
+            ).fetchall()
+        }
+    except duckdb.CatalogException as exc:
+        raise AlertsError(
+            "marts.dim_department (the warehouse's hospitals, for --hospital) not found: run "
+            "`rcm build` (or `make demo`) to build it"
+        ) from exc
     unknown = sorted(set(hospitals) - known)
     if unknown:
         raise AlertsError(

@@ -42,17 +42,13 @@ class StageFailedError(RuntimeError):
     """A stage failed; the message names it and says where its details are."""
 
 
-def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool) -> str | None:
-    from ingestion.generate.generator import generate
-    from ingestion.generate.settings import GeneratorSettings
-
-    if (sources / "generator_state.json").exists() and not regenerate:
-        console.info(f"[generate] sources already in {sources}: kept (pass --regenerate to redo)")
-        return None
-    # the generator's own messages name its flags (--out, --force); say it in `rcm run`'s
+def _check_sources(sources: Path, regenerate: bool) -> None:
+    """Refuse a --sources that `rcm run` cannot generate into, before anything is removed or
+    written (the generator's own messages would name its flags, --out and --force)."""
     if sources.exists() and not sources.is_dir():
         raise StageFailedError(f"--sources {sources} is a file: point --sources at a folder")
-    if not regenerate and sources.is_dir() and any(sources.iterdir()):
+    generated = (sources / "generator_state.json").exists()
+    if not regenerate and not generated and sources.is_dir() and any(sources.iterdir()):
         raise StageFailedError(
             f"--sources {sources} holds files but no generated sources (no "
             "generator_state.json). For sources of your own, run `rcm ingest --sources "
@@ -60,6 +56,15 @@ def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool
             "--regenerate to write the synthetic sources into this one (it replaces its emr/, "
             "landing/ and truth/ folders)"
         )
+
+
+def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool) -> str | None:
+    from ingestion.generate.generator import generate
+    from ingestion.generate.settings import GeneratorSettings
+
+    if (sources / "generator_state.json").exists() and not regenerate:
+        console.info(f"[generate] sources already in {sources}: kept (pass --regenerate to redo)")
+        return None
     console.info(f"[generate] synthetic sources at scale {scale:g}, seed {seed} -> {sources}")
     summary = generate(
         GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate),
@@ -168,6 +173,7 @@ def run_pipeline(
 ) -> RunReport:
     """Run every stage in order; raise :class:`StageFailedError` at the first failure."""
     report = RunReport(warehouse=Path(os.environ.get("RCM_WAREHOUSE_PATH", DEFAULT_WAREHOUSE)))
+    _check_sources(sources, regenerate)
     if regenerate:
         _reset(Path(lake), report.warehouse)
     report.warehouse.parent.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,11 @@ def test_run_on_a_folder_it_did_not_generate_names_its_own_flags(
 
     afile = tmp_path / "afile"
     afile.write_text("")
-    assert cli.main(["run", "--sources", str(afile), "--lake", lake, "--no-docs"]) == 1
+    kept = Path(lake) / "bronze" / "kept.parquet"  # --regenerate removes the lake: not here
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"")
+    run = ["run", "--sources", str(afile), "--lake", lake, "--no-docs", "--regenerate"]
+    assert cli.main(run) == 1
     err = capsys.readouterr().err
     assert f"--sources {afile} is a file" in err and "--out" not in err
+    assert kept.exists()
