@@ -96,10 +96,7 @@ def _typed(kind: str, cleaned: str) -> str:
 _MONEY_LIMIT = 9e15
 
 
-def _arrow_reads(kind: str, array: pa.Array) -> bool:
-    """Whether Arrow casts every value of ``array`` as ``kind`` (a quick pass over a chunk whose
-    values are all plain: Arrow's casts accept no value that DuckDB's refuse, and fewer, e.g.
-    no padding, so a chunk that fails here is looked at value by value in DuckDB)."""
+def _arrow_casts(kind: str, array: pa.Array) -> bool:
     try:
         if kind == MONEY:
             numbers = pc.cast(array, pa.float64())
@@ -113,6 +110,26 @@ def _arrow_reads(kind: str, array: pa.Array) -> bool:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
     return True
+
+
+def _without_null_words(array: pa.Array) -> pa.Array | None:
+    """``array`` with its blank values and the text 'null' (any case) as nulls, as staging's
+    cleaning reads them; None when it has neither (a missing date of birth comes as 'null')."""
+    words = pc.or_(pc.equal(array, ""), pc.equal(pc.utf8_lower(array), "null"))
+    if not pc.any(words).as_py():
+        return None
+    return pc.if_else(words, pa.scalar(None, pa.string()), array)
+
+
+def _arrow_reads(kind: str, array: pa.Array) -> bool:
+    """Whether Arrow casts every value of ``array`` as ``kind``, blank and 'null' being nulls
+    (a quick pass over a chunk whose values are all plain: Arrow's casts accept no value that
+    DuckDB's refuse, and fewer, e.g. no padding, so a chunk that fails here is looked at value
+    by value in DuckDB)."""
+    if _arrow_casts(kind, array):
+        return True
+    cleaned = _without_null_words(array)
+    return cleaned is not None and _arrow_casts(kind, cleaned)
 
 
 def _kinds_by_lower_name(kinds: Mapping[str, str]) -> dict[str, str]:
@@ -177,7 +194,7 @@ def unusable_timestamps(array: pa.Array) -> set[int]:
     timestamp: blank, the text 'null', or text its cast refuses. Such a value must not become
     an incremental load's high-water mark (compared as text, `yesterday` sorts after every
     date and would hide all later rows)."""
-    if len(array) == 0 or array.null_count == len(array) or _arrow_reads(TIMESTAMP, array):
+    if len(array) == 0 or array.null_count == len(array) or _arrow_casts(TIMESTAMP, array):
         return set()
     cleaned = _cleaned("c0")
     condition = f"(c0 is not null and {_typed(TIMESTAMP, cleaned)} is null)"

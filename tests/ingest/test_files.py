@@ -409,5 +409,9 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
     )
     assert found == {0: [("amount", "abc")]}
     assert describe(found[0], kinds) == "amount 'abc' is not an amount (a number such as 123.45)"
+    # blank and the text 'null' are nulls to staging, next to a value it refuses or not
+    dates = pa.array(["null", "", "NULL", "2024-01-05", "2024-13-01"])
+    assert unreadable_values(["DOB"], [dates], {"DOB": "date"}) == {4: [("DOB", "2024-13-01")]}
+    assert unreadable_values(["DOB"], [dates[:4]], {"DOB": "date"}) == {}
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
     assert column_kinds("cpt_csv", "claims") == {}
