@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Literal
@@ -136,11 +136,16 @@ class AuditLog:
     def for_entity(self, entity: str) -> list[AuditRecord]:
         return list(self._by_entity.get(entity, ()))
 
-    def high_water_mark(self, entity: str) -> AuditRecord | None:
-        """The row holding the next watermark: largest ``watermark_after`` of a good load."""
+    def high_water_mark(
+        self, entity: str, usable: Callable[[str], bool] | None = None
+    ) -> AuditRecord | None:
+        """The row holding the next watermark: largest ``watermark_after`` of a good load (of
+        those for which ``usable`` holds, when given)."""
         best: AuditRecord | None = None
         for record in self._by_entity.get(entity, ()):
             if record.status not in WATERMARK_STATUSES or record.watermark_after is None:
+                continue
+            if usable is not None and not usable(record.watermark_after):
                 continue
             if best is None or (record.watermark_after, record.load_id or "") > (
                 best.watermark_after or "",
@@ -149,7 +154,7 @@ class AuditLog:
                 best = record
         return best
 
-    def latest_load_at(self, entity: str, watermark: str) -> str | None:
+    def latest_load_at(self, entity: str, watermark: str | None) -> str | None:
         """The newest published load of ``entity`` whose ``watermark_after`` is ``watermark``."""
         load_ids = [
             r.load_id

@@ -367,11 +367,37 @@ class _Run:
             self._engines[url] = engine
         return self._engines[url]
 
+    def _high_water_mark(self, entity: EntityConfig, check_marks: bool) -> AuditRecord | None:
+        """The audit row holding the next load's mark; with ``check_marks``, the latest that can
+        be one (an older version of this loader took `yesterday` as a mark: the load goes on
+        from the last good mark, and staging keeps each key's latest version of what it reads
+        again)."""
+        mark = self.audit.high_water_mark(entity.name)
+        if not check_marks or mark is None or mark.watermark_after is None:
+            return mark
+        if values.is_mark(mark.watermark_after):
+            return mark
+        good = self.audit.high_water_mark(entity.name, usable=values.is_mark)
+        self.progress(
+            f"  {entity.name}: the audit log's mark {mark.watermark_after!r} is not a "
+            "timestamp; loading from the last good mark "
+            + (repr(good.watermark_after) if good else "(none: the whole table)")
+        )
+        return good
+
     def _load_sql(self, entity: EntityConfig) -> AuditRecord:
         assert entity.database is not None
         started = datetime.now(UTC)
         incremental = entity.loadtype == "incremental"
-        mark = self.audit.high_water_mark(entity.name) if entity.watermark else None
+        kinds = values.column_kinds(entity.source_kind, entity.table)
+        # a watermark in ISO form that staging reads as a timestamp sets the mark; any other
+        # ('yesterday', the text 'NULL', '2024-1-5') would, compared as text, sort after the
+        # dates that follow it and hide their rows (the typed watermarks of values.py only:
+        # another may be a number)
+        check_marks = incremental and values.TIMESTAMP in {
+            kind for name, kind in kinds.items() if name.lower() == (entity.watermark or "").lower()
+        }
+        mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
         since = before if incremental else None
         self.progress(
@@ -379,10 +405,9 @@ class _Run:
             + (f" where {entity.watermark} >= {since!r}" if since else "")
         )
         known: set[bytes] = set()
-        if since is not None:
-            last = self.audit.latest_load_at(entity.name, since)
-            if last is not None:
-                known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
+        last = self.audit.latest_load_at(entity.name, since) if incremental else None
+        if last is not None:
+            known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
         reader = TableReader(self._engine(entity.database), entity)
         if since is not None and reader.watermark_indexed() is False:
             self.progress(
@@ -394,7 +419,6 @@ class _Run:
         manifest.watermark_before = before
         writer = self._writer(entity, manifest)
         wm = reader.columns.index(entity.watermark) if entity.watermark else None
-        kinds = values.column_kinds(entity.source_kind, entity.table)
         key = entity.primary_key if entity.primary_key in reader.columns else None
         source = f"{entity.database} table {entity.tablename}"
 
@@ -407,11 +431,6 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        # a watermark staging reads as a timestamp sets the mark; any other ('yesterday', the
-        # text 'NULL') would, compared as text, sort after every date and hide all later rows
-        check_marks = values.TIMESTAMP in {
-            kind for name, kind in kinds.items() if name.lower() == (entity.watermark or "").lower()
-        }
         high = since
         at_high: list[tuple[str | None, ...]] = []
         # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so
@@ -631,11 +650,13 @@ class _Run:
                     writer,
                     rows.columns,
                     [pa.array(c[start : start + batch], type=pa.string()) for c in columns],
-                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1)),
+                    list(range(start + 1, min(start + batch, len(rows.rows)) + 1))
+                    if from_file
+                    else None,
                     kinds,
                     describe,
                 )
-                writer.write(chunk, records if from_file else None)
+                writer.write(chunk, records)
             return self._commit(entity, writer)
         except Exception:
             writer.abandon()

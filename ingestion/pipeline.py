@@ -42,9 +42,13 @@ class StageFailedError(RuntimeError):
     """A stage failed; the message names it and says where its details are."""
 
 
-def _check_sources(sources: Path, regenerate: bool) -> None:
-    """Refuse a --sources that `rcm run` cannot generate into, before anything is removed or
-    written (the generator's own messages would name its flags, --out and --force)."""
+def _check_sources(sources: Path, regenerate: bool, scale: float, seed: int) -> None:
+    """Refuse a --sources that `rcm run` cannot generate into, and settings the generator
+    refuses, before anything is removed or written (the generator's own messages would name
+    its flags, --out and --force)."""
+    from ingestion.generate.settings import GeneratorSettings
+
+    GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate).validate()
     if sources.exists() and not sources.is_dir():
         raise StageFailedError(f"--sources {sources} is a file: point --sources at a folder")
     generated = (sources / "generator_state.json").exists()
@@ -173,7 +177,7 @@ def run_pipeline(
 ) -> RunReport:
     """Run every stage in order; raise :class:`StageFailedError` at the first failure."""
     report = RunReport(warehouse=Path(os.environ.get("RCM_WAREHOUSE_PATH", DEFAULT_WAREHOUSE)))
-    _check_sources(sources, regenerate)
+    _check_sources(sources, regenerate, scale, seed)
     if regenerate:
         _reset(Path(lake), report.warehouse)
     report.warehouse.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,16 @@ def _typed(kind: str, cleaned: str) -> str:
 _MONEY_LIMIT = 9e15
 
 
+# A date or timestamp in ISO form (2024-01-05, 2024-01-05 10:00, 2024-01-05T10:00:00.123):
+# text whose order is its time's, and on which Arrow's cast and DuckDB's agree (Arrow also
+# takes `2024-01-05 10`, which DuckDB refuses). RE2 syntax, for Arrow and DuckDB alike.
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
+
+
+def _all_iso(array: pa.Array) -> bool:
+    return bool(pc.all(pc.match_substring_regex(array, ISO_TIME)).as_py() is not False)
+
+
 def _arrow_casts(kind: str, array: pa.Array) -> bool:
     try:
         if kind == MONEY:
@@ -106,6 +116,8 @@ def _arrow_casts(kind: str, array: pa.Array) -> bool:
                 return False
             largest = pc.max(pc.abs(numbers)).as_py()
             return largest is not None and largest < _MONEY_LIMIT
+        if not _all_iso(array):
+            return False
         pc.cast(array, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
@@ -190,15 +202,22 @@ def unreadable_values(
 
 
 def unusable_timestamps(array: pa.Array) -> set[int]:
-    """The indexes of the values present in ``array`` that staging would not read as a
-    timestamp: blank, the text 'null', or text its cast refuses. Such a value must not become
-    an incremental load's high-water mark (compared as text, `yesterday` sorts after every
-    date and would hide all later rows)."""
+    """The indexes of the values present in ``array`` that cannot be an incremental load's
+    high-water mark: not a timestamp in ISO form (ISO_TIME) that staging reads. The source
+    compares marks as text, where `yesterday`, `infinity` or `2024-1-5` sort after the dates
+    that follow them and would hide those rows from every later load."""
     if len(array) == 0 or array.null_count == len(array) or _arrow_casts(TIMESTAMP, array):
         return set()
-    cleaned = _cleaned("c0")
-    condition = f"(c0 is not null and {_typed(TIMESTAMP, cleaned)} is null)"
+    condition = (
+        f"(c0 is not null and (not regexp_full_match(c0, '{ISO_TIME}') "
+        f"or {_typed(TIMESTAMP, 'c0')} is null))"
+    )
     return {int(row_index) for row_index, _ in _flagged_rows([("c0", array)], [condition])}
+
+
+def is_mark(text: str) -> bool:
+    """Whether ``text`` can be a high-water mark (see unusable_timestamps)."""
+    return not unusable_timestamps(pa.array([text], type=pa.string()))
 
 
 def describe(values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:

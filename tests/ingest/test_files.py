@@ -17,6 +17,7 @@ from ingestion.sources.values import (
     column_kinds,
     describe,
     unreadable_values,
+    unusable_timestamps,
 )
 
 from .conftest import (
@@ -413,5 +414,14 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
     dates = pa.array(["null", "", "NULL", "2024-01-05", "2024-13-01"])
     assert unreadable_values(["DOB"], [dates], {"DOB": "date"}) == {4: [("DOB", "2024-13-01")]}
     assert unreadable_values(["DOB"], [dates[:4]], {"DOB": "date"}) == {}
+    # Arrow's cast takes '1980-01-05 10' and DuckDB's does not: the quick pass must not pass it
+    hour_only = pa.array(["1980-01-05", "1980-01-05 10"])
+    assert unreadable_values(["DOB"], [hour_only], {"DOB": "date"}) == {
+        1: [("DOB", "1980-01-05 10")]
+    }
+    # a mark must be ISO text staging reads: as text, the others sort after later dates
+    marks = ["2024-01-05 10:00:00", "infinity", "epoch", "2024-1-5", "NULL", "", None]
+    marks += ["2024-01-05T10:00:00", "2024-02-30", "2024-01-05 10:00"]
+    assert unusable_timestamps(pa.array(marks, type=pa.string())) == {1, 2, 3, 4, 5, 8}
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
     assert column_kinds("cpt_csv", "claims") == {}

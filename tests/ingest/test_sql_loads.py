@@ -462,6 +462,39 @@ def test_a_watermark_that_is_not_a_timestamp_never_becomes_the_mark(
     assert [r["TransactionID"] for r in newest] == ["TRANS000003"]
 
 
+def test_a_bad_mark_an_older_loader_left_in_the_audit_log_is_passed_over(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # before the check, 'yesterday' could become the mark, and `>= 'yesterday'` finds nothing
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    first = ingest(sources, lake, config).entities[0]
+    (path,) = [
+        p
+        for p in (lake / "audit" / "load_audit").glob("*/*.parquet")
+        if "transactions" in pq.read_table(p).column("tablename").to_pylist()
+    ]
+    audit = pq.read_table(path)
+    bad = pa.array(["yesterday"] * audit.num_rows, type=audit.schema.field("watermark_after").type)
+    index = audit.schema.get_field_index("watermark_after")
+    pq.write_table(audit.set_column(index, audit.schema.field(index), bad), path)
+
+    insert(
+        sources / "emr" / "hospital_a.db",
+        "transactions",
+        [transaction_row(600, "2024-05-01 00:00:00")],
+    )
+    messages: list[str] = []
+    entity = ingest(sources, lake, config, messages=messages).entities[0]
+    assert (entity.status, entity.watermark) == ("success", "2024-05-01 00:00:00")
+    assert any(
+        "mark 'yesterday' is not a timestamp" in m and "(none: the whole table)" in m
+        for m in messages
+    )
+    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    assert "TRANS000600" in {r["TransactionID"] for r in newest}
+    assert first.watermark is not None and entity.rows_written == first.rows_written + 1
+
+
 def table_key(table: str, datasource: str) -> str:
     return {"transactions": "TransactionID", "encounters": "EncounterID"}.get(
         table, "PatientID" if datasource == "hospital_a" else "ID"

@@ -89,3 +89,10 @@ def test_run_on_a_folder_it_did_not_generate_names_its_own_flags(
     err = capsys.readouterr().err
     assert f"--sources {afile} is a file" in err and "--out" not in err
     assert kept.exists()
+    fresh = tmp_path / "fresh"
+    assert (
+        cli.main(["run", "--sources", str(fresh), "--lake", lake, "--regenerate", "--scale", "0"])
+        == 1
+    )
+    assert "--scale must be positive" in capsys.readouterr().err
+    assert kept.exists() and not fresh.exists()
