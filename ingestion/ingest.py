@@ -442,8 +442,12 @@ class _Run:
             for batch in reader.batches(since, self.settings.batch_rows):
                 if wm is not None:
                     marks = batch[wm].to_pylist()
-                    bad = values.unusable_timestamps(batch[wm]) if check_marks else set()
-                    present = [w for i, w in enumerate(marks) if w is not None and i not in bad]
+                    present = [w for w in marks if w is not None]
+                    bad_values = values.bad_marks(present) if check_marks else set()
+                    bad: set[int] = set()
+                    if bad_values:
+                        present = [w for w in present if w not in bad_values]
+                        bad = {i for i, w in enumerate(marks) if w in bad_values}
                     if present:
                         batch_high = max(present)
                         if high is None or batch_high > high:

@@ -12,7 +12,9 @@ keeps it, and read = written + rejected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -96,14 +98,12 @@ def _typed(kind: str, cleaned: str) -> str:
 _MONEY_LIMIT = 9e15
 
 
-# A date or timestamp in ISO form (2024-01-05, 2024-01-05 10:00, 2024-01-05T10:00:00.123):
-# text whose order is its time's, and on which Arrow's cast and DuckDB's agree (Arrow also
-# takes `2024-01-05 10`, which DuckDB refuses). RE2 syntax, for Arrow and DuckDB alike.
-ISO_TIME = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?$"
-
-
-def _all_iso(array: pa.Array) -> bool:
-    return bool(pc.all(pc.match_substring_regex(array, ISO_TIME)).as_py() is not False)
+# A high-water mark must be a date or timestamp in ISO form (2024-01-05, 2024-01-05 10:00,
+# 2024-01-05T10:00:00.123): text whose order is its time's.
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?", re.ASCII)
+# Arrow's cast takes a timestamp with its hour alone (2024-01-05 10, 2024-01-05T10: 13
+# characters), which DuckDB's refuses
+_HOUR_ONLY_LENGTH = 13
 
 
 def _arrow_casts(kind: str, array: pa.Array) -> bool:
@@ -116,7 +116,7 @@ def _arrow_casts(kind: str, array: pa.Array) -> bool:
                 return False
             largest = pc.max(pc.abs(numbers)).as_py()
             return largest is not None and largest < _MONEY_LIMIT
-        if not _all_iso(array):
+        if pc.any(pc.equal(pc.binary_length(array), _HOUR_ONLY_LENGTH)).as_py():
             return False
         pc.cast(array, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -201,23 +201,30 @@ def unreadable_values(
     return found
 
 
-def unusable_timestamps(array: pa.Array) -> set[int]:
-    """The indexes of the values present in ``array`` that cannot be an incremental load's
-    high-water mark: not a timestamp in ISO form (ISO_TIME) that staging reads. The source
-    compares marks as text, where `yesterday`, `infinity` or `2024-1-5` sort after the dates
-    that follow them and would hide those rows from every later load."""
-    if len(array) == 0 or array.null_count == len(array) or _arrow_casts(TIMESTAMP, array):
-        return set()
-    condition = (
-        f"(c0 is not null and (not regexp_full_match(c0, '{ISO_TIME}') "
-        f"or {_typed(TIMESTAMP, 'c0')} is null))"
-    )
-    return {int(row_index) for row_index, _ in _flagged_rows([("c0", array)], [condition])}
-
-
 def is_mark(text: str) -> bool:
-    """Whether ``text`` can be a high-water mark (see unusable_timestamps)."""
-    return not unusable_timestamps(pa.array([text], type=pa.string()))
+    """Whether ``text`` can be an incremental load's high-water mark: a date or timestamp in ISO
+    form that staging reads. The source compares marks as text, where `yesterday`, the text
+    `NULL`, `infinity` or `2024-1-5` sort after the dates that follow them and would hide
+    those rows from every later load."""
+    if not _ISO_TIME.fullmatch(text):
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:  # 2024-02-30, hour 24: staging's cast refuses them too
+        return False
+    return True
+
+
+def bad_marks(marks: Sequence[str]) -> set[str]:
+    """The values of ``marks`` above the greatest one that can be a mark (is_mark) and that
+    cannot be one: greatest first, so a batch of good marks costs one max. A bad value below
+    that mark does not matter: it is below the next load's mark too."""
+    bad: set[str] = set()
+    top = max(marks, default=None)
+    while top is not None and not is_mark(top):
+        bad.add(top)
+        top = max((mark for mark in marks if mark not in bad), default=None)
+    return bad
 
 
 def describe(values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:

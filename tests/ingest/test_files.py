@@ -14,10 +14,11 @@ import pytest
 from ingestion.ingest import format_summary
 from ingestion.sources.values import (
     CLAIM_COLUMN_KINDS,
+    bad_marks,
     column_kinds,
     describe,
+    is_mark,
     unreadable_values,
-    unusable_timestamps,
 )
 
 from .conftest import (
@@ -419,9 +420,17 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
     assert unreadable_values(["DOB"], [hour_only], {"DOB": "date"}) == {
         1: [("DOB", "1980-01-05 10")]
     }
-    # a mark must be ISO text staging reads: as text, the others sort after later dates
-    marks = ["2024-01-05 10:00:00", "infinity", "epoch", "2024-1-5", "NULL", "", None]
-    marks += ["2024-01-05T10:00:00", "2024-02-30", "2024-01-05 10:00"]
-    assert unusable_timestamps(pa.array(marks, type=pa.string())) == {1, 2, 3, 4, 5, 8}
+    # a mark must be ISO text staging reads: as text, the others sort after later dates; those
+    # above the greatest good one are found ('' sorts below it: it cannot hide a later row)
+    marks = ["2024-01-05 10:00:00", "infinity", "epoch", "2024-1-5", "NULL", ""]
+    marks += ["2024-01-05T10:00:00", "2024-02-30", "2024-01-05 10:00", "2024-01-05 10"]
+    assert bad_marks(marks) == {"infinity", "epoch", "NULL", "2024-1-5", "2024-02-30"}
+    assert [is_mark(m) for m in ("", "2024-01-05 10:00", "2024-01-05 10", "２０２４-01-05")] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert bad_marks(["2024-01-05", "2023-12-31"]) == set() == bad_marks([])
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
     assert column_kinds("cpt_csv", "claims") == {}
