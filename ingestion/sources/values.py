@@ -135,9 +135,9 @@ def _without_null_words(array: pa.Array) -> pa.Array | None:
 
 def _arrow_reads(kind: str, array: pa.Array) -> bool:
     """Whether Arrow casts every value of ``array`` as ``kind``, blank and 'null' being nulls
-    (a quick pass over a chunk whose values are all plain: Arrow's casts accept no value that
-    DuckDB's refuse, and fewer, e.g. no padding, so a chunk that fails here is looked at value
-    by value in DuckDB)."""
+    (a quick pass over a chunk whose values are all plain: Arrow's casts, with the hour-only
+    timestamps refused by their length, accept no value that DuckDB's refuse, and fewer, e.g.
+    no padding, so a chunk that fails here is looked at value by value in DuckDB)."""
     if _arrow_casts(kind, array):
         return True
     cleaned = _without_null_words(array)
