@@ -99,8 +99,11 @@ _MONEY_LIMIT = 9e15
 
 
 # A high-water mark must be a date or timestamp in ISO form (2024-01-05, 2024-01-05 10:00,
-# 2024-01-05T10:00:00.123): text whose order is its time's.
-_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?", re.ASCII)
+# 2024-01-05T10:00:00.123, with a zone as a typed column with one gives it: +00:00, Z): text
+# whose order is its time's.
+_ISO_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", re.ASCII
+)
 # Arrow's cast takes a timestamp with its hour alone (2024-01-05 10, 2024-01-05T10: 13
 # characters), which DuckDB's refuses
 _HOUR_ONLY_LENGTH = 13
@@ -219,11 +222,14 @@ def bad_marks(marks: Sequence[str]) -> set[str]:
     """The values of ``marks`` above the greatest one that can be a mark (is_mark) and that
     cannot be one: greatest first, so a batch of good marks costs one max. A bad value below
     that mark does not matter: it is below the next load's mark too."""
-    bad: set[str] = set()
     top = max(marks, default=None)
-    while top is not None and not is_mark(top):
-        bad.add(top)
-        top = max((mark for mark in marks if mark not in bad), default=None)
+    if top is None or is_mark(top):
+        return set()
+    bad: set[str] = set()
+    for mark in sorted(set(marks), reverse=True):  # at worst no value is a mark: one sort
+        if is_mark(mark):
+            break
+        bad.add(mark)
     return bad
 
 

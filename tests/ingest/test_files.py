@@ -432,5 +432,10 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
         False,
     ]
     assert bad_marks(["2024-01-05", "2023-12-31"]) == set() == bad_marks([])
+    # what a typed column with a zone gives (datetime.isoformat): a mark
+    assert is_mark("2024-01-05 10:00:00.123456+00:00") and is_mark("2024-01-05T10:00:00Z")
+    # a column of which no value is a mark: every value, found in one pass
+    us_dates = [f"{m:02d}/{d:02d}/2024 10:00:00" for m in range(1, 13) for d in range(1, 29)]
+    assert bad_marks(us_dates * 50) == set(us_dates)
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
     assert column_kinds("cpt_csv", "claims") == {}
