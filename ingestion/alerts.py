@@ -83,7 +83,9 @@ def default_state_file(warehouse: Path) -> Path:
     return warehouse.parent / STATE_FILE_NAME
 
 
-def _check_hospitals(con: duckdb.DuckDBPyConnection, hospitals: Sequence[str]) -> None:
+def _check_hospitals(
+    con: duckdb.DuckDBPyConnection, hospitals: Sequence[str], warehouse: Path
+) -> None:
     """A --hospital the warehouse does not know is an error, not a quiet "0 alerts"."""
     try:
         known = {
@@ -95,8 +97,8 @@ def _check_hospitals(con: duckdb.DuckDBPyConnection, hospitals: Sequence[str]) -
         }
     except duckdb.CatalogException as exc:
         raise AlertsError(
-            "marts.dim_department (the warehouse's hospitals, for --hospital) not found: run "
-            "`rcm build` (or `make demo`) to build it"
+            f"marts.dim_department (the warehouse's hospitals, for --hospital) not found in "
+            f"{warehouse}: run `rcm build` (or `make demo`) to build it"
         ) from exc
     unknown = sorted(set(hospitals) - known)
     if unknown:
@@ -144,7 +146,7 @@ def read_alerts(
         ) from exc
     try:
         if hospitals:
-            _check_hospitals(con, hospitals)
+            _check_hospitals(con, hospitals, warehouse)
         rows = con.execute(sql, params).fetchall()
     except duckdb.CatalogException as exc:
         raise AlertsError(

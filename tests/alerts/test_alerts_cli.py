@@ -69,6 +69,17 @@ def test_an_unknown_hospital_is_an_error_and_a_quiet_one_is_not(
     # a hospital of the warehouse that has no alert: no alert, and no error
     assert run(monkeypatch, warehouse, "--hospital", "hospital_c") == 0
     assert "0 alert(s)" in capsys.readouterr().out
+    # a warehouse without its hospitals is named, with what to run
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table marts.dim_department")
+    assert run(monkeypatch, warehouse, "--hospital", "hospital_a") == 1
+    err = capsys.readouterr().err
+    assert (
+        f"marts.dim_department (the warehouse's hospitals, for --hospital) not found in {warehouse}"
+        in err
+    )
 
 
 def test_post_sends_text_and_alert_list_then_nothing_twice(
