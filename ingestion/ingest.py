@@ -177,6 +177,80 @@ def _reject_unreadable(
     return [column.filter(keep) for column in columns], kept_lines
 
 
+@dataclass
+class _Marks:
+    """The watermark side of an incremental load of an EMR table, batch by batch: the new
+    high-water mark and the rows at it, the rows whose watermark cannot be a mark (values.py:
+    with ``check``), and which rows of a batch an earlier load already read (``known``: the
+    digests of the boundary of the load that set ``since``)."""
+
+    since: str | None
+    known: set[bytes]
+    check: bool
+    high: str | None = None
+    at_high: list[tuple[str | None, ...]] = field(default_factory=list)
+    # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
+    # digests go with the boundary and later loads skip them until they change
+    unmarked: list[bytes] = field(default_factory=list)
+    already_loaded: int = 0
+    already_read_unmarked: int = 0
+    new_unmarked: int = 0
+
+    def __post_init__(self) -> None:
+        self.high = self.since
+
+    def read(self, batch: list[pa.Array], wm: int) -> set[int]:
+        """Note a batch's watermarks (column ``wm``); the indexes of its rows to skip."""
+        marks = batch[wm].to_pylist()
+        present = [w for w in marks if w is not None]
+        bad_values = values.bad_marks(present) if self.check else set()
+        bad: set[int] = set()
+        if bad_values:
+            present = [w for w in present if w not in bad_values]
+            bad = {i for i, w in enumerate(marks) if w in bad_values}
+        if present:
+            batch_high = max(present)
+            if self.high is None or batch_high > self.high:
+                self.high, self.at_high = batch_high, []
+            if batch_high == self.high:
+                self.at_high.extend(
+                    _batch_row(batch, i) for i, w in enumerate(marks) if w == self.high
+                )
+        digests = {i: row_digest(_batch_row(batch, i)) for i in bad}
+        self.unmarked.extend(digests.values())
+        drop: set[int] = set()
+        if self.since is not None and self.known:
+            drop = {
+                i
+                for i, w in enumerate(marks)
+                if w == self.since and row_digest(_batch_row(batch, i)) in self.known
+            }
+            self.already_loaded += len(drop)
+        seen = {i for i, digest in digests.items() if digest in self.known}
+        self.already_read_unmarked += len(seen)
+        self.new_unmarked += len(bad) - len(seen)
+        return drop | seen
+
+    def boundary(self) -> list[bytes]:
+        return [row_digest(row) for row in self.at_high] + self.unmarked
+
+    def messages(self, entity: EntityConfig) -> list[str]:
+        said = []
+        if self.already_loaded:
+            said.append(
+                f"  {entity.name}: {self.already_loaded:,} row(s) at the watermark "
+                f"{self.since!r} were read by an earlier load and are skipped"
+            )
+        if self.new_unmarked or self.already_read_unmarked:
+            said.append(
+                f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
+                f"have a {entity.watermark} that is not a timestamp, so they do not move the "
+                f"watermark; {self.already_read_unmarked:,} of them were read by an earlier "
+                "load and are skipped until they change"
+            )
+        return said
+
+
 def select_entities(config: LoadConfig, only: Sequence[str]) -> list[EntityConfig]:
     """Active entities, or those named by ``--only`` (which must exist and be active)."""
     if not only:
@@ -394,9 +468,7 @@ class _Run:
         # ('yesterday', the text 'NULL', '2024-1-5') would, compared as text, sort after the
         # dates that follow it and hide their rows (the typed watermarks of values.py only:
         # another may be a number)
-        check_marks = incremental and values.TIMESTAMP in {
-            kind for name, kind in kinds.items() if name.lower() == (entity.watermark or "").lower()
-        }
+        check_marks = incremental and values.kind_of(kinds, entity.watermark) == values.TIMESTAMP
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
         since = before if incremental else None
@@ -431,67 +503,24 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        high = since
-        at_high: list[tuple[str | None, ...]] = []
-        # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so
-        # their digests go with the boundary and later loads skip them until they change
-        unmarked: list[bytes] = []
-        already_loaded = already_read_unmarked = new_unmarked = 0
+        tracker = _Marks(since, known, check_marks)
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
                 if wm is not None:
-                    marks = batch[wm].to_pylist()
-                    present = [w for w in marks if w is not None]
-                    bad_values = values.bad_marks(present) if check_marks else set()
-                    bad: set[int] = set()
-                    if bad_values:
-                        present = [w for w in present if w not in bad_values]
-                        bad = {i for i, w in enumerate(marks) if w in bad_values}
-                    if present:
-                        batch_high = max(present)
-                        if high is None or batch_high > high:
-                            high, at_high = batch_high, []
-                        if batch_high == high:
-                            at_high.extend(
-                                _batch_row(batch, i) for i, w in enumerate(marks) if w == high
-                            )
-                    digests = {i: row_digest(_batch_row(batch, i)) for i in bad}
-                    unmarked.extend(digests.values())
-                    drop: set[int] = set()
-                    if since is not None and known:
-                        drop = {
-                            i
-                            for i, w in enumerate(marks)
-                            if w == since and row_digest(_batch_row(batch, i)) in known
-                        }
-                        already_loaded += len(drop)
-                    seen = {i for i, digest in digests.items() if digest in known}
-                    already_read_unmarked += len(seen)
-                    new_unmarked += len(bad) - len(seen)
-                    drop |= seen
+                    drop = tracker.read(batch, wm)
                     if drop:
-                        keep = pa.array([i not in drop for i in range(len(marks))])
+                        keep = pa.array([i not in drop for i in range(len(batch[0]))])
                         batch = [column.filter(keep) for column in batch]
                 manifest.rows_read += len(batch[0])
                 if not incremental:
                     content.update(json.dumps([column.to_pylist() for column in batch]).encode())
                 batch, _ = _reject_unreadable(writer, reader.columns, batch, None, kinds, describe)
                 writer.write(batch, None)
-            manifest.watermark_after = high
-            writer.boundary = [row_digest(row) for row in at_high] + unmarked
-            if already_loaded:
-                self.progress(
-                    f"  {entity.name}: {already_loaded:,} row(s) at the watermark {since!r} "
-                    "were read by an earlier load and are skipped"
-                )
-            if new_unmarked or already_read_unmarked:
-                self.progress(
-                    f"  {entity.name}: {new_unmarked + already_read_unmarked:,} row(s) have a "
-                    f"{entity.watermark} that is not a timestamp, so they do not move the "
-                    f"watermark; {already_read_unmarked:,} of them were read by an earlier load "
-                    "and are skipped until they change"
-                )
+            manifest.watermark_after = tracker.high
+            writer.boundary = tracker.boundary()
+            for message in tracker.messages(entity):
+                self.progress(message)
             if not incremental:
                 manifest.content_sha256 = content.hexdigest()
                 unchanged = self._unchanged(entity, manifest.content_sha256)

@@ -153,6 +153,11 @@ def _kinds_by_lower_name(kinds: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): kind for name, kind in kinds.items()}
 
 
+def kind_of(kinds: Mapping[str, str], column: str | None) -> str | None:
+    """The kind of ``column`` in ``kinds``, matched as staging matches names; None if untyped."""
+    return None if column is None else _kinds_by_lower_name(kinds).get(column.lower())
+
+
 def _flagged_rows(checked: Sequence[tuple[str, pa.Array]], conditions: Sequence[str]) -> list[Any]:
     """(row index, [condition i holds, ...]) of the rows of the arrays where any holds, in
     DuckDB; the arrays are columns c0, c1, ... of the chunk the conditions name."""
