@@ -63,7 +63,8 @@ def new_load_id(now: datetime | None = None) -> str:
 
 
 def to_text(value: object) -> str | None:
-    """The lossless text of a source value (``None`` stays ``None``)."""
+    """The lossless text of a source value (``None`` stays ``None``; a timestamp with a zone
+    gives the same instant in UTC, ``+00:00``)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -71,6 +72,10 @@ def to_text(value: object) -> str | None:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, datetime):
+        if value.utcoffset() is not None:
+            # a zoned timestamp (timestamptz, datetimeoffset) comes in the session's or the
+            # row's own offset; staging's cast drops an offset, so it is written in UTC
+            value = value.astimezone(UTC)
         return value.isoformat(sep=" ")
     if isinstance(value, date | time):
         return value.isoformat()

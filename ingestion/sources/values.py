@@ -107,6 +107,8 @@ _ISO_TIME = re.compile(
 # Arrow's cast takes a timestamp with its hour alone (2024-01-05 10, 2024-01-05T10: 13
 # characters), which DuckDB's refuses
 _HOUR_ONLY_LENGTH = 13
+_DATE_LENGTH = 10
+_ZONE_SAMPLE = 100
 
 
 def _arrow_casts(kind: str, array: pa.Array) -> bool:
@@ -121,9 +123,33 @@ def _arrow_casts(kind: str, array: pa.Array) -> bool:
             return largest is not None and largest < _MONEY_LIMIT
         if pc.any(pc.equal(pc.binary_length(array), _HOUR_ONLY_LENGTH)).as_py():
             return False
+        if _looks_zoned(array):
+            return _arrow_casts_zoned(array)
         pc.cast(array, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return False
+    return True
+
+
+def _looks_zoned(array: pa.Array) -> bool:
+    """Whether the first value of ``array`` that is not null has a zone after its date (a
+    failed cast costs as much as one that succeeds: the chunk is cast one way, not tried)."""
+    for value in array.slice(0, _ZONE_SAMPLE).to_pylist():
+        if value:
+            return any(mark in value[_DATE_LENGTH:] for mark in "Zz+-")
+    return False
+
+
+def _arrow_casts_zoned(array: pa.Array) -> bool:
+    """Whether Arrow casts every value of ``array`` as a timestamp with a zone (+00:00, Z: what
+    ingest writes for a typed column with one). Arrow casts such text only to a zoned type, and
+    takes an hour alone before the zone (2024-01-05 10+00:00), which DuckDB refuses: every
+    value longer than a date must have its minutes' colon at 13."""
+    longer = pc.greater(pc.utf8_length(array), _DATE_LENGTH)
+    colon = pc.equal(pc.utf8_slice_codeunits(array, _HOUR_ONLY_LENGTH, _HOUR_ONLY_LENGTH + 1), ":")
+    if not pc.all(pc.or_(pc.invert(longer), colon)).as_py():
+        return False
+    pc.cast(array, pa.timestamp("us", "UTC"))
     return True
 
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -154,6 +154,56 @@ def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> 
     assert third.entities[0].status == "no_change"
     assert not [line for line in said if "no index" in line], said
     assert read_audit(lake)[-1]["watermark_after"] == "2024-02-01 00:00:00"
+
+
+def test_zoned_timestamps_land_in_utc_across_a_clock_change(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A timestamptz column read in a New York session comes with the offset of each row's
+    local time. Across the autumn clock change that local time runs backwards, and staging's
+    cast drops an offset: Bronze holds the instants in UTC, so versions keep their order and
+    the watermark compares as an instant."""
+    base, _, _ = postgres_url.rpartition("/")
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS emr_zoned")
+        conn.execute("CREATE DATABASE emr_zoned")
+        conn.execute("ALTER DATABASE emr_zoned SET timezone TO 'America/New_York'")
+    url = f"{base}/emr_zoned"
+    types = {"Amount": "double precision", "PaidAmount": "double precision"}
+    types |= {"ModifiedDate": "timestamptz", "InsertDate": "timestamptz"}
+    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
+        conn.execute(f"CREATE TABLE transactions ({columns})")
+    # 01:30 EDT (-04:00), then 01:10 EST (-05:00): 05:30 and 06:10 UTC
+    instants = [datetime(2024, 11, 3, 5, 30, tzinfo=UTC), datetime(2024, 11, 3, 6, 10, tzinfo=UTC)]
+    rows = [transaction_row(i, when) for i, when in enumerate(instants)]
+    for row in rows:
+        row["InsertDate"] = instants[0]
+    _insert(url, rows)
+
+    sources, lake = tmp_path / "sources", tmp_path / "lake"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    env = {"RCM_EMR_HOSPITAL_A_URL": url}
+    first = ingest(sources, lake, config, env=env)
+    assert first.ok, first.failed
+    assert first.entities[0].rows_rejected == 0
+    bronze = read_bronze(lake, "hospital_a", "transactions").to_pylist()
+    texts = [r["ModifiedDate"] for r in sorted(bronze, key=lambda r: r["TransactionID"])]
+    assert texts == ["2024-11-03 05:30:00+00:00", "2024-11-03 06:10:00+00:00"]
+    assert first.entities[0].watermark == texts[1]
+    with duckdb.connect() as con:  # staging's cast: the later instant stays the later time
+        cast = [con.execute("select cast(? as timestamp)", [t]).fetchone() for t in texts]
+    assert cast == [(when.replace(tzinfo=None),) for when in instants]
+
+    # 01:20 EST comes after the mark as an instant (06:20 UTC), though not as local time
+    _insert(url, [transaction_row(9, datetime(2024, 11, 3, 6, 20, tzinfo=UTC))])
+    second = ingest(sources, lake, config, env=env)
+    assert second.entities[0].rows_written == 1
+    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    assert [r["ModifiedDate"] for r in newest] == ["2024-11-03 06:20:00+00:00"]
 
 
 def test_end_to_end_with_postgresql_emr_databases(
