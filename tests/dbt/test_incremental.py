@@ -449,3 +449,86 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     assert full.returncode == 0, full.stdout[-3000:]
     differences = table_differences(warehouse, rebuilt)
     assert not differences, f"incremental and full rebuild differ: {differences}"
+
+
+def _latest_bronze_claim(lake: Path, claim_id: str) -> tuple[list[str], dict[str, object]]:
+    bronze = duckdb.connect().execute(
+        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
+        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
+        f" hive_partitioning = false) where trim(ClaimID) = ? order by _ingested_at desc limit 1",
+        [claim_id],
+    )
+    columns = [d[0] for d in bronze.description]
+    row = dict(zip(columns, bronze.fetchone() or (), strict=True))
+    assert row, f"claim {claim_id} is not in Bronze"
+    return columns, row
+
+
+def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A claims file gives a clean claim a new version with status `Appealed` and another one
+    `paid`. Neither has a KPI outcome: before the rule unknown_claim_status, the status history
+    got a null outcome and every later build failed its not-null test, a corrected version
+    included. The versions go to quarantine, the build passes, and the claims keep their last
+    clean version; a later version with a known status is then their current one."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    target = str(tmp_path / "target")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute(
+            "select source_claim_id, claim_status from cdm.int_claims_conformed "
+            "where source_system = 'hospital_a' order by claim_id limit 2"
+        ).fetchall()
+    assert len(found) == 2, "hospital A has fewer than two clean claims"
+    landing = tmp_path / "sources" / "landing" / "claims"
+    landing.mkdir(parents=True)
+
+    def land(name: str, statuses: list[str], modified: str) -> subprocess.CompletedProcess[str]:
+        with (landing / name).open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            for i, ((claim_id, _), status) in enumerate(zip(found, statuses, strict=True)):
+                columns, row = _latest_bronze_claim(lake, str(claim_id))
+                row |= {"ClaimStatus": status, "ModifiedDate": modified}
+                if i == 0:
+                    writer.writerow(columns)
+                writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        ingest = _rcm_on(
+            warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake",
+            str(lake), "--only", "hospital_a.claims",
+        )  # fmt: skip
+        assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+        return _rcm_on(warehouse, lake, "build", "--target-path", target)
+
+    def current() -> list[tuple[object, ...]]:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(
+                "select current_claim_status from marts.fct_claims where claim_id in (?, ?) "
+                "order by claim_id",
+                [f"hospital_a:{claim_id}" for claim_id, _ in found],
+            ).fetchall()
+
+    build = land("hospital1_claim_data_2025_02_01.csv", ["Appealed", "paid"], "2025-02-01 09:00:00")
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantined = con.execute(
+            "select source_claim_id, claim_status, failed_rules "
+            "from quarantine.int_claim_versions_quarantined where source_claim_id in (?, ?) "
+            "order by claim_id",
+            [claim_id for claim_id, _ in found],
+        ).fetchall()
+        unknown_outcomes = con.execute(
+            "select count(*) from cdm.int_claim_status_history where kpi_outcome is null"
+        ).fetchone()
+    assert quarantined == [
+        (found[0][0], "Appealed", "unknown_claim_status"),
+        (found[1][0], "paid", "unknown_claim_status"),
+    ]
+    assert unknown_outcomes == (0,)
+    assert current() == [(status,) for _, status in found]
+
+    fixed = land("hospital1_claim_data_2025_02_02.csv", ["Denied", "Paid"], "2025-02-02 09:00:00")
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert current() == [("Denied",), ("Paid",)]

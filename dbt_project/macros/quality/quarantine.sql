@@ -28,13 +28,25 @@
 {%- endmacro %}
 
 
+{#- A claim version whose status is missing or not one of the seed claim_status_outcomes
+    (`Appealed`, `paid`) has no KPI outcome: quarantined, it stays out of the status history
+    and the facts, and the claim's latest version that passes is used instead. -#}
 {% macro claim_quarantine_rules() -%}
+    {%- set statuses = "'" ~ known_claim_statuses() | join("', '") ~ "'" %}
     {{ return([
         ('missing_claim_id', 'source_claim_id is null'),
         ('missing_transaction_id', 'source_transaction_id is null'),
         ('missing_patient_id', 'source_patient_id is null'),
         ('missing_service_date', 'service_date is null'),
+        ('unknown_claim_status', "coalesce(claim_status, '') not in (" ~ statuses ~ ")"),
     ]) }}
+{%- endmacro %}
+
+
+{#- The statuses of the seed claim_status_outcomes (the singular test
+    assert_claim_status_rule_matches_seed keeps the two the same). -#}
+{% macro known_claim_statuses() -%}
+    {{ return(['Pending', 'Approved', 'Paid', 'Denied', 'Rejected']) }}
 {%- endmacro %}
 
 
