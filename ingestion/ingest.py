@@ -120,6 +120,8 @@ class IngestResult:
     entities: list[EntityResult]
     recovered: list[AuditRecord]
     seconds: float
+    # landing files that no entity of the config would load (landing_dir/name)
+    unmatched_files: tuple[str, ...] = ()
 
     @property
     def failed(self) -> list[EntityResult]:
@@ -796,6 +798,46 @@ def _check_sources_folder(settings: IngestSettings, entities: Sequence[EntityCon
         )
 
 
+def unmatched_landing_files(
+    sources: Path, config: LoadConfig, entities: Sequence[EntityConfig]
+) -> list[str]:
+    """The files in the landing folders of ``entities`` whose name matches the file_pattern
+    of no entity of ``config`` (active or not: each folder may be shared, as landing/claims
+    is by both hospitals), as ``landing_dir/name``: such a file is never loaded."""
+    unmatched: list[str] = []
+    folders = sorted({e.landing_dir for e in entities if e.landing_dir is not None})
+    for folder in folders:
+        path = sources / folder
+        if not path.is_dir():
+            continue  # the entity's own load says so
+        readers = [e for e in config.entities if e.landing_dir == folder]
+        unmatched.extend(
+            f"{folder}/{file.name}"
+            for file in sorted(path.iterdir())
+            if file.is_file()
+            and not file.name.startswith(".")
+            and not any(e.matches(file.name) for e in readers)
+        )
+    return unmatched
+
+
+def _unmatched_message(unmatched: Sequence[str], config: LoadConfig) -> str:
+    folders = {name.rpartition("/")[0] for name in unmatched}
+    patterns = "; ".join(
+        f"{e.name}: {e.file_pattern}"
+        for e in config.entities
+        if e.file_pattern is not None and e.landing_dir in folders
+    )
+    shown = ", ".join(unmatched[:5]) + (
+        f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+    )
+    return (
+        f"{len(unmatched)} landing file(s) match no entity's file_pattern and are not loaded: "
+        f"{shown}. Rename them to match ({patterns}), or add an entity for them to "
+        f"{config.path}"
+    )
+
+
 def run_ingest(settings: IngestSettings) -> IngestResult:
     """Recover, then load every selected entity; never raises for a failing entity.
 
@@ -817,6 +859,9 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
         + (f" ({workers} workers)" if workers > 1 else "")
     )
     recovered = recover(lake, config.entities, audit, run_id, run.progress)
+    unmatched = unmatched_landing_files(settings.sources, config, entities)
+    if unmatched:
+        run.progress(f"warning: {_unmatched_message(unmatched, config)}")
     by_name: dict[str, EntityResult] = {}
     try:
         if workers == 1:
@@ -849,7 +894,7 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
         run.close()
     results = [by_name[e.name] for e in entities]
     seconds = (datetime.now(UTC) - started).total_seconds()
-    return IngestResult(run_id, lake.uri, results, recovered, seconds)
+    return IngestResult(run_id, lake.uri, results, recovered, seconds, tuple(unmatched))
 
 
 def format_summary(result: IngestResult) -> str:
@@ -875,6 +920,13 @@ def format_summary(result: IngestResult) -> str:
         lines.append(f"recovered {len(result.recovered)} load(s) that had no audit row")
     for failed in result.failed:
         lines.append(f"FAILED {failed.entity}: {failed.error}")
+    if result.unmatched_files:
+        lines.append(
+            f"NOT LOADED: {len(result.unmatched_files)} landing file(s) match no entity's "
+            f"file_pattern: {', '.join(result.unmatched_files[:5])}"
+            + (" ..." if len(result.unmatched_files) > 5 else "")
+            + " (see the warning above)"
+        )
     lines.append(f"lake: {result.lake_uri}  audit: {AUDIT_ROOT}/run_id={result.run_id}/")
     if result.rows_rejected:
         lines.append(

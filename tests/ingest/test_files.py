@@ -74,6 +74,28 @@ def test_claims_files_are_loaded_per_hospital_and_moved(
     assert all(len(r["content_sha256"]) == 64 for r in audit)
 
 
+def test_a_landing_file_no_entity_would_load_is_named_with_the_patterns(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a hand-fixed file saved under a name outside the pattern used to sit in landing/ with
+    # only "no new file" said; a hidden file (an editor's) is not a landing file
+    landing = sources / "landing" / "claims"
+    misnamed = landing / "hospital1_claim_data_2024_01_fix.csv"
+    shutil.copyfile(next(landing.glob("hospital1_*.csv")), misnamed)
+    (landing / ".hospital1_claim_data_2024_01.csv.swp").write_text("")
+    config = write_config(tmp_path / "c.csv", CLAIMS)
+    said: list[str] = []
+    result = ingest(sources, lake, config, messages=said, only=("hospital_b.claims",))
+    assert result.ok
+    # hospital A's files are its own, though only hospital B was asked for
+    assert result.unmatched_files == ("landing/claims/hospital1_claim_data_2024_01_fix.csv",)
+    warning = next(line for line in said if line.startswith("warning:"))
+    assert "hospital1_claim_data_2024_01_fix.csv" in warning
+    assert r"hospital_a.claims: hospital1_claim_data(_\d{4}" in warning, warning
+    assert "NOT LOADED: 1 landing file(s)" in format_summary(result)
+    assert misnamed.exists()
+
+
 def test_relanded_file_is_detected_and_not_loaded_twice(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
