@@ -10,6 +10,7 @@ published but not audited.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -74,8 +75,10 @@ def to_text(value: object) -> str | None:
     if isinstance(value, datetime):
         if value.utcoffset() is not None:
             # a zoned timestamp (timestamptz, datetimeoffset) comes in the session's or the
-            # row's own offset; staging's cast drops an offset, so it is written in UTC
-            value = value.astimezone(UTC)
+            # row's own offset; staging's cast drops an offset, so it is written in UTC (a
+            # value whose instant is past year 9999 keeps its own offset)
+            with contextlib.suppress(OverflowError):
+                value = value.astimezone(UTC)
         return value.isoformat(sep=" ")
     if isinstance(value, date | time):
         return value.isoformat()

@@ -426,7 +426,8 @@ class _Run:
             raise SourceUnavailableError(self._down[url])
         if url not in self._engines:
             try:
-                engine = connect(url, database)
+                from_env = bool(self.env.get(emr_url_variable(database)))
+                engine = connect(url, database, from_env=from_env)
                 with engine.connect():
                     pass
             except SourceUnavailableError as exc:
@@ -808,14 +809,15 @@ def unmatched_landing_files(
     folders = sorted({e.landing_dir for e in entities if e.landing_dir is not None})
     for folder in folders:
         path = sources / folder
-        if not path.is_dir():
-            continue  # the entity's own load says so
         readers = [e for e in config.entities if e.landing_dir == folder]
+        try:
+            files = sorted(f for f in path.iterdir() if f.is_file())
+        except OSError:
+            continue  # missing or unreadable: the entity's own load says so
         unmatched.extend(
             f"{folder}/{file.name}"
-            for file in sorted(path.iterdir())
-            if file.is_file()
-            and not file.name.startswith(".")
+            for file in files
+            if not file.name.startswith((".", "~$"))
             and not any(e.matches(file.name) for e in readers)
         )
     return unmatched

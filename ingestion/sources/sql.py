@@ -44,8 +44,9 @@ def describe(engine: Engine) -> str:
     return safe_url(str(url))
 
 
-def connect(url: str, database: str) -> Engine:
-    """An engine for ``url``; a SQLite file must exist and is opened read-only."""
+def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
+    """An engine for ``url``; a SQLite file must exist and is opened read-only. ``from_env``:
+    the URL is the one the environment variable of ``database`` set."""
     try:
         parsed = make_url(url)
     except (SQLAlchemyError, ValueError) as exc:
@@ -58,9 +59,15 @@ def connect(url: str, database: str) -> Engine:
             return sa.create_engine(url)
         path = Path(name)
         if not path.is_file():
+            variable = emr_url_variable(database)
+            advice = (
+                f"fix the path in {variable}, or unset it to read <sources>/emr/{database}.db"
+                if from_env
+                else f"run `rcm generate --out <sources>` or set {variable}"
+            )
+            origin = f" (from {variable})" if from_env else ""
             raise SourceUnavailableError(
-                f"EMR database {database}: SQLite file {path} does not exist; run "
-                f"`rcm generate --out <sources>` or set {emr_url_variable(database)}"
+                f"EMR database {database}: SQLite file {path}{origin} does not exist; {advice}"
             )
         return sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
     connect_args: dict[str, object] = {}

@@ -117,6 +117,25 @@ def test_a_missing_sources_folder_is_one_error_before_anything_loads(
     assert read_bronze(lake, "hospital_a", "patients").num_rows > 0
 
 
+def test_a_missing_sqlite_file_named_by_the_environment_says_so(
+    sources: Path,
+    lake: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the advice to "set RCM_EMR_HOSPITAL_A_URL" repeated what the user had done
+    missing = tmp_path / "nope" / "hospital_a.db"
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_A_URL", f"sqlite:///{missing}")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.patients"])
+    assert run(sources, lake, "--config", str(config)) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"SQLite file {missing} (from RCM_EMR_HOSPITAL_A_URL) does not exist; fix the path in "
+        "RCM_EMR_HOSPITAL_A_URL, or unset it to read <sources>/emr/hospital_a.db"
+    ) in out, out
+
+
 def test_missing_database_fails_that_source_only(
     sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,7 +143,7 @@ def test_missing_database_fails_that_source_only(
     config = write_config(tmp_path / "c.csv", [*SQL_ENTITIES, "codesets.cpt_codes"])
     assert run(sources, lake, "--config", str(config)) == 1
     captured = capsys.readouterr()
-    assert "hospital_b.db does not exist" in captured.out
+    assert "hospital_b.db does not exist; run `rcm generate --out <sources>`" in captured.out
     assert "5 entity(ies) failed" in captured.err
     for table in ("departments", "encounters", "patients", "providers", "transactions"):
         assert read_bronze(lake, "hospital_a", table).num_rows > 0

@@ -461,6 +461,7 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
     us_dates = [f"{m:02d}/{d:02d}/2024 10:00:00" for m in range(1, 13) for d in range(1, 29)]
     assert bad_marks(us_dates * 50) == set(us_dates)
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
+    assert column_kinds("cpt_csv", "claims") == {}
 
 
 def test_zoned_timestamps_take_the_quick_pass_and_an_hour_alone_does_not() -> None:
@@ -475,4 +476,3 @@ def test_zoned_timestamps_take_the_quick_pass_and_an_hour_alone_does_not() -> No
         assert not _arrow_reads("timestamp", values)
         found = unreadable_values(["ModifiedDate"], [values], {"ModifiedDate": "timestamp"})
         assert found == {1: [("ModifiedDate", hour_only)]}
-    assert column_kinds("cpt_csv", "claims") == {}
