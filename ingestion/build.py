@@ -50,6 +50,8 @@ class NodeResult:
     message: str
     failures: int | None
     tags: tuple[str, ...] = ()
+    # a failing or warning test's compiled query (the rows it found), for failing_rows()
+    compiled_sql: str = ""
 
     @property
     def is_failure(self) -> bool:
@@ -80,6 +82,8 @@ class BuildResult:
     skipped_unit_tests: bool = False
     # the tables rewritten after the build to drop their deleted rows (ingestion/compaction.py)
     compacted: tuple[compaction.Compacted, ...] = ()
+    # the first rows each failing or warning test found (failing_rows), by unique_id
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -167,16 +171,57 @@ def _release_duckdb() -> None:
 
 def _node_result(result: Any) -> NodeResult:
     node = result.node
+    status = str(result.status)
+    found_rows = str(node.resource_type) == "test" and status in ("fail", "warn")
     return NodeResult(
         unique_id=str(node.unique_id),
         resource_type=str(node.resource_type),
         name=str(node.name),
-        status=str(result.status),
+        status=status,
         execution_time=float(result.execution_time or 0.0),
         message=str(result.message or ""),
         failures=result.failures,
         tags=tuple(str(tag) for tag in (getattr(node, "tags", None) or ())),
+        compiled_sql=str(getattr(node, "compiled_code", None) or "") if found_rows else "",
     )
+
+
+# rows of a failing or warning test shown in the summary, and the characters of each
+EXAMPLE_ROWS = 5
+_EXAMPLE_WIDTH = 160
+
+
+def failing_rows(result: BuildResult, warehouse: Path) -> dict[str, tuple[str, ...]]:
+    """The first rows that each failing or warning test of ``result`` found (its column and
+    value, key, ...), read again from the local DuckDB warehouse: dbt's summary gives only
+    their number. A test whose query cannot run again here is left out."""
+    tests = [node for node in result.nodes if node.compiled_sql]
+    if not tests or not warehouse.is_file():
+        return {}
+    examples: dict[str, tuple[str, ...]] = {}
+    try:
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        for node in tests:
+            try:
+                cursor = connection.execute(
+                    f"select * from ({node.compiled_sql}) as found limit {EXAMPLE_ROWS}"
+                )
+                names = [column[0] for column in cursor.description or ()]
+                rows = cursor.fetchall()
+            except duckdb.Error:
+                continue
+            examples[node.unique_id] = tuple(
+                ", ".join(f"{name}={value!r}" for name, value in zip(names, row, strict=True))[
+                    :_EXAMPLE_WIDTH
+                ]
+                for row in rows
+            )
+    finally:
+        connection.close()
+    return examples
 
 
 def run_build(
@@ -376,6 +421,8 @@ def build_unless_up_to_date(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
         )
     warehouse = build_state.local_warehouse(target)
+    if warehouse is not None:
+        result = dataclasses.replace(result, examples=failing_rows(result, warehouse))
     if warehouse is not None and result.exit_code == 0:
         # before remember(): the record holds the warehouse file as the build leaves it
         try:
@@ -457,6 +504,14 @@ def failure_hints(result: BuildResult) -> list[str]:
     return [hint for needle, hint in FAILURE_HINTS if any(needle in text for text in texts)]
 
 
+def _example_lines(result: BuildResult, node: NodeResult) -> list[str]:
+    rows = result.examples.get(node.unique_id, ())
+    lines = [f"          {row}" for row in rows]
+    if len(rows) == EXAMPLE_ROWS:
+        lines.append(f"          ... (the first {len(rows)}; target/compiled has the test's query)")
+    return lines
+
+
 def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
     """A one-screen summary of a build."""
     lines = ["", "dbt build summary", "-----------------"]
@@ -496,10 +551,12 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
         lines.append(f"warnings ({len(result.warnings)}):")
         for node in result.warnings:
             lines.append(f"  WARN  {node.name}: {node.message}")
+            lines += _example_lines(result, node)
     if result.failures:
         lines.append(f"failures ({len(result.failures)}):")
         for node in result.failures:
             lines.append(f"  {node.status.upper()}  {node.name}: {node.message}")
+            lines += _example_lines(result, node)
     if result.exception:
         lines.append(f"dbt error: {result.exception}")
     lines += [f"what to do: {hint}" for hint in failure_hints(result)]
@@ -565,6 +622,14 @@ def _docs_command(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"rcm docs: {problem}")
         return 1
+    warehouse = build_state.local_warehouse(args.target)
+    if warehouse is not None and not warehouse.is_file():
+        # dbt would make an empty warehouse and a site with no tables' columns or row counts
+        print(
+            f"rcm docs: warning: no warehouse at {warehouse}: the site shows the project "
+            "(models, lineage, descriptions) but no table's columns or row counts; run "
+            "`rcm build` first, or set RCM_WAREHOUSE_PATH to the warehouse you built"
+        )
     try:
         html = run_docs(target=args.target, target_path=args.target_path)
     except RuntimeError as error:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from rcm_dbt_e2e import Pipeline
 
 from ingestion.build import run_docs
@@ -13,3 +18,18 @@ def test_static_docs_site(pipeline: Pipeline) -> None:
     text = html.read_text()
     assert "fct_transactions" in text
     assert "rcm_finance_dashboard" in text
+
+
+def test_docs_without_a_warehouse_say_what_the_site_lacks(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # it used to succeed quietly, leaving an empty warehouse file and a site with no columns
+    missing = tmp_path / "never_built" / "rcm.duckdb"
+    env = dict(os.environ, RCM_WAREHOUSE_PATH=str(missing), RCM_LAKE_DIR=str(pipeline.lake))
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestion.cli", "docs", "--target-path", str(tmp_path / "t")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"rcm docs: warning: no warehouse at {missing}" in done.stdout, done.stdout[-2000:]
+    assert "run `rcm build` first" in done.stdout

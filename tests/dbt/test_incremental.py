@@ -512,6 +512,10 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
 
     build = land("hospital1_claim_data_2025_02_01.csv", ["Appealed", "paid"], "2025-02-01 09:00:00")
     assert build.returncode == 0, build.stdout[-3000:]
+    # staging's accepted-values test warns, and the summary shows the values it found
+    summary = build.stdout[build.stdout.index("dbt build summary") :]
+    for status in ("Appealed", "paid"):
+        assert f"column_name='claim_status', value_field='{status}', n_records=1" in summary
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantined = con.execute(
             "select source_claim_id, claim_status, failed_rules "
@@ -532,3 +536,12 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
     fixed = land("hospital1_claim_data_2025_02_02.csv", ["Denied", "Paid"], "2025-02-02 09:00:00")
     assert fixed.returncode == 0, fixed.stdout[-3000:]
     assert current() == [("Denied",), ("Paid",)]
+
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(warehouse, rebuilt)
+    full = _rcm_on(
+        rebuilt, lake, "build", "--full-refresh", "--target-path", str(tmp_path / "target_full")
+    )
+    assert full.returncode == 0, full.stdout[-3000:]
+    differences = table_differences(warehouse, rebuilt)
+    assert not differences, f"incremental and full rebuild differ: {differences}"
