@@ -20,6 +20,7 @@ import pandas as pd
 
 from dashboard import kpis
 from ingestion.alerts import read_alerts
+from ingestion.build_state import not_a_warehouse
 
 WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,11 @@ def check_warehouse(path: Path) -> WarehouseStatus:
             path,
             f"No warehouse at `{path}`. Run `make demo` to generate the sources and build it "
             f"(or set {WAREHOUSE_ENV} to an existing warehouse file).",
+        )
+    wrong = not_a_warehouse(path)
+    if wrong is not None:
+        return WarehouseStatus(
+            State.UNREADABLE, path, f"{wrong}. Set {WAREHOUSE_ENV} to the warehouse file."
         )
     try:
         with connect(path) as con:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import requests
 
-from ingestion import console
+from ingestion import build_state, console
 
 WEBHOOK_ENV = "RCM_ALERT_WEBHOOK_URL"
 WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
@@ -137,6 +137,9 @@ def read_alerts(
     )
     if limit is not None:
         sql += f" limit {int(limit)}"
+    wrong = build_state.not_a_warehouse(warehouse)
+    if wrong is not None:
+        raise AlertsError(f"{wrong}; point --warehouse or {WAREHOUSE_ENV} at the warehouse")
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:

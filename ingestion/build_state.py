@@ -110,6 +110,27 @@ def local_warehouse(target: str | None, env: Mapping[str, str] | None = None) ->
     return Path(env.get("RCM_WAREHOUSE_PATH") or "warehouse/rcm.duckdb").resolve()
 
 
+# a DuckDB database file has these bytes at offset 8; a SQLite file starts with its own header
+_DUCKDB_MAGIC = (8, b"DUCK")
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def not_a_warehouse(path: Path) -> str | None:
+    """Why the existing file ``path`` is not a DuckDB warehouse (a SQLite EMR file, another
+    file), or None when it is one, is empty or cannot be read here (DuckDB then says why).
+    DuckDB opens a SQLite file through its sqlite extension, which it would try to download."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    offset, magic = _DUCKDB_MAGIC
+    if not head or head[offset : offset + len(magic)] == magic:
+        return None
+    kind = "a SQLite database, not" if head.startswith(_SQLITE_HEADER) else "not"
+    return f"{path} is {kind} a DuckDB warehouse (the file `rcm build` writes)"
+
+
 def local_lake(env: Mapping[str, str] | None = None) -> Path | None:
     """The lake folder dbt reads Bronze from (RCM_LAKE_DIR), or None for a remote lake."""
     env = os.environ if env is None else env

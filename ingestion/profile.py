@@ -163,6 +163,9 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         raise ProfileError(
             f"{warehouse}: no such warehouse; set RCM_WAREHOUSE_PATH or pass --warehouse"
         )
+    wrong = build_state.not_a_warehouse(warehouse)
+    if wrong is not None:
+        raise ProfileError(f"{wrong}; set RCM_WAREHOUSE_PATH or pass --warehouse")
     try:
         return duckdb.connect(
             str(warehouse), read_only=True, config=compaction.local_duckdb_settings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,25 @@ def test_missing_warehouse_says_what_to_run(
     err = capsys.readouterr().err
     assert str(missing) in err and "make demo" in err
     assert not missing.exists()
+
+
+def test_a_file_that_is_not_a_duckdb_warehouse_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # DuckDB opens a SQLite file through its sqlite extension: it tried to download it, and
+    # the error said to wait for a build to finish
+    emr = tmp_path / "hospital_a.db"
+    with sqlite3.connect(emr) as connection:
+        connection.execute("create table patients (PatientID text)")
+    connection.close()
+    assert run(monkeypatch, emr) == 1
+    err = capsys.readouterr().err
+    assert f"{emr} is a SQLite database, not a DuckDB warehouse" in err, err
+    assert "download" not in err and "wait for it to finish" not in err
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n")
+    assert run(monkeypatch, text) == 1
+    assert f"{text} is not a DuckDB warehouse" in capsys.readouterr().err
 
 
 def test_warehouse_without_alerts_mart(
