@@ -12,8 +12,10 @@ Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -156,6 +158,14 @@ def _batch_row(batch: list[pa.Array], index: int) -> tuple[str | None, ...]:
 # what a rejected row's reason and raw text are, from its line in the source file (None for
 # a database row), its values (in header order) and its [(column, value), ...] staging refuses
 Describe = Callable[[int | None, tuple[str | None, ...], list[tuple[str, str]]], tuple[str, str]]
+
+
+def _csv_line(row: Sequence[str | None]) -> str:
+    """A parsed row as one CSV line, quoted where a value needs it (a PaidAmount of "306,32"
+    stays one field), so a rejected line's raw text reads back as the row."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(["" if value is None else value for value in row])
+    return out.getvalue()
 
 
 def _reject_unreadable(
@@ -617,7 +627,7 @@ class _Run:
                 line: int | None, row: tuple[str | None, ...], found: list[tuple[str, str]]
             ) -> tuple[str, str]:
                 reason = values.unreadable_reason(line or 0, found, kinds)
-                return reason, ",".join(value or "" for value in row)
+                return reason, _csv_line(row)
 
             try:
                 for chunk in csv_file.chunks(self.settings.batch_rows):

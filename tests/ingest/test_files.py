@@ -403,6 +403,9 @@ def test_values_staging_cannot_type_are_rejected_with_column_and_value(
     both = by_line[9]["_reject_reason"]
     assert "ClaimDate '2024-02-30' is not a date" in both and "Copay '12,50'" in both
     assert by_line[3]["_raw"].startswith("CLAIM000041,") and "abc" in by_line[3]["_raw"]
+    # the raw text reads back as the line: "12,50" stays one field (it was two)
+    fields = next(csv.reader([by_line[9]["_raw"]]))
+    assert len(fields) == len(CLAIM_COLUMNS) and fields[CLAIM_COLUMNS.index("Copay")] == "12,50"
 
     landed = read_bronze(lake, "hospital_a", "claims").to_pylist()
     staged = {r["ClaimID"]: r for r in landed if r["_source_name"].endswith("_06.csv")}
