@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from ingestion import build_state, compaction, console, dbt_speedups
+from ingestion import build_state, compaction, console, dbt_speedups, failing_rows
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -50,8 +50,10 @@ class NodeResult:
     message: str
     failures: int | None
     tags: tuple[str, ...] = ()
-    # a failing or warning test's compiled query (the rows it found), for failing_rows()
+    # a failing or warning test: its compiled query (the rows it found) and the nodes it
+    # reads, for ingestion/failing_rows.py
     compiled_sql: str = ""
+    parents: tuple[str, ...] = ()
 
     @property
     def is_failure(self) -> bool:
@@ -183,45 +185,8 @@ def _node_result(result: Any) -> NodeResult:
         failures=result.failures,
         tags=tuple(str(tag) for tag in (getattr(node, "tags", None) or ())),
         compiled_sql=str(getattr(node, "compiled_code", None) or "") if found_rows else "",
+        parents=tuple(str(p) for p in node.depends_on.nodes) if found_rows else (),
     )
-
-
-# rows of a failing or warning test shown in the summary, and the characters of each
-EXAMPLE_ROWS = 5
-_EXAMPLE_WIDTH = 160
-
-
-def failing_rows(result: BuildResult, warehouse: Path) -> dict[str, tuple[str, ...]]:
-    """The first rows that each failing or warning test of ``result`` found (its column and
-    value, key, ...), read again from the local DuckDB warehouse: dbt's summary gives only
-    their number. A test whose query cannot run again here is left out."""
-    tests = [node for node in result.nodes if node.compiled_sql]
-    if not tests or not warehouse.is_file():
-        return {}
-    examples: dict[str, tuple[str, ...]] = {}
-    try:
-        connection = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:
-        return {}
-    try:
-        for node in tests:
-            try:
-                cursor = connection.execute(
-                    f"select * from ({node.compiled_sql}) as found limit {EXAMPLE_ROWS}"
-                )
-                names = [column[0] for column in cursor.description or ()]
-                rows = cursor.fetchall()
-            except duckdb.Error:
-                continue
-            examples[node.unique_id] = tuple(
-                ", ".join(f"{name}={value!r}" for name, value in zip(names, row, strict=True))[
-                    :_EXAMPLE_WIDTH
-                ]
-                for row in rows
-            )
-    finally:
-        connection.close()
-    return examples
 
 
 def run_build(
@@ -422,7 +387,16 @@ def build_unless_up_to_date(
         )
     warehouse = build_state.local_warehouse(target)
     if warehouse is not None:
-        result = dataclasses.replace(result, examples=failing_rows(result, warehouse))
+        found = [
+            failing_rows.FailedTest(node.unique_id, node.compiled_sql, node.parents)
+            for node in result.nodes
+            if node.compiled_sql
+        ]
+        if found:
+            examples = failing_rows.failing_rows(
+                found, warehouse, result.target_path / "manifest.json"
+            )
+            result = dataclasses.replace(result, examples=examples)
     if warehouse is not None and result.exit_code == 0:
         # before remember(): the record holds the warehouse file as the build leaves it
         try:
@@ -506,10 +480,10 @@ def failure_hints(result: BuildResult) -> list[str]:
 
 def _example_lines(result: BuildResult, node: NodeResult) -> list[str]:
     rows = result.examples.get(node.unique_id, ())
-    lines = [f"          {row}" for row in rows]
-    if len(rows) == EXAMPLE_ROWS:
-        lines.append(f"          ... (the first {len(rows)}; target/compiled has the test's query)")
-    return lines
+    if rows and rows[-1] == failing_rows.MORE:
+        more = f"... (more; the test's query is in {result.target_path / 'compiled'})"
+        rows = (*rows[:-1], more)
+    return [f"          {row}" for row in rows]
 
 
 def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
@@ -623,8 +597,9 @@ def _docs_command(args: argparse.Namespace) -> int:
         print(f"rcm docs: {problem}")
         return 1
     warehouse = build_state.local_warehouse(args.target)
-    if warehouse is not None and not warehouse.is_file():
-        # dbt would make an empty warehouse and a site with no tables' columns or row counts
+    unbuilt = warehouse is not None and not warehouse.is_file()
+    if unbuilt:
+        # dbt makes an empty warehouse then, and a site with no tables' columns or row counts
         print(
             f"rcm docs: warning: no warehouse at {warehouse}: the site shows the project "
             "(models, lineage, descriptions) but no table's columns or row counts; run "
@@ -635,6 +610,11 @@ def _docs_command(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"rcm docs: {error}")
         return 1
+    finally:
+        if unbuilt and warehouse is not None:
+            # the empty file dbt made goes, so the next `rcm docs` warns again
+            for made in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+                made.unlink(missing_ok=True)
     print(f"docs site (single static HTML): {html}")
     return 0
 

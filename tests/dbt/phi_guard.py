@@ -17,15 +17,11 @@ from typing import Any
 
 import duckdb
 
+from ingestion.phi import column_is_phi
+
 # Schemas where PHI may live: the restricted mart and the internal layers no consumer reads.
 ALLOWED_PHI_SCHEMAS = frozenset({"restricted", "staging", "cdm", "quarantine", "snapshots"})
 CHECKED_RESOURCE_TYPES = frozenset({"model", "snapshot", "seed"})
-
-
-def _column_is_phi(column: dict[str, Any]) -> bool:
-    meta = dict(column.get("meta") or {})
-    meta.update((column.get("config") or {}).get("meta") or {})
-    return bool(meta.get("phi")) or "phi" in (column.get("tags") or [])
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def phi_column_names(manifest: dict[str, Any]) -> set[str]:
     ]
     for node in nodes:
         for name, column in (node.get("columns") or {}).items():
-            if _column_is_phi(column):
+            if column_is_phi(column):
                 names.add(str(name).lower())
     return names
 
@@ -56,7 +52,7 @@ def manifest_violations(manifest: dict[str, Any]) -> list[str]:
         if schema in ALLOWED_PHI_SCHEMAS:
             continue
         for name, column in (node.get("columns") or {}).items():
-            if _column_is_phi(column):
+            if column_is_phi(column):
                 problems.append(f"{unique_id}: column {name} is tagged PHI in schema {schema}")
             elif str(name).lower() in phi_names:
                 problems.append(f"{unique_id}: column {name} has a PHI name in schema {schema}")

@@ -512,7 +512,7 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
 
     build = land("hospital1_claim_data_2025_02_01.csv", ["Appealed", "paid"], "2025-02-01 09:00:00")
     assert build.returncode == 0, build.stdout[-3000:]
-    # staging's accepted-values test warns, and the summary shows the values it found
+    # staging's accepted-values tests warn, and the summary shows the values they found
     summary = build.stdout[build.stdout.index("dbt build summary") :]
     for status in ("Appealed", "paid"):
         assert f"column_name='claim_status', value_field='{status}', n_records=1" in summary
