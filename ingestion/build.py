@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ DEFAULT_PROFILES_DIR = REPO_ROOT / "profiles"
 # a scale-1 full build about 1.4 s of its 64 s, a forced build 0.5 s of its 22 s
 # (benchmarks/README.md). The compiled and run SQL of each node stays in the target folder.
 LOG_LEVEL_FILE_ENV = "DBT_LOG_LEVEL_FILE"
+# the local target's DuckDB file (profiles/profiles.yml)
+WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
 DEFAULT_LOG_LEVEL_FILE = "info"
 
 # dbt result statuses that make a build fail.
@@ -606,15 +609,19 @@ def _docs_command(args: argparse.Namespace) -> int:
             "`rcm build` first, or set RCM_WAREHOUSE_PATH to the warehouse you built"
         )
     try:
-        html = run_docs(target=args.target, target_path=args.target_path)
+        if unbuilt:
+            # dbt's catalog query opens the warehouse and would create it: an empty one in a
+            # scratch folder instead, so the path stays free (and the next `rcm docs` warns)
+            with (
+                tempfile.TemporaryDirectory(prefix="rcm-docs-") as scratch,
+                _environment(WAREHOUSE_ENV, str(Path(scratch) / "empty.duckdb")),
+            ):
+                html = run_docs(target=args.target, target_path=args.target_path)
+        else:
+            html = run_docs(target=args.target, target_path=args.target_path)
     except RuntimeError as error:
         print(f"rcm docs: {error}")
         return 1
-    finally:
-        if unbuilt and warehouse is not None:
-            # the empty file dbt made goes, so the next `rcm docs` warns again
-            for made in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
-                made.unlink(missing_ok=True)
     print(f"docs site (single static HTML): {html}")
     return 0
 

@@ -5,6 +5,7 @@ warehouse after the build, within a time budget; a test that reads a model holdi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -43,6 +44,12 @@ def _value(value: object) -> str:
     return "null" if value is None else str(value)
 
 
+def _interrupt(connection: duckdb.DuckDBPyConnection) -> None:
+    # the timer may fire as the query ends and the connection closes: nothing to stop then
+    with contextlib.suppress(duckdb.Error):
+        connection.interrupt()
+
+
 def _phi_nodes(manifest_path: Path) -> set[str] | None:
     try:
         return nodes_with_phi(json.loads(manifest_path.read_text()))
@@ -57,27 +64,35 @@ def failing_rows(
     budget_seconds: float = BUDGET_SECONDS,
 ) -> dict[str, tuple[str, ...]]:
     """By test unique id, the first rows of ``tests`` (as ``column=value, ...``, then MORE when
-    there were more), or why they could not be read (an error, the budget running out while
-    it ran). Left out: a test whose parents hold PHI (all of them when the manifest cannot be
-    read), and those the budget does not reach."""
+    there were more), or why they are not shown: the test reads a model with PHI columns
+    (every test, when the manifest that says which cannot be read), its query failed here, or
+    the budget ran out while it ran. Left out: the tests the budget does not reach."""
     phi = _phi_nodes(manifest_path)
-    tests = [t for t in tests if phi is not None and not phi.intersection(t.parents)]
-    if not tests or not warehouse.is_file():
-        return {}
+    examples: dict[str, tuple[str, ...]] = {}
+    readable = []
+    for test in tests:
+        if phi is None:
+            examples[test.unique_id] = (f"(rows not shown: {manifest_path} cannot be read)",)
+        elif phi.intersection(test.parents):
+            examples[test.unique_id] = ("(rows not shown: the test reads a model with PHI)",)
+        else:
+            readable.append(test)
+    if not readable or not warehouse.is_file():
+        return examples
     try:
         connection = duckdb.connect(
             str(warehouse), read_only=True, config=compaction.local_duckdb_settings()
         )
     except duckdb.Error:
-        return {}
-    examples: dict[str, tuple[str, ...]] = {}
+        return examples
+    tests = readable
     deadline = time.monotonic() + budget_seconds
     try:
         for test in tests:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            timer = threading.Timer(left, connection.interrupt)
+            timer = threading.Timer(left, _interrupt, args=(connection,))
             timer.start()
             try:
                 # on lines of its own: the test's last line may be a -- comment
@@ -100,6 +115,7 @@ def failing_rows(
                 continue
             finally:
                 timer.cancel()
+                timer.join()  # a callback already running ends before the next query
             shown = [
                 ", ".join(f"{n}={_value(v)}" for n, v in zip(names, row, strict=True))[:_WIDTH]
                 for row in rows[:EXAMPLE_ROWS]

@@ -63,10 +63,11 @@ def test_rows_are_shown_as_columns_and_values_with_more_marked(
 def test_a_test_of_a_model_with_phi_shows_no_rows(warehouse: Path, manifest: Path) -> None:
     query = "select claim_id from staging.claims"
     found = failing_rows([FailedTest("test.phi", query, (PHI_MODEL,))], warehouse, manifest)
-    assert found == {}
+    assert found == {"test.phi": ("(rows not shown: the test reads a model with PHI)",)}
     # a manifest that cannot be read tells nothing about PHI: no rows at all
     missing = manifest.with_name("none.json")
-    assert failing_rows([FailedTest("test.a", query, (PLAIN_MODEL,))], warehouse, missing) == {}
+    found = failing_rows([FailedTest("test.a", query, (PLAIN_MODEL,))], warehouse, missing)
+    assert found == {"test.a": (f"(rows not shown: {missing} cannot be read)",)}
 
 
 def test_a_query_that_fails_or_runs_out_of_time_says_so(warehouse: Path, manifest: Path) -> None:
