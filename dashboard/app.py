@@ -401,6 +401,8 @@ def main() -> None:
     options = _options(path, version)
     filters, prior = sidebar(options, status)
     st.title("Revenue cycle dashboard")
+    if status.message:
+        st.warning("**Last build did not end OK.** " + status.message, icon=":material/warning:")
     scope = ", ".join(map(hospital_label, filters.hospitals)) or "All hospitals"
     st.caption(
         f"{scope} · {', '.join(filters.payers) or 'all payers'} · "

@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -389,6 +390,9 @@ def run(args: argparse.Namespace) -> int:
     if alerts:
         console.info(format_alerts(alerts))
     console.info(f"{len(alerts)} alert(s) in {warehouse}")
+    stale = build_state.stale_warning(warehouse)
+    if stale is not None:
+        console.info(f"warning: {stale}", stream=sys.stderr)
     if not args.post:
         return 0
     state_file: Path = args.state_file or default_state_file(warehouse)

@@ -358,6 +358,9 @@ def build_unless_up_to_date(
         else:
             unchanged = []
     build_state.forget(inputs)
+    warehouse = build_state.local_warehouse(target)
+    if warehouse is not None:
+        build_state.record_outcome(warehouse, "running")
     with _environment(build_state.RECONCILE_ENV, scope):
         result = run_build(
             select=select,
@@ -388,8 +391,9 @@ def build_unless_up_to_date(
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
         )
-    warehouse = build_state.local_warehouse(target)
     if warehouse is not None:
+        state = "ok" if result.exit_code == 0 else "failed"
+        build_state.record_outcome(warehouse, state, [node.name for node in result.failures])
         found = [
             failing_rows.FailedTest(node.unique_id, node.compiled_sql, node.parents)
             for node in result.nodes

@@ -30,10 +30,11 @@ new load: `rcm build` leaves out the nodes that read only those (ingestion/build
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -319,3 +320,45 @@ def remember(inputs: BuildInputs) -> None:
     temporary = inputs.state_file.with_name(inputs.state_file.name + ".tmp")
     temporary.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     temporary.replace(inputs.state_file)
+
+
+# The outcome of the last `rcm build` of a local warehouse, next to it, for its readers (alerts,
+# the dashboard): "running" from the start of a build to its end, then "ok" or "failed". A build
+# that stopped half way leaves "running"; a build skipped as up to date changes nothing.
+OUTCOME_SUFFIX = ".last-build.json"
+
+
+def outcome_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + OUTCOME_SUFFIX)
+
+
+def record_outcome(warehouse: Path, state: str, failed: Sequence[str] = ()) -> None:
+    """Write the last build's ``state`` (running, ok, failed) and its failed nodes; upkeep
+    only: a folder that cannot be written leaves the record as it was."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {"state": state, "at": now, "failed": list(failed)}
+    with contextlib.suppress(OSError):
+        outcome_path(warehouse).write_text(json.dumps(record))
+
+
+def stale_warning(warehouse: Path) -> str | None:
+    """What a reader of ``warehouse`` should know when its last `rcm build` did not end OK, or
+    None (it did, or there is no record: a warehouse built before the record existed)."""
+    try:
+        record = json.loads(outcome_path(warehouse).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("state") == "ok":
+        return None
+    at = record.get("at", "?")
+    if record.get("state") == "running":
+        return (
+            f"an `rcm build` of {warehouse} started at {at} has not ended: the figures may be "
+            "partly updated (if no build is running, it was stopped: run `rcm build`)"
+        )
+    failed = [str(name) for name in record.get("failed") or []]
+    named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+    return (
+        f"the last `rcm build` of {warehouse} ({at}) failed{f' ({named})' if named else ''}: "
+        "the figures may be out of date or partly updated; fix the failure and run `rcm build`"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import alerts
+from ingestion import alerts, build_state
 from ingestion.cli import main
 from tests.alerts.conftest import ALERT_ROWS, Webhook, write_alerts
 
@@ -208,6 +208,21 @@ def test_a_file_that_is_not_a_duckdb_warehouse_is_named_as_such(
     text.write_text("not a database\n")
     assert run(monkeypatch, text) == 1
     assert f"{text} is not a DuckDB warehouse" in capsys.readouterr().err
+
+
+def test_alerts_of_a_warehouse_whose_last_build_failed_say_so(
+    monkeypatch: pytest.MonkeyPatch, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the helper's review: alerts listed from a warehouse a failed build left, with no word
+    build_state.record_outcome(warehouse, "failed", ["not_null_int_claim_status_history"])
+    assert run(monkeypatch, warehouse) == 0
+    captured = capsys.readouterr()
+    assert f"{len(ALERT_ROWS)} alert(s)" in captured.out
+    assert "warning: the last `rcm build` of" in captured.err
+    assert "failed (not_null_int_claim_status_history)" in captured.err
+    build_state.record_outcome(warehouse, "ok")
+    assert run(monkeypatch, warehouse) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_warehouse_without_alerts_mart(

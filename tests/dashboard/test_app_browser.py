@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from dashboard.probes import (
 )
 from dashboard.queries import Filters
 from dashboard.serve import serving
+from ingestion import build_state
 from tests.dashboard.expected import expected_kpis
 from tests.dashboard.warehouse_fixture import MONTHS, FixtureData
 
@@ -239,3 +241,19 @@ def test_missing_warehouse_says_to_run_make_demo(
         assert page.query_selector_all("[data-kpi]") == []
         assert page.query_selector_all('[data-testid="stException"]') == []
         _screenshot(page, "dashboard-missing.png")
+
+
+def test_a_failed_last_build_is_a_warning_above_the_tiles(
+    page: Page, warehouse: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "rcm.duckdb"
+    shutil.copyfile(warehouse, copy)
+    build_state.record_outcome(copy, "failed", ["not_null_int_claim_status_history"])
+    with serving(copy, tmp_path / "streamlit.log") as url:
+        page.goto(url)
+        _wait_for_tiles(page)
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        assert "Last build did not end OK." in body
+        assert "failed (not_null_int_claim_status_history)" in body
+        assert _tiles(page), "the figures are still shown"
+        assert page.query_selector_all('[data-testid="stException"]') == []

@@ -21,6 +21,8 @@ import duckdb
 import pytest
 from rcm_dbt_e2e import Advanced, Pipeline
 
+from ingestion import build_state
+
 COMPARED_SCHEMAS = ("staging", "cdm", "quarantine", "marts", "restricted")
 RUN_COLUMNS = ("processed_at",)
 
@@ -535,6 +537,9 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
 
     fixed = land("hospital1_claim_data_2025_02_02.csv", ["Denied", "Paid"], "2025-02-02 09:00:00")
     assert fixed.returncode == 0, fixed.stdout[-3000:]
+    # the build's outcome is recorded for the warehouse's readers (alerts, the dashboard)
+    outcome = json.loads(build_state.outcome_path(warehouse).read_text())
+    assert outcome["state"] == "ok" and outcome["failed"] == []
     assert current() == [("Denied",), ("Paid",)]
 
     rebuilt = tmp_path / "rebuilt.duckdb"

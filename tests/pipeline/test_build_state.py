@@ -292,3 +292,22 @@ def test_sources_declared_in_a_yaml_file_count_too(world: dict[str, Path]) -> No
     )
     declared = build_state.declared_sources(world["project"])
     assert declared is not None and "hospital_c.claims" in declared
+
+
+def test_the_last_build_s_outcome_is_told_to_the_warehouse_s_readers(tmp_path: Path) -> None:
+    warehouse = tmp_path / "rcm.duckdb"
+    # no record (a warehouse built before there was one): nothing to say
+    assert build_state.stale_warning(warehouse) is None
+    build_state.record_outcome(warehouse, "running")
+    running = build_state.stale_warning(warehouse)
+    assert running is not None and "has not ended" in running and str(warehouse) in running
+    failed = [f"test_{i}" for i in range(5)]
+    build_state.record_outcome(warehouse, "failed", failed)
+    said = build_state.stale_warning(warehouse)
+    assert said is not None and "failed (test_0, test_1, test_2 and 2 more)" in said, said
+    assert "run `rcm build`" in said
+    build_state.record_outcome(warehouse, "ok")
+    assert build_state.stale_warning(warehouse) is None
+    # a record that is not JSON is no record
+    build_state.outcome_path(warehouse).write_text("{")
+    assert build_state.stale_warning(warehouse) is None
