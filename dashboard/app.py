@@ -23,6 +23,7 @@ import streamlit as st
 from dashboard import kpis, queries, svg_charts
 from dashboard.queries import FilterOptions, Filters, State, WarehouseStatus
 from dashboard.tiles import tiles_html
+from ingestion import build_state
 
 TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Volume", ("gross_charges", "payments", "ar_open", "visits")),
@@ -401,8 +402,12 @@ def main() -> None:
     options = _options(path, version)
     filters, prior = sidebar(options, status)
     st.title("Revenue cycle dashboard")
-    if status.message:
-        st.warning("**Last build did not end OK.** " + status.message, icon=":material/warning:")
+    # read on every page load, outside the caches keyed by the warehouse file: a build writes
+    # its record before it writes the warehouse, and one may fail without writing it at all
+    notice = build_state.reader_notice(warehouse)
+    if notice is not None:
+        headline, text = notice
+        st.warning(f"**{headline}** {text}", icon=":material/warning:")
     scope = ", ".join(map(hospital_label, filters.hospitals)) or "All hospitals"
     st.caption(
         f"{scope} · {', '.join(filters.payers) or 'all payers'} · "

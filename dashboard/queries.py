@@ -20,7 +20,7 @@ import pandas as pd
 
 from dashboard import kpis
 from ingestion.alerts import read_alerts
-from ingestion.build_state import not_a_warehouse, stale_warning
+from ingestion.build_state import not_a_warehouse
 
 WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,8 +127,7 @@ def check_warehouse(path: Path) -> WarehouseStatus:
             "Run `make demo` (or `rcm build` on existing sources).",
             tables,
         )
-    # ready, with what to know when the last `rcm build` did not end OK
-    return WarehouseStatus(State.READY, path, stale_warning(path) or "", tables)
+    return WarehouseStatus(State.READY, path, "", tables)
 
 
 @dataclass(frozen=True)

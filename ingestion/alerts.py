@@ -247,8 +247,9 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-def build_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
-    """Teams/Slack-style message: a one-line ``text`` summary plus the alert list."""
+def build_payload(alerts: Sequence[Alert], caveat: str | None = None) -> dict[str, Any]:
+    """Teams/Slack-style message: a one-line ``text`` summary plus the alert list; ``caveat``
+    (the last build did not end OK) follows the summary line."""
     by_severity = {s: sum(1 for a in alerts if a.severity == s) for s in SEVERITIES}
     counts = ", ".join(f"{n} {s}" for s, n in by_severity.items() if n)
     hospitals = sorted({a.source_system for a in alerts})
@@ -256,17 +257,21 @@ def build_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
         f"RCM warehouse: {len(alerts)} new alert{'s' if len(alerts) != 1 else ''}"
         f" ({counts}) for {', '.join(hospitals)}"
     ]
+    if caveat:
+        lines.append(f"Note: {caveat}")
     lines.extend(f"- [{a.severity}] {a.source_system}: {a.subject}" for a in alerts[:10])
     if len(alerts) > 10:
         lines.append(f"- ... and {len(alerts) - 10} more")
     return {"text": "\n".join(lines), "alerts": [a.as_json() for a in alerts]}
 
 
-def post_batch(url: str, alerts: Sequence[Alert], timeout: float) -> None:
+def post_batch(
+    url: str, alerts: Sequence[Alert], timeout: float, caveat: str | None = None
+) -> None:
     """POST one message; raise :class:`AlertsError` (naming the redacted URL) on any failure."""
     shown = redact_url(url)
     try:
-        response = requests.post(url, json=build_payload(alerts), timeout=timeout)
+        response = requests.post(url, json=build_payload(alerts, caveat), timeout=timeout)
     except requests.Timeout as exc:
         raise AlertsError(f"webhook {shown} did not answer within {timeout:g} s") from exc
     except requests.RequestException as exc:
@@ -292,6 +297,7 @@ def post_new_alerts(
     state_file: Path,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    caveat: str | None = None,
 ) -> PostResult:
     """Post the alerts not posted before, in batches; record each batch once it is accepted.
 
@@ -304,7 +310,7 @@ def post_new_alerts(
     for start in range(0, len(new), batch_size):
         batch = new[start : start + batch_size]
         try:
-            post_batch(url, batch, timeout)
+            post_batch(url, batch, timeout, caveat)
         except AlertsError as exc:
             unsent = len(new) - sent
             raise AlertsError(f"{exc}; {unsent} alert(s) left unsent, retry later") from exc
@@ -398,7 +404,14 @@ def run(args: argparse.Namespace) -> int:
     state_file: Path = args.state_file or default_state_file(warehouse)
     console.info(f"posting new alerts to {redact_url(url)} (state: {state_file})")
     try:
-        result = post_new_alerts(alerts, url=url, state_file=state_file, timeout=args.timeout)
+        notice = build_state.reader_notice(warehouse)
+        result = post_new_alerts(
+            alerts,
+            url=url,
+            state_file=state_file,
+            timeout=args.timeout,
+            caveat=" ".join(notice) if notice else None,
+        )
     except AlertsError as exc:
         console.error(str(exc))
         return 1

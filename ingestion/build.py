@@ -333,6 +333,10 @@ def build_unless_up_to_date(
         project_dir=project_dir, profiles_dir=profiles_dir, target=target
     )
     whole = not select and not exclude and not full_refresh
+    # the last-build record says whether the whole warehouse is as a build left it: a part
+    # built alone (--select, --exclude) neither clears an earlier failure nor is one (a daily
+    # build's own selection below is the whole project's change)
+    project_wide = not select and not exclude
     if inputs is not None and whole and not force:
         reason = build_state.up_to_date(inputs)
         if reason is not None:
@@ -359,7 +363,7 @@ def build_unless_up_to_date(
             unchanged = []
     build_state.forget(inputs)
     warehouse = build_state.local_warehouse(target)
-    if warehouse is not None:
+    if warehouse is not None and project_wide:
         build_state.record_outcome(warehouse, "running")
     with _environment(build_state.RECONCILE_ENV, scope):
         result = run_build(
@@ -391,9 +395,10 @@ def build_unless_up_to_date(
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
         )
-    if warehouse is not None:
+    if warehouse is not None and project_wide:
         state = "ok" if result.exit_code == 0 else "failed"
         build_state.record_outcome(warehouse, state, [node.name for node in result.failures])
+    if warehouse is not None:
         found = [
             failing_rows.FailedTest(node.unique_id, node.compiled_sql, node.parents)
             for node in result.nodes

@@ -322,10 +322,21 @@ def remember(inputs: BuildInputs) -> None:
     temporary.replace(inputs.state_file)
 
 
-# The outcome of the last `rcm build` of a local warehouse, next to it, for its readers (alerts,
-# the dashboard): "running" from the start of a build to its end, then "ok" or "failed". A build
-# that stopped half way leaves "running"; a build skipped as up to date changes nothing.
+# The outcome of the last whole-project `rcm build` of a local warehouse, next to it, for its
+# readers (alerts, the dashboard): "running" from the start of a build to its end, then "ok" or
+# "failed". A build that stopped half way leaves "running"; a build skipped as up to date, and
+# one with --select or --exclude (it rebuilds part of the warehouse), change nothing.
 OUTCOME_SUFFIX = ".last-build.json"
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    state: str  # running, ok or failed
+    at: datetime | None
+    failed: tuple[str, ...] = ()
+
+    def local_time(self) -> str:
+        return "an unknown time" if self.at is None else f"{self.at.astimezone():%Y-%m-%d %H:%M %Z}"
 
 
 def outcome_path(warehouse: Path) -> Path:
@@ -333,32 +344,68 @@ def outcome_path(warehouse: Path) -> Path:
 
 
 def record_outcome(warehouse: Path, state: str, failed: Sequence[str] = ()) -> None:
-    """Write the last build's ``state`` (running, ok, failed) and its failed nodes; upkeep
-    only: a folder that cannot be written leaves the record as it was."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    record = {"state": state, "at": now, "failed": list(failed)}
+    """Write the last build's ``state`` (running, ok, failed) and its failed nodes, atomically;
+    upkeep only: a folder that cannot be written leaves the record as it was."""
+    record = {"state": state, "at": datetime.now(UTC).isoformat(), "failed": list(failed)}
+    path = outcome_path(warehouse)
+    temporary = path.with_name(path.name + ".tmp")
     with contextlib.suppress(OSError):
-        outcome_path(warehouse).write_text(json.dumps(record))
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        temporary.replace(path)
+
+
+def last_outcome(warehouse: Path) -> BuildOutcome | None:
+    """The recorded outcome of the last whole-project build, or None (no record: a warehouse
+    built before the record existed, or one never built by `rcm build`)."""
+    try:
+        record = json.loads(outcome_path(warehouse).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("state") not in ("running", "ok", "failed"):
+        return None
+    try:
+        at: datetime | None = datetime.fromisoformat(str(record.get("at")))
+    except ValueError:
+        at = None
+    failed = tuple(str(name) for name in record.get("failed") or [])
+    return BuildOutcome(str(record["state"]), at, failed)
+
+
+def _messages(warehouse: Path) -> tuple[str, str, str] | None:
+    """When the last build did not end OK: the command line's warning (path, failed nodes),
+    and for readers of the figures a headline and a sentence (neither); else None."""
+    outcome = last_outcome(warehouse)
+    if outcome is None or outcome.state == "ok":
+        return None
+    when = outcome.local_time()
+    if outcome.state == "running":
+        return (
+            f"an `rcm build` of {warehouse} started at {when} has not ended: the figures may be "
+            "partly updated (if no build is running, it was stopped: run `rcm build`)",
+            "A warehouse build is in progress.",
+            f"It started at {when}; figures may change when it ends. If it does not end, ask "
+            "the data team: it may have been stopped.",
+        )
+    failed = outcome.failed
+    named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+    return (
+        f"the last `rcm build` of {warehouse} ({when}) failed{f' ({named})' if named else ''}: "
+        "the figures may be out of date or partly updated; fix the failure and run `rcm build`",
+        "The last warehouse build failed.",
+        f"It ended at {when}; some figures may be out of date. The data team can see why in "
+        "the build's summary.",
+    )
 
 
 def stale_warning(warehouse: Path) -> str | None:
-    """What a reader of ``warehouse`` should know when its last `rcm build` did not end OK, or
-    None (it did, or there is no record: a warehouse built before the record existed)."""
-    try:
-        record = json.loads(outcome_path(warehouse).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("state") == "ok":
-        return None
-    at = record.get("at", "?")
-    if record.get("state") == "running":
-        return (
-            f"an `rcm build` of {warehouse} started at {at} has not ended: the figures may be "
-            "partly updated (if no build is running, it was stopped: run `rcm build`)"
-        )
-    failed = [str(name) for name in record.get("failed") or []]
-    named = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
-    return (
-        f"the last `rcm build` of {warehouse} ({at}) failed{f' ({named})' if named else ''}: "
-        "the figures may be out of date or partly updated; fix the failure and run `rcm build`"
-    )
+    """For the command line: what a reader of ``warehouse`` should know when its last build
+    did not end OK (with the failed nodes), or None."""
+    messages = _messages(warehouse)
+    return None if messages is None else messages[0]
+
+
+def reader_notice(warehouse: Path) -> tuple[str, str] | None:
+    """For readers of the figures (the dashboard, posted alerts): a headline and a sentence when
+    the last build did not end OK, without paths or node names; None when it did."""
+    messages = _messages(warehouse)
+    return None if messages is None else (messages[1], messages[2])

@@ -225,6 +225,17 @@ def test_alerts_of_a_warehouse_whose_last_build_failed_say_so(
     assert "warning" not in capsys.readouterr().err
 
 
+def test_posted_alerts_carry_the_failed_build_s_note(
+    monkeypatch: pytest.MonkeyPatch, warehouse: Path, webhook: Webhook
+) -> None:
+    # the team channel reads the figures too: the note goes with them, without node names
+    build_state.record_outcome(warehouse, "failed", ["not_null_int_claim_status_history"])
+    assert run(monkeypatch, warehouse, "--post", url=webhook.url) == 0
+    text = webhook.received[0]["text"]
+    assert "Note: The last warehouse build failed." in text, text
+    assert "not_null_int_claim_status_history" not in text
+
+
 def test_warehouse_without_alerts_mart(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,6 @@ count summed over slices) or a filter that is ignored makes a test fail.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 
 from dashboard import kpis, queries
 from dashboard.queries import Filters, State
-from ingestion import build_state
 from tests.dashboard.expected import expected_kpis, selected
 from tests.dashboard.warehouse_fixture import (
     MONTHS,
@@ -56,18 +54,6 @@ def test_ready_warehouse_lists_every_table(warehouse: Path) -> None:
     status = queries.check_warehouse(warehouse)
     assert status.state is State.READY
     assert status.tables == frozenset(queries.TABLES)
-
-
-def test_a_warehouse_whose_last_build_failed_is_ready_with_a_warning(
-    warehouse: Path, tmp_path: Path
-) -> None:
-    copy = tmp_path / "rcm.duckdb"
-    shutil.copyfile(warehouse, copy)
-    assert queries.check_warehouse(copy).message == ""
-    build_state.record_outcome(copy, "failed", ["not_null_fct_claims"])
-    status = queries.check_warehouse(copy)
-    assert status.state is State.READY
-    assert "failed (not_null_fct_claims)" in status.message, status.message
 
 
 def test_missing_warehouse_says_what_to_run(missing_warehouse: Path) -> None:

@@ -306,8 +306,12 @@ def test_the_last_build_s_outcome_is_told_to_the_warehouse_s_readers(tmp_path: P
     said = build_state.stale_warning(warehouse)
     assert said is not None and "failed (test_0, test_1, test_2 and 2 more)" in said, said
     assert "run `rcm build`" in said
+    headline, text = build_state.reader_notice(warehouse) or ("", "")
+    assert headline == "The last warehouse build failed." and "test_0" not in text
+    assert str(warehouse) not in text
     build_state.record_outcome(warehouse, "ok")
     assert build_state.stale_warning(warehouse) is None
+    assert build_state.reader_notice(warehouse) is None
     # a record that is not JSON is no record
     build_state.outcome_path(warehouse).write_text("{")
     assert build_state.stale_warning(warehouse) is None

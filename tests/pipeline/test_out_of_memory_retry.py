@@ -18,6 +18,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ingestion import build_state
 from ingestion.build import REPO_ROOT
 
 OOM = "Out of Memory Error: failed to allocate data of size 4.0 KiB (simulated)"
@@ -159,3 +160,21 @@ def test_dbt_file_log_is_info_unless_the_environment_asks_for_more(tmp_path: Pat
     log = (verbose / "logs" / "dbt.log").read_text()
     assert "[debug]" in log
     assert "create  table" in log or "create table" in log
+
+
+def test_a_failed_build_is_recorded_for_the_warehouse_s_readers(tmp_path: Path) -> None:
+    # what `rcm alerts` and the dashboard read (build_state.last_outcome): a real failing build,
+    # then the same project fixed
+    project = _project(tmp_path, {"broken": _fails_with_threads("Conversion Error: no", 0)})
+    warehouse = tmp_path / "rcm.duckdb"
+    local = {"RCM_TARGET": "local", "RCM_WAREHOUSE_PATH": str(warehouse)}
+    result, out = _build(project, **local)
+    assert result["exit_code"] == 1, out
+    outcome = build_state.last_outcome(warehouse)
+    assert outcome is not None and outcome.state == "failed", out
+    assert outcome.failed == ("broken",)
+    (project / "models" / "broken.sql").write_text("select 1 as x\n")
+    result, out = _build(project, **local)
+    assert result["exit_code"] == 0, out
+    fixed = build_state.last_outcome(warehouse)
+    assert fixed is not None and fixed.state == "ok" and fixed.failed == ()
