@@ -366,6 +366,31 @@ def _rcm_on(warehouse: Path, lake: Path, *args: str) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
+def _latest_bronze_claim(lake: Path, claim_id: str) -> tuple[list[str], dict[str, object]]:
+    bronze = duckdb.connect().execute(
+        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
+        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
+        f" hive_partitioning = false) where trim(ClaimID) = ? order by _ingested_at desc limit 1",
+        [claim_id],
+    )
+    columns = [d[0] for d in bronze.description]
+    row = dict(zip(columns, bronze.fetchone() or (), strict=True))
+    assert row, f"claim {claim_id} is not in Bronze"
+    return columns, row
+
+
+def _assert_equals_a_full_rebuild(warehouse: Path, lake: Path, tmp_path: Path) -> None:
+    """A `--full-refresh` build of a copy of ``warehouse`` holds the same rows."""
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copyfile(warehouse, rebuilt)
+    full = _rcm_on(
+        rebuilt, lake, "build", "--full-refresh", "--target-path", str(tmp_path / "target_full")
+    )
+    assert full.returncode == 0, full.stdout[-3000:]
+    differences = table_differences(warehouse, rebuilt)
+    assert not differences, f"incremental and full rebuild differ: {differences}"
+
+
 def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     advanced: Advanced, pipeline: Pipeline, tmp_path: Path
 ) -> None:
@@ -394,15 +419,7 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
         ).fetchone()
     assert found is not None, "no hospital A claim with a single clean version"
     claim_id = str(found[0])
-    bronze = duckdb.connect().execute(
-        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
-        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
-        f" hive_partitioning = false) where trim(ClaimID) = ? order by _ingested_at desc limit 1",
-        [claim_id],
-    )
-    columns = [d[0] for d in bronze.description]
-    row = dict(zip(columns, bronze.fetchone() or (), strict=True))
-    assert row, f"claim {claim_id} is not in Bronze"
+    columns, row = _latest_bronze_claim(lake, claim_id)
     row["PatientID"] = None
     landing = tmp_path / "sources" / "landing" / "claims"
     landing.mkdir(parents=True)
@@ -443,27 +460,7 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     assert conformed == (0,), "the claim whose every version is quarantined kept its clean row"
     assert quarantined == (1,)
 
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copyfile(warehouse, rebuilt)
-    full = _rcm_on(
-        rebuilt, lake, "build", "--full-refresh", "--target-path", str(tmp_path / "target_full")
-    )
-    assert full.returncode == 0, full.stdout[-3000:]
-    differences = table_differences(warehouse, rebuilt)
-    assert not differences, f"incremental and full rebuild differ: {differences}"
-
-
-def _latest_bronze_claim(lake: Path, claim_id: str) -> tuple[list[str], dict[str, object]]:
-    bronze = duckdb.connect().execute(
-        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
-        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
-        f" hive_partitioning = false) where trim(ClaimID) = ? order by _ingested_at desc limit 1",
-        [claim_id],
-    )
-    columns = [d[0] for d in bronze.description]
-    row = dict(zip(columns, bronze.fetchone() or (), strict=True))
-    assert row, f"claim {claim_id} is not in Bronze"
-    return columns, row
+    _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
 
 
 def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
@@ -542,11 +539,4 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
     assert outcome["state"] == "ok" and outcome["failed"] == []
     assert current() == [("Denied",), ("Paid",)]
 
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copyfile(warehouse, rebuilt)
-    full = _rcm_on(
-        rebuilt, lake, "build", "--full-refresh", "--target-path", str(tmp_path / "target_full")
-    )
-    assert full.returncode == 0, full.stdout[-3000:]
-    differences = table_differences(warehouse, rebuilt)
-    assert not differences, f"incremental and full rebuild differ: {differences}"
+    _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
