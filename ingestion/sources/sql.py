@@ -15,12 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 from sqlalchemy.types import NullType
-
-import pyarrow as pa
 
 from ingestion.bronze import text_array
 from ingestion.config import EntityConfig, emr_url_variable
@@ -106,8 +105,7 @@ class TableReader:
             ) from exc
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
-                f"cannot read {entity.tablename} from {describe(engine)}: "
-                f"{_first_line(exc)}"
+                f"cannot read {entity.tablename} from {describe(engine)}: {_first_line(exc)}"
             ) from exc
         self.raw = engine.dialect.name == "sqlite"
         if self.raw:
