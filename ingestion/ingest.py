@@ -177,16 +177,20 @@ def _reject_unreadable(
     describe: Describe,
 ) -> tuple[list[pa.Array], list[int] | None]:
     """Reject the rows of a batch with a value staging cannot type (values.py); the batch's
-    columns and source lines without them."""
+    columns and source lines without them, with zoned timestamps written in UTC (a row whose
+    zone cannot be read as an instant is rejected too; its raw text is the source's)."""
     unreadable = values.unreadable_values(header, columns, kinds)
+    in_utc, unzoned = values.timestamps_in_utc(header, columns, kinds)
+    for index, found in unzoned.items():
+        unreadable.setdefault(index, []).extend(found)
     if not unreadable:
-        return columns, lines
-    for index, found in unreadable.items():
+        return in_utc, lines
+    for index, found in sorted(unreadable.items()):
         line = lines[index] if lines else None
         writer.reject(line, *describe(line, _batch_row(columns, index), found))
     keep = pa.array([i not in unreadable for i in range(len(columns[0]))])
     kept_lines = [line for i, line in enumerate(lines) if i not in unreadable] if lines else lines
-    return [column.filter(keep) for column in columns], kept_lines
+    return [column.filter(keep) for column in in_utc], kept_lines
 
 
 @dataclass

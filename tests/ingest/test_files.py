@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from ingestion.sources.values import (
     column_kinds,
     describe,
     is_mark,
+    timestamps_in_utc,
     unreadable_values,
 )
 
@@ -479,3 +481,69 @@ def test_zoned_timestamps_take_the_quick_pass_and_an_hour_alone_does_not() -> No
         assert not _arrow_reads("timestamp", values)
         found = unreadable_values(["ModifiedDate"], [values], {"ModifiedDate": "timestamp"})
         assert found == {1: [("ModifiedDate", hour_only)]}
+
+
+def _python_utc(text: str) -> str:
+    # the oracle: Python's own reading of an ISO timestamp with an offset, as ingest writes a
+    # zoned database value (bronze.to_text)
+    return datetime.fromisoformat(text).astimezone(UTC).isoformat(sep=" ")
+
+
+def test_timestamps_with_a_zone_are_written_as_the_instant_in_utc() -> None:
+    kinds = {"ModifiedDate": "timestamp", "ServiceDate": "date"}
+    offsets = ["-04:00", "-05:00", "+05:30", "Z", "+0100", "-08"]
+    zoned = [f"2024-11-03 01:{m:02d}:07{'.25' if m % 2 else ''}{z}" for m, z in enumerate(offsets)]
+    # staging's cast drops a zone: 01:30 EDT then 01:10 EST (40 minutes later) ran backwards
+    columns = [pa.array([*zoned, None]), pa.array(["2024-11-03 01:30:00-04:00"] * 7)]
+    converted, unreadable = timestamps_in_utc(["ModifiedDate", "ServiceDate"], columns, kinds)
+    assert unreadable == {}
+    assert converted[0].to_pylist() == [*(_python_utc(text) for text in zoned), None]
+    assert converted[1] is columns[1]  # a date column is not a timestamp's: left as landed
+    # naive text, and what ingest already wrote in UTC, are left alone: the same array
+    plain = pa.array(["2024-11-03 01:30:00", "null", "", None, "2024-11-03 06:10:00+00:00"])
+    assert timestamps_in_utc(["modifieddate"], [plain], kinds)[0][0] is plain
+    # the zone in the middle of a chunk of naive values, a zone name, and one that is no zone
+    mixed = pa.array(["2024-07-01 12:00:00", "2024-07-01 12:00:00 America/New_York"])
+    mixed = pa.concat_arrays(
+        [mixed, pa.array(["2024-07-01 12:00:00 -04:00", "2024-07-01 12:00 X/Y"])]
+    )
+    converted, unreadable = timestamps_in_utc(["ModifiedDate"], [mixed], kinds)
+    assert converted[0].to_pylist()[:3] == [
+        "2024-07-01 12:00:00",
+        "2024-07-01 16:00:00+00:00",
+        "2024-07-01 16:00:00+00:00",
+    ]
+    assert unreadable == {3: [("ModifiedDate", "2024-07-01 12:00 X/Y")]}
+
+
+def test_a_claims_file_with_zoned_timestamps_lands_them_in_utc(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # two versions of one claim across the autumn clock change, and a zone no one can read
+    rows = [claim_row(60, 1, "Submitted"), claim_row(60, 1, "Paid"), claim_row(61, 1)]
+    rows[0]["ModifiedDate"] = "2024-11-03 01:30:00-04:00"  # 05:30 UTC
+    rows[1]["ModifiedDate"] = "2024-11-03 01:10:00-05:00"  # 06:10 UTC: the later version
+    rows[2]["InsertDate"] = "2024-11-03 01:10:00 Mars/Base"
+    landing = sources / "landing" / "claims"
+    write_csv(landing / "hospital1_claim_data_2024_11.csv", CLAIM_COLUMNS, rows)
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name.endswith("_11.csv"))
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (3, 2, 1)
+
+    landed = read_bronze(lake, "hospital_a", "claims").to_pylist()
+    mine = [r for r in landed if r["_source_name"].endswith("_11.csv")]
+    by_status = {r["ClaimStatus"]: r["ModifiedDate"] for r in mine}
+    assert by_status == {
+        "Submitted": "2024-11-03 05:30:00+00:00",
+        "Paid": "2024-11-03 06:10:00+00:00",
+    }
+
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert rejected["_source_row"] == 4
+    assert (
+        "InsertDate '2024-11-03 01:10:00 Mars/Base' is not a timestamp"
+        in rejected["_reject_reason"]
+    )
+    assert "Mars/Base" in rejected["_raw"]  # the raw text is the line as landed

@@ -499,3 +499,34 @@ def table_key(table: str, datasource: str) -> str:
     return {"transactions": "TransactionID", "encounters": "EncounterID"}.get(
         table, "PatientID" if datasource == "hospital_a" else "ID"
     )
+
+
+def test_a_timestamp_stored_as_text_with_a_zone_lands_in_utc(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an EMR that keeps timestamps as text with their offset: staging's cast would drop it
+    a = sources / "emr" / "hospital_a.db"
+    execute(
+        a,
+        "UPDATE encounters SET InsertedDate = '2024-11-03 01:10:00-05:00' "
+        "WHERE EncounterID = 'ENC000003'",
+    )
+    execute(
+        a,
+        "UPDATE encounters SET InsertedDate = '2024-11-03 01:10:00 Mars/Base' "
+        "WHERE EncounterID = 'ENC000004'",
+    )
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.encounters"]))
+    assert result.ok, [e.error for e in result.failed]
+    rows = {r["EncounterID"]: r for r in read_bronze(lake, "hospital_a", "encounters").to_pylist()}
+    assert rows["ENC000003"]["InsertedDate"] == "2024-11-03 06:10:00+00:00"
+    assert "ENC000004" not in rows  # a zone that is no instant: rejected, named
+    (folder,) = (lake / "rejected" / "hospital_a" / "encounters").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert "EncounterID 'ENC000004'" in rejected["_reject_reason"]
+    assert (
+        "InsertedDate '2024-11-03 01:10:00 Mars/Base' is not a timestamp"
+        in rejected["_reject_reason"]
+    )
+    entity = result.entities[0]
+    assert entity.rows_written + entity.rows_rejected == len(source_rows(a, "encounters"))
