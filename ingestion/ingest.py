@@ -157,7 +157,7 @@ def _batch_row(batch: list[pa.Array], index: int) -> tuple[str | None, ...]:
 
 # what a rejected row's reason and raw text are, from its line in the source file (None for
 # a database row), its values (in header order) and its [(column, value), ...] staging refuses
-Describe = Callable[[int | None, tuple[str | None, ...], list[tuple[str, str]]], tuple[str, str]]
+Describe = Callable[[int | None, tuple[str | None, ...], list[values.Finding]], tuple[str, str]]
 
 
 def _csv_line(row: Sequence[str | None]) -> str:
@@ -176,18 +176,24 @@ def _reject_unreadable(
     kinds: Mapping[str, str],
     describe: Describe,
 ) -> tuple[list[pa.Array], list[int] | None]:
-    """Reject the rows of a batch with a value staging cannot type (values.py); the batch's
-    columns and source lines without them, with zoned timestamps written in UTC (a row whose
-    zone cannot be read as an instant is rejected too; its raw text is the source's)."""
-    unreadable = values.unreadable_values(header, columns, kinds)
+    """Reject the rows of a batch with a value staging cannot type (values.py) or a timestamp
+    later than the load (the writer's ingested_at); the batch's columns and source lines
+    without them, with zoned timestamps written in UTC (a row whose zone cannot be read as an
+    instant is rejected too; its raw text is the source's)."""
+    unreadable: dict[int, list[values.Finding]] = {}
     in_utc, unzoned = values.timestamps_in_utc(header, columns, kinds)
-    for index, found in unzoned.items():
-        unreadable.setdefault(index, []).extend(found)
+    for found in (
+        values.unreadable_values(header, columns, kinds),
+        unzoned,
+        values.after_load(header, in_utc, kinds, writer.ingested_at),
+    ):
+        for index, findings in found.items():
+            unreadable.setdefault(index, []).extend(findings)
     if not unreadable:
         return in_utc, lines
-    for index, found in sorted(unreadable.items()):
+    for index, findings in sorted(unreadable.items()):
         line = lines[index] if lines else None
-        writer.reject(line, *describe(line, _batch_row(columns, index), found))
+        writer.reject(line, *describe(line, _batch_row(columns, index), findings))
     keep = pa.array([i not in unreadable for i in range(len(columns[0]))])
     kept_lines = [line for i, line in enumerate(lines) if i not in unreadable] if lines else lines
     return [column.filter(keep) for column in in_utc], kept_lines
@@ -203,6 +209,7 @@ class _Marks:
     since: str | None
     known: set[bytes]
     check: bool
+    loaded_at: datetime | None = None
     high: str | None = None
     at_high: list[tuple[str | None, ...]] = field(default_factory=list)
     # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
@@ -219,7 +226,7 @@ class _Marks:
         """Note a batch's watermarks (column ``wm``); the indexes of its rows to skip."""
         marks = batch[wm].to_pylist()
         present = [w for w in marks if w is not None]
-        bad_values = values.bad_marks(present) if self.check else set()
+        bad_values = values.bad_marks(present, self.loaded_at) if self.check else set()
         bad: set[int] = set()
         if bad_values:
             present = [w for w in present if w not in bad_values]
@@ -260,9 +267,9 @@ class _Marks:
         if self.new_unmarked or self.already_read_unmarked:
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark} that is not a timestamp, so they do not move the "
-                f"watermark; {self.already_read_unmarked:,} of them were read by an earlier "
-                "load and are skipped until they change"
+                f"have a {entity.watermark} that is not a timestamp or is later than this load, "
+                f"so they do not move the watermark; {self.already_read_unmarked:,} of them "
+                "were read by an earlier load and are skipped until they change"
             )
         return said
 
@@ -460,18 +467,21 @@ class _Run:
 
     def _high_water_mark(self, entity: EntityConfig, check_marks: bool) -> AuditRecord | None:
         """The audit row holding the next load's mark; with ``check_marks``, the latest that can
-        be one (an older version of this loader took `yesterday` as a mark: the load goes on
-        from the last good mark, and staging keeps each key's latest version of what it reads
-        again)."""
+        be one (an older version of this loader took `yesterday`, or a mistyped year later
+        than now, as a mark: the load goes on from the last good mark, and staging keeps each
+        key's latest version of what it reads again)."""
         mark = self.audit.high_water_mark(entity.name)
         if not check_marks or mark is None or mark.watermark_after is None:
             return mark
-        if values.is_mark(mark.watermark_after):
+        now = datetime.now(UTC)
+        if values.is_mark(mark.watermark_after, now):
             return mark
-        good = self.audit.high_water_mark(entity.name, usable=values.is_mark)
+        good = self.audit.high_water_mark(
+            entity.name, usable=lambda text: values.is_mark(text, now)
+        )
         self.progress(
             f"  {entity.name}: the audit log's mark {mark.watermark_after!r} is not a "
-            "timestamp; loading from the last good mark "
+            "timestamp, or is later than now; loading from the last good mark "
             + (repr(good.watermark_after) if good else "(none: the whole table)")
         )
         return good
@@ -512,7 +522,7 @@ class _Run:
         source = f"{entity.database} table {entity.tablename}"
 
         def describe(
-            _: int | None, values_: tuple[str | None, ...], found: list[tuple[str, str]]
+            _: int | None, values_: tuple[str | None, ...], found: list[values.Finding]
         ) -> tuple[str, str]:
             row = dict(zip(reader.columns, values_, strict=True))
             where = f"{source}, {key} {row[key]!r}" if key else f"{source}, a row"
@@ -520,7 +530,7 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        tracker = _Marks(since, known, check_marks)
+        tracker = _Marks(since, known, check_marks, started)
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
@@ -628,7 +638,7 @@ class _Run:
             kinds = values.column_kinds(entity.source_kind, entity.table)
 
             def describe(
-                line: int | None, row: tuple[str | None, ...], found: list[tuple[str, str]]
+                line: int | None, row: tuple[str | None, ...], found: list[values.Finding]
             ) -> tuple[str, str]:
                 reason = values.unreadable_reason(line or 0, found, kinds)
                 return reason, _csv_line(row)
@@ -684,7 +694,7 @@ class _Run:
             kinds = values.column_kinds(entity.source_kind, entity.table)
 
             def describe(
-                record: int | None, values_: tuple[str | None, ...], found: list[tuple[str, str]]
+                record: int | None, values_: tuple[str | None, ...], found: list[values.Finding]
             ) -> tuple[str, str]:
                 row = dict(zip(rows.columns, values_, strict=True))
                 where = f"{rows.source_name}" + (f", record {record}" if record else "")

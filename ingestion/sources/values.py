@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +23,12 @@ import pyarrow.compute as pc
 MONEY = "money"
 DATE = "date"
 TIMESTAMP = "timestamp"
+
+# what is wrong with a value: (column, value), its kind not read; or (column, value, problem)
+Finding = tuple[str, ...]
+# a record's timestamp may be this much later than the load that reads it (source clocks and
+# zones) before it counts as a mistake (is_after_load)
+AFTER_LOAD_SLACK = timedelta(days=1)
 
 # the claims files' typed columns (docs/contracts.md) and what staging makes of each
 CLAIM_COLUMN_KINDS: dict[str, str] = {
@@ -334,53 +340,116 @@ def timestamps_in_utc(
     return converted, unreadable
 
 
-def is_mark(text: str) -> bool:
+def is_mark(text: str, loaded_at: datetime | None = None) -> bool:
     """Whether ``text`` can be an incremental load's high-water mark: a date or timestamp in ISO
-    form that staging reads. The source compares marks as text, where `yesterday`, the text
-    `NULL`, `infinity` or `2024-1-5` sort after the dates that follow them and would hide
-    those rows from every later load."""
+    form that staging reads and, given the load's time, not later than it (see
+    ``is_after_load``). The source compares marks as text, where `yesterday`, the text `NULL`,
+    `infinity`, `2024-1-5` or a mistyped year (`2205-01-09`) sort after the dates that follow
+    them and would hide those rows from every later load."""
     if not _ISO_TIME.fullmatch(text):
         return False
     try:
-        datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:  # 2024-02-30, hour 24: staging's cast refuses them too
         return False
-    return True
+    return loaded_at is None or not is_after_load(when, loaded_at)
 
 
-def bad_marks(marks: Sequence[str]) -> set[str]:
+def is_after_load(when: datetime, loaded_at: datetime) -> bool:
+    """Whether a record's timestamp is later than the load that read it, beyond a day's slack
+    (clocks and zones of the source): a record cannot change after it was exported, so such a
+    value is a mistake (a mistyped year) that would make its version the latest for good."""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when > _naive_utc(loaded_at) + AFTER_LOAD_SLACK
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def bad_marks(marks: Sequence[str], loaded_at: datetime | None = None) -> set[str]:
     """The values of ``marks`` above the greatest one that can be a mark (is_mark) and that
     cannot be one: greatest first, so a batch of good marks costs one max. A bad value below
     that mark does not matter: it is below the next load's mark too."""
     top = max(marks, default=None)
-    if top is None or is_mark(top):
+    if top is None or is_mark(top, loaded_at):
         return set()
     bad: set[str] = set()
     for mark in sorted(set(marks), reverse=True):  # at worst no value is a mark: one sort
-        if is_mark(mark):
+        if is_mark(mark, loaded_at):
             break
         bad.add(mark)
     return bad
 
 
-def describe(values: Sequence[tuple[str, str]], kinds: Mapping[str, str]) -> str:
-    """What is wrong with each (column, value): ``Amount 'abc' is not an amount (...)``."""
+def after_load(
+    header: Sequence[str],
+    columns: Sequence[pa.Array],
+    kinds: Mapping[str, str],
+    loaded_at: datetime,
+) -> dict[int, list[Finding]]:
+    """The rows (indexes) with a timestamp later than the load (``is_after_load``), each with
+    its (column, value, problem) findings; values staging cannot read are not looked at (see
+    unreadable_values). A column whose greatest value's date is not after the limit's, compared
+    as text, has none: one max per chunk."""
+    lowered = _kinds_by_lower_name(kinds)
+    limit = _naive_utc(loaded_at) + AFTER_LOAD_SLACK
+    problem = (
+        f"is later than this load ({_naive_utc(loaded_at):%Y-%m-%d %H:%M} UTC, a day's slack "
+        "allowed): a record cannot change after it was exported (a mistyped year?)"
+    )
+    checked = [
+        (name, columns[i])
+        for i, name in enumerate(header)
+        if lowered.get(name.lower()) == TIMESTAMP and len(columns[i])
+    ]
+    # ISO text sorts as its time: a greatest value dated on or before the limit's date leaves
+    # nothing to find; anything else (a later year, or text that sorts oddly) is cast in DuckDB
+    suspects = []
+    for name, array in checked:
+        extremes = pc.min_max(array).as_py()
+        if extremes["min"] is not None and extremes["min"][:1].isspace():  # padded text
+            extremes = pc.min_max(pc.utf8_trim_whitespace(array)).as_py()
+        top = extremes["max"]
+        if top is not None and top[:_DATE_LENGTH] > f"{limit:%Y-%m-%d}":
+            suspects.append((name, array))
+    if not suspects:
+        return {}
+    conditions = [
+        f"coalesce({_typed(TIMESTAMP, _cleaned(f'c{i}'))} > timestamp '{limit:%Y-%m-%d %H:%M:%S}', "
+        "false)"
+        for i in range(len(suspects))
+    ]
+    found: dict[int, list[Finding]] = {}
+    for row_index, flagged in _flagged_rows(suspects, conditions):
+        found[int(row_index)] = [
+            (name, str(array[row_index].as_py()), problem)
+            for (name, array), bad in zip(suspects, flagged, strict=True)
+            if bad
+        ]
+    return found
+
+
+def describe(values: Sequence[Finding], kinds: Mapping[str, str]) -> str:
+    """What is wrong with each (column, value[, problem]): ``Amount 'abc' is not an amount
+    (...)``, or the problem given (a timestamp later than the load)."""
     lowered = _kinds_by_lower_name(kinds)
     return "; ".join(
-        f"{name} {value!r} is not {_EXPECTED[lowered[name.lower()]]}" for name, value in values
+        f"{found[0]} {found[1]!r} "
+        + (found[2] if len(found) > 2 else f"is not {_EXPECTED[lowered[found[0].lower()]]}")
+        for found in values
     )
 
 
-def unreadable_reason(
-    line: int, values: Sequence[tuple[str, str]], kinds: Mapping[str, str]
-) -> str:
+def unreadable_reason(line: int, values: Sequence[Finding], kinds: Mapping[str, str]) -> str:
     """The reject reason for a file's line with values staging cannot type."""
     again = "fix the value in the export and land the file again"
     return f"line {line}: {describe(values, kinds)}; {again}"
 
 
 def unreadable_row_reason(
-    where: str, values: Sequence[tuple[str, str]], kinds: Mapping[str, str], refresh: str | None
+    where: str, values: Sequence[Finding], kinds: Mapping[str, str], refresh: str | None
 ) -> str:
     """The reject reason for a database row with values staging cannot type; ``where`` names
     the table and row, ``refresh`` the column whose change makes the next load read it again

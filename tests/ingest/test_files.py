@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -547,3 +547,42 @@ def test_a_claims_file_with_zoned_timestamps_lands_them_in_utc(
         in rejected["_reject_reason"]
     )
     assert "Mars/Base" in rejected["_raw"]  # the raw text is the line as landed
+
+
+def test_a_claims_timestamp_later_than_the_load_is_rejected(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a mistyped year would make its version the claim's latest for good and move the as-of
+    # date of every finance mart to 2205; a day's slack is allowed for source clocks and zones
+    rows = [claim_row(70, 1), claim_row(71, 1), claim_row(72, 1)]
+    rows[0]["ModifiedDate"] = "2205-01-09 09:00:00"
+    tomorrow = datetime.now(UTC) + timedelta(hours=20)
+    rows[1]["InsertDate"] = f"{tomorrow:%Y-%m-%d %H:%M:%S}"
+    rows[2]["ModifiedDate"] = "2205-01-09T09:00:00-05:00"  # in UTC, then compared
+    write_csv(
+        sources / "landing" / "claims" / "hospital1_claim_data_2024_12.csv", CLAIM_COLUMNS, rows
+    )
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name.endswith("_12.csv"))
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (3, 1, 2)
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    by_line = {r["_source_row"]: r for r in pq.read_table(folder / "rejected.parquet").to_pylist()}
+    assert set(by_line) == {2, 4}
+    assert (
+        "line 2: ModifiedDate '2205-01-09 09:00:00' is later than this load"
+        in (by_line[2]["_reject_reason"])
+    )
+    assert "ModifiedDate '2205-01-09 14:00:00+00:00' is later" in by_line[4]["_reject_reason"]
+    assert "2205-01-09T09:00:00-05:00" in by_line[4]["_raw"]
+
+
+def test_a_mark_later_than_the_load_is_no_mark() -> None:
+    loaded = datetime(2025, 1, 10, 12, tzinfo=UTC)
+    assert is_mark("2025-01-11 11:00:00", loaded) and not is_mark("2025-01-11 13:00:00", loaded)
+    assert not is_mark("2205-01-09", loaded) and is_mark("2205-01-09")  # no load time: form only
+    assert is_mark("2025-01-11 14:00:00+03:00", loaded)  # 11:00 UTC
+    assert bad_marks(["2024-12-31 10:00:00", "2205-01-09 09:00:00", "yesterday"], loaded) == {
+        "2205-01-09 09:00:00",
+        "yesterday",
+    }

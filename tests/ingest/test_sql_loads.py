@@ -530,3 +530,43 @@ def test_a_timestamp_stored_as_text_with_a_zone_lands_in_utc(
     )
     entity = result.entities[0]
     assert entity.rows_written + entity.rows_rejected == len(source_rows(a, "encounters"))
+
+
+def test_a_watermark_later_than_the_load_is_rejected_and_never_becomes_the_mark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a mistyped year: as the mark it would hide every later row from every later load, and
+    # in staging its version would stay the latest for good
+    db = sources / "emr" / "hospital_a.db"
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    execute(
+        db,
+        "UPDATE transactions SET ModifiedDate = '2205-01-09 09:00:00' "
+        "WHERE TransactionID = 'TRANS000003'",
+    )
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+
+    def load() -> tuple[str, int, int, str | None]:
+        entity = ingest(sources, lake, config).entities[0]
+        return entity.status, entity.rows_written, entity.rows_rejected, entity.watermark
+
+    total = len(source_rows(db, "transactions"))
+    assert load() == ("success", total - 1, 1, high)
+    (folder,) = (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert "TransactionID 'TRANS000003'" in rejected["_reject_reason"]
+    assert (
+        "ModifiedDate '2205-01-09 09:00:00' is later than this load" in rejected["_reject_reason"]
+    )
+    # read again by `>=` (it sorts after the mark), it is skipped until it changes
+    assert load() == ("no_change", 0, 0, high)
+    insert(db, "transactions", [transaction_row(500, "2024-02-01 00:00:00")])
+    assert load() == ("success", 1, 0, "2024-02-01 00:00:00")
+    # the fix: the row loads with its corrected time
+    execute(
+        db,
+        "UPDATE transactions SET ModifiedDate = '2025-01-09 09:00:00' "
+        "WHERE TransactionID = 'TRANS000003'",
+    )
+    assert load() == ("success", 1, 0, "2025-01-09 09:00:00")
