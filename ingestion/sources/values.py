@@ -359,12 +359,11 @@ def is_after_load(when: datetime, loaded_at: datetime) -> bool:
     """Whether a record's timestamp is later than the load that read it, beyond a day's slack
     (clocks and zones of the source): a record cannot change after it was exported, so such a
     value is a mistake (a mistyped year) that would make its version the latest for good."""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return when > _naive_utc(loaded_at) + AFTER_LOAD_SLACK
+    return _naive_utc(when) > _naive_utc(loaded_at) + AFTER_LOAD_SLACK
 
 
 def _naive_utc(moment: datetime) -> datetime:
+    """``moment`` as a naive UTC time (a naive one is taken to be UTC, as Bronze's text is)."""
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
