@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -540,3 +541,52 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
     assert current() == [("Denied",), ("Paid",)]
 
     _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
+
+
+def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A payer's take-back comes as a negative PaidAmount: the claim's new version is kept as
+    sent (no business rule says what else to do with it), and the data-quality summary counts
+    it under negative_amount, where finance can find it."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    counted = (
+        "select rows_failed from marts.rpt_data_quality_summary "
+        "where entity = 'claims' and check_kind = 'flag' and check_name = 'negative_amount'"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ((claim_id,),) = con.execute(
+            "select source_claim_id from cdm.int_claims_conformed "
+            "where source_system = 'hospital_a' and paid_amount > 0 order by claim_id limit 1"
+        ).fetchall()
+        negative_before = con.execute(
+            "select count(*) from cdm.int_claims_conformed where paid_amount < 0 "
+            "or claim_amount < 0 or allowed_amount < 0 or deductible_amount < 0 "
+            "or coinsurance_amount < 0 or copay_amount < 0"
+        ).fetchone()
+    landing = tmp_path / "sources" / "landing" / "claims"
+    landing.mkdir(parents=True)
+    columns, row = _latest_bronze_claim(lake, str(claim_id))
+    row |= {"PaidAmount": "-50.00", "ModifiedDate": "2025-02-03 09:00:00"}
+    with (landing / "hospital1_claim_data_2025_02_03.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake", str(lake),
+        "--only", "hospital_a.claims",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        paid = con.execute(
+            "select paid_amount from marts.fct_claims where claim_id = ?",
+            [f"hospital_a:{claim_id}"],
+        ).fetchone()
+        after = con.execute(counted).fetchone()
+    assert paid == (Decimal("-50.00"),)
+    assert negative_before is not None and after == (negative_before[0] + 1,)

@@ -1,6 +1,6 @@
 -- One row per entity and data-quality check: rows checked and rows failing. Quarantine rules
--- (rows routed to the quarantine schema), flags (invalid NPI, unknown code) and foreign keys
--- that point at an unknown member.
+-- (rows routed to the quarantine schema), flags (invalid NPI, unknown code, negative amount)
+-- and foreign keys that point at an unknown member.
 --
 -- One aggregate counts every check of a model, and the counts are then turned into rows (25
 -- checks, one aggregate per model, not 25 queries). A quarantine rule is counted on the
@@ -14,6 +14,12 @@
 {%- for key in ['patient_key', 'provider_key', 'department_key', 'payer_key', 'cpt_code_key', 'icd_code_key'] %}
     {%- do unknown_member_checks.append((key ~ '_unknown', key ~ ' = ' ~ unknown_key())) %}
 {%- endfor %}
+{#- a negative amount (a payer's take-back, a reversal, a sign error) is kept, and counted for
+    review: the A/R and collection KPIs use it as sent -#}
+{%- set claim_amounts = [
+    'claim_amount', 'allowed_amount', 'paid_amount', 'deductible_amount', 'coinsurance_amount',
+    'copay_amount',
+] %}
 {#- (entity, check_kind, model, [(check_name, condition), ...]) -#}
 {%- set checked_models = [
     ('patients', 'quarantine', 'int_patients_unioned', patient_quarantine_rules()),
@@ -29,6 +35,10 @@
     ('transactions', 'flag', 'int_transactions_conformed', [
         ('unknown_cpt_code', 'not ' ~ is_true('has_known_cpt_code')),
         ('unknown_icd_code', 'not ' ~ is_true('has_known_icd_code')),
+        ('negative_amount', 'charge_amount < 0 or paid_amount < 0'),
+    ]),
+    ('claims', 'flag', 'int_claims_conformed', [
+        ('negative_amount', claim_amounts | join(' < 0 or ') ~ ' < 0'),
     ]),
     ('transactions', 'unknown_member', 'fct_transactions', unknown_member_checks),
 ] %}
