@@ -117,6 +117,21 @@ def read_alerts(
     limit: int | None = None,
 ) -> list[Alert]:
     """Alerts from ``marts.alerts`` (read-only), most severe and most recent first."""
+    alerts, _ = read_alerts_and_total(
+        warehouse, alert_types=alert_types, hospitals=hospitals, limit=limit
+    )
+    return alerts
+
+
+def read_alerts_and_total(
+    warehouse: Path,
+    *,
+    alert_types: Sequence[str] = (),
+    hospitals: Sequence[str] = (),
+    limit: int | None = None,
+) -> tuple[list[Alert], int]:
+    """``read_alerts``, and how many alerts match the filters before ``limit`` cuts them
+    (counted in the same query, so both come from one state of the warehouse)."""
     if not warehouse.exists():
         raise AlertsError(
             f"warehouse {warehouse} not found: build it first (`make demo` or `rcm run`), "
@@ -131,7 +146,7 @@ def read_alerts(
         where.append("source_system in (select unnest(?))")
         params.append(list(hospitals))
     sql = (
-        f"select {', '.join(ALERT_COLUMNS)} from marts.alerts"
+        f"select {', '.join(ALERT_COLUMNS)}, count(*) over () as matching from marts.alerts"
         + (f" where {' and '.join(where)}" if where else "")
         + " order by case severity when 'high' then 0 when 'medium' then 1 else 2 end,"
         " as_of_date desc nulls last, amount desc nulls last, alert_id"
@@ -158,7 +173,9 @@ def read_alerts(
         ) from exc
     finally:
         con.close()
-    return [
+    # a limit of at least 1 (the command checks it) leaves a row whenever any alert matches
+    total = int(rows[0][8]) if rows else 0
+    alerts = [
         Alert(
             alert_id=str(r[0]),
             alert_type=str(r[1]),
@@ -171,6 +188,15 @@ def read_alerts(
         )
         for r in rows
     ]
+    return alerts, total
+
+
+def count_line(shown: int, total: int, warehouse: Path) -> str:
+    """The last line of the list: how many alerts it shows, and of how many when --limit left
+    some out (the filters' matches, not only the shown ones)."""
+    if shown < total:
+        return f"showing {shown} of {total} alert(s) in {warehouse} (--limit {shown})"
+    return f"{total} alert(s) in {warehouse}"
 
 
 def format_alerts(alerts: Sequence[Alert]) -> str:
@@ -387,7 +413,7 @@ def run(args: argparse.Namespace) -> int:
             console.error(f"{WEBHOOK_ENV} is not an http(s) URL: {redact_url(url)}")
             return 2
     try:
-        alerts = read_alerts(
+        alerts, total = read_alerts_and_total(
             warehouse, alert_types=args.types, hospitals=args.hospitals, limit=args.limit
         )
     except AlertsError as exc:
@@ -395,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if alerts:
         console.info(format_alerts(alerts))
-    console.info(f"{len(alerts)} alert(s) in {warehouse}")
+    console.info(count_line(len(alerts), total, warehouse))
     stale = build_state.stale_warning(warehouse)
     if stale is not None:
         console.info(f"warning: {stale}", stream=sys.stderr)

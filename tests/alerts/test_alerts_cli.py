@@ -56,8 +56,17 @@ def test_filters_by_type_hospital_and_limit(
     out = capsys.readouterr().out
     assert "CLM000001" in out and "CLM000777" not in out
 
+    # --limit says how many of the matching alerts it left out, counted in the warehouse
     assert run(monkeypatch, warehouse, "--limit", "1") == 0
-    assert "1 alert(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"showing 1 of {len(ALERT_ROWS)} alert(s) in {warehouse} (--limit 1)" in out
+    b_rows = [r for r in ALERT_ROWS if r["source_system"] == "hospital_b"]
+    assert run(monkeypatch, warehouse, "--hospital", "hospital_b", "--limit", "1") == 0
+    assert f"showing 1 of {len(b_rows)} alert(s)" in capsys.readouterr().out
+    # a limit that leaves nothing out is not mentioned
+    assert run(monkeypatch, warehouse, "--limit", str(len(ALERT_ROWS))) == 0
+    out = capsys.readouterr().out
+    assert f"{len(ALERT_ROWS)} alert(s) in {warehouse}" in out and "showing" not in out
 
 
 def test_an_unknown_hospital_is_an_error_and_a_quiet_one_is_not(
