@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import build_state, console
+from ingestion.generate.settings import GeneratorSettings
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "rcm.duckdb"
 
@@ -32,6 +33,8 @@ class RunReport:
     stages: list[StageTiming] = field(default_factory=list)
     docs_path: Path | None = None
     warehouse: Path = DEFAULT_WAREHOUSE
+    # what the summary repeats, as the stages' own output has scrolled away by then
+    warnings: list[str] = field(default_factory=list)
 
     def table(self) -> str:
         rows = [(s.name, round(s.seconds, 1), s.detail) for s in self.stages]
@@ -46,8 +49,6 @@ def _check_sources(sources: Path, regenerate: bool, scale: float, seed: int) -> 
     """Refuse a --sources that `rcm run` cannot generate into, and settings the generator
     refuses, before anything is removed or written (the generator's own messages would name
     its flags, --out and --force)."""
-    from ingestion.generate.settings import GeneratorSettings
-
     GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate).validate()
     if sources.exists() and not sources.is_dir():
         raise StageFailedError(f"--sources {sources} is a file: point --sources at a folder")
@@ -62,13 +63,58 @@ def _check_sources(sources: Path, regenerate: bool, scale: float, seed: int) -> 
         )
 
 
-def _generate_if_needed(sources: Path, scale: float, seed: int, regenerate: bool) -> str | None:
+def kept_settings_warning(sources: Path, scale: float | None, seed: int | None) -> str | None:
+    """When `rcm run` keeps the generated sources in ``sources``: which of the --scale and
+    --seed the user passed (None: not passed) were not applied, with the scale and seed the kept
+    sources have (their generator_state.json); None when none was passed or all agree."""
+    from ingestion.generate.generator import GenerateError, load_state
+
+    try:
+        state = load_state(sources)
+        kept_scale, kept_seed = float(state["scale"]), int(state["seed"])
+    except (GenerateError, OSError, ValueError, TypeError, KeyError) as error:
+        # the flags were not applied either way; what the kept sources have is not known
+        unapplied = [
+            *([f"--scale {scale:g}"] if scale is not None else []),
+            *([f"--seed {seed}"] if seed is not None else []),
+        ]
+        has = f"their scale and seed are not known: {error}"
+    else:
+        unapplied = [
+            *([f"--scale {scale:g}"] if scale is not None and scale != kept_scale else []),
+            *([f"--seed {seed}"] if seed is not None and seed != kept_seed else []),
+        ]
+        has = f"they were generated at scale {kept_scale:g}, seed {kept_seed}"
+    if not unapplied:
+        return None
+    return (
+        f"{' and '.join(unapplied)} not applied: the sources in {sources} were kept ({has}); "
+        f"pass --regenerate with {' '.join(unapplied)} for new sources (it also removes the old "
+        "lake and warehouse), or --sources a new folder"
+    )
+
+
+def _generate_if_needed(
+    sources: Path,
+    scale: float | None,
+    seed: int | None,
+    regenerate: bool,
+    report: RunReport | None = None,
+) -> str | None:
+    """Generate into ``sources`` unless it holds generated sources and ``regenerate`` is off.
+    ``scale`` and ``seed`` are None when not passed (the generator's defaults)."""
     from ingestion.generate.generator import generate
-    from ingestion.generate.settings import GeneratorSettings
 
     if (sources / "generator_state.json").exists() and not regenerate:
         console.info(f"[generate] sources already in {sources}: kept (pass --regenerate to redo)")
+        warning = kept_settings_warning(sources, scale, seed)
+        if warning is not None:
+            console.info(f"[generate] warning: {warning}")
+            if report is not None:
+                report.warnings.append(warning)
         return None
+    scale = GeneratorSettings.scale if scale is None else scale
+    seed = GeneratorSettings.seed if seed is None else seed
     console.info(f"[generate] synthetic sources at scale {scale:g}, seed {seed} -> {sources}")
     summary = generate(
         GeneratorSettings(out_dir=sources, scale=scale, seed=seed, force=regenerate),
@@ -169,15 +215,22 @@ def run_pipeline(
     *,
     sources: Path,
     lake: str,
-    scale: float,
-    seed: int,
+    scale: float | None = None,
+    seed: int | None = None,
     regenerate: bool = False,
     docs: bool = True,
     target: str | None = None,
 ) -> RunReport:
-    """Run every stage in order; raise :class:`StageFailedError` at the first failure."""
+    """Run every stage in order; raise :class:`StageFailedError` at the first failure.
+    ``scale`` and ``seed`` are None when the user did not pass them (the generator's defaults
+    then, and no warning when kept sources have others)."""
     report = RunReport(warehouse=Path(os.environ.get("RCM_WAREHOUSE_PATH", DEFAULT_WAREHOUSE)))
-    _check_sources(sources, regenerate, scale, seed)
+    _check_sources(
+        sources,
+        regenerate,
+        GeneratorSettings.scale if scale is None else scale,
+        GeneratorSettings.seed if seed is None else seed,
+    )
     if regenerate:
         _reset(Path(lake), report.warehouse)
     report.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +243,7 @@ def run_pipeline(
             report.stages.append(StageTiming(name, time.perf_counter() - started, str(detail)))
         return detail
 
-    timed("generate", lambda: _generate_if_needed(sources, scale, seed, regenerate))
+    timed("generate", lambda: _generate_if_needed(sources, scale, seed, regenerate, report))
     timed("ingest", lambda: _ingest(sources, lake))
     timed("build", lambda: _build(target))
     if docs:
@@ -219,6 +272,8 @@ def _command(args: argparse.Namespace) -> int:
         return 1
     console.info("")
     console.info(report.table())
+    for warning in report.warnings:
+        console.info(f"warning: {warning}")
     console.info("")
     kpis = headline_kpis(report.warehouse)
     if kpis is not None:
@@ -240,10 +295,30 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "the Bronze lake, build the warehouse with dbt and write the lineage site."
         ),
     )
-    parser.add_argument("--sources", type=Path, default=Path("sources"))
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        default=Path("sources"),
+        help="folder of the synthetic sources: generated there when it holds none, kept and "
+        "ingested when it holds some (default: sources)",
+    )
     parser.add_argument("--lake", default=None, help="default: $RCM_LAKE_DIR, else lake")
-    parser.add_argument("--scale", type=float, default=0.1, help="0.1 = about 100k transactions")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="size of generated sources, 0.1 = about 100k transactions (default: "
+        f"{GeneratorSettings.scale:g}); applies only when sources are generated (a new "
+        "--sources folder, or --regenerate)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random seed of generated sources: the same seed and scale, the same sources "
+        f"(default: {GeneratorSettings.seed}); applies only when sources are generated, as "
+        "--scale",
+    )
     parser.add_argument(
         "--regenerate",
         action="store_true",
