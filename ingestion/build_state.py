@@ -235,11 +235,13 @@ def up_to_date(inputs: BuildInputs) -> str | None:
     state = _valid_state(inputs)
     if state is None or state.get("fingerprint") != inputs.fingerprint:
         return None
+    # the lake is named: a build pointed at another lake than the one ingested into says
+    # "up to date" of what it checked, not of the data just loaded
     return (
-        f"the warehouse {inputs.warehouse} {UP_TO_DATE} no Bronze file "
-        f"({inputs.bronze_files:,} checked), project file or setting has changed since the "
-        f"successful build of {state.get('built_at', 'an earlier run')}; nothing to do "
-        "(`rcm build --force` builds anyway)"
+        f"the warehouse {inputs.warehouse} {UP_TO_DATE} no Bronze file of the lake "
+        f"{inputs.lake} ({inputs.bronze_files:,} checked), project file or setting has changed "
+        f"since the successful build of {state.get('built_at', 'an earlier run')}; nothing to "
+        "do (`rcm build --force` builds anyway)"
     )
 
 

@@ -126,6 +126,8 @@ def test_up_to_date_only_after_remember_and_until_the_warehouse_changes(
     build_state.remember(found)
     message = build_state.up_to_date(found)
     assert message is not None and "up to date" in message and "--force" in message
+    # the lake it checked is named: a build pointed at another lake than the ingest's is seen
+    assert f"no Bronze file of the lake {world['lake']} (1 checked)" in message
 
     # a write by something else (another build, a manual dbt run) makes it stale
     with world["warehouse"].open("ab") as handle:
