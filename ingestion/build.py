@@ -10,6 +10,7 @@ successful one (see :mod:`ingestion.build_state`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -35,6 +36,8 @@ DEFAULT_PROFILES_DIR = REPO_ROOT / "profiles"
 LOG_LEVEL_FILE_ENV = "DBT_LOG_LEVEL_FILE"
 # the local target's DuckDB file (profiles/profiles.yml)
 WAREHOUSE_ENV = "RCM_WAREHOUSE_PATH"
+# the lake dbt reads Bronze from (the sources' external locations, and build_state)
+LAKE_ENV = "RCM_LAKE_DIR"
 DEFAULT_LOG_LEVEL_FILE = "info"
 
 # dbt result statuses that make a build fail.
@@ -562,8 +565,8 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return (
-            f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); set "
-            "RCM_WAREHOUSE_PATH to a file in a folder you can write"
+            f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); point "
+            f"--warehouse (or {WAREHOUSE_ENV}) at a file in a folder you can write"
         )
     lake = build_state.local_lake()
     if not need_bronze or lake is None:
@@ -571,12 +574,46 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
     if not any((lake / "bronze").glob("*/*/load_id=*/*.parquet")):
         return (
             f"the lake {lake} holds no Bronze data (no load under {lake / 'bronze'}): run "
-            f"`rcm ingest --lake {lake}` first, or set RCM_LAKE_DIR to the lake you ingested into"
+            f"`rcm ingest --lake {lake}` first, or point --lake (or {LAKE_ENV}) at the lake you "
+            "ingested into"
         )
     return None
 
 
+@contextmanager
+def _locations(args: argparse.Namespace) -> Iterator[None]:
+    """--lake and --warehouse as the environment variables that dbt's profile and sources and
+    build_state read, for the command's length (put back after it, for callers in-process)."""
+    with contextlib.ExitStack() as stack:
+        if args.lake is not None:
+            stack.enter_context(_environment(LAKE_ENV, args.lake))
+        if args.warehouse is not None:
+            stack.enter_context(_environment(WAREHOUSE_ENV, str(args.warehouse)))
+        yield
+
+
+def _unused_warehouse(command: str, args: argparse.Namespace) -> str | None:
+    """--warehouse names the local target's DuckDB file: with another target it would be
+    ignored without a word."""
+    if args.warehouse is None or build_state.local_warehouse(args.target) is not None:
+        return None
+    target = args.target or os.environ.get("RCM_TARGET")
+    return (
+        f"rcm {command}: --warehouse is the DuckDB file of the local target; the target "
+        f"{target} has its own warehouse (see profiles/profiles.yml): drop --warehouse"
+    )
+
+
 def _build_command(args: argparse.Namespace) -> int:
+    unused = _unused_warehouse("build", args)
+    if unused is not None:
+        print(unused)
+        return 2
+    with _locations(args):
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
     problem = local_preflight(args.target, need_bronze=not args.select)
     if problem is not None:
         print(f"rcm build: {problem}")
@@ -604,6 +641,15 @@ def _build_command(args: argparse.Namespace) -> int:
 
 
 def _docs_command(args: argparse.Namespace) -> int:
+    unused = _unused_warehouse("docs", args)
+    if unused is not None:
+        print(unused)
+        return 2
+    with _locations(args):
+        return _docs(args)
+
+
+def _docs(args: argparse.Namespace) -> int:
     problem = local_preflight(args.target, need_bronze=False)
     if problem is not None:
         print(f"rcm docs: {problem}")
@@ -615,7 +661,8 @@ def _docs_command(args: argparse.Namespace) -> int:
         print(
             f"rcm docs: warning: no warehouse at {warehouse}: the site shows the project "
             "(models, lineage, descriptions) but no table's columns or row counts; run "
-            "`rcm build` first, or set RCM_WAREHOUSE_PATH to the warehouse you built"
+            f"`rcm build` first, or point --warehouse (or {WAREHOUSE_ENV}) at the warehouse "
+            "you built"
         )
     try:
         if unbuilt:
@@ -643,13 +690,31 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where dbt writes its artifacts (default: ./target)",
     )
+    parser.add_argument(
+        "--lake",
+        default=None,
+        metavar="DIR",
+        help=f"lake folder or abfss:// URI that dbt reads Bronze from (default: ${LAKE_ENV}, "
+        "else lake)",
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"the local target's DuckDB file (default: ${WAREHOUSE_ENV}, else "
+        "warehouse/rcm.duckdb)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     build = subparsers.add_parser(
         "build",
         help="run dbt build (seeds, models, snapshots, tests) and print a summary",
-        description="Run `dbt build` on the warehouse. Env: RCM_LAKE_DIR, RCM_WAREHOUSE_PATH.",
+        description=(
+            "Run `dbt build` on the warehouse. Env: RCM_TARGET, RCM_LAKE_DIR (--lake), "
+            "RCM_WAREHOUSE_PATH (--warehouse)."
+        ),
     )
     _add_common(build)
     build.add_argument("--select", "-s", nargs="+", default=None, help="dbt node selection")
@@ -666,7 +731,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     docs = subparsers.add_parser(
         "docs",
         help="generate the dbt docs site as one static HTML file",
-        description="Run `dbt docs generate --static` and print where the HTML is.",
+        description=(
+            "Run `dbt docs generate --static` and print where the HTML is. Env: RCM_TARGET, "
+            "RCM_LAKE_DIR (--lake), RCM_WAREHOUSE_PATH (--warehouse)."
+        ),
     )
     _add_common(docs)
     docs.set_defaults(func=_docs_command)

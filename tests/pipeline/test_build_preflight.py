@@ -1,6 +1,7 @@
 """`rcm build` before dbt runs: the warehouse's folder is made, and a lake with no Bronze data is
 a one-line error that says what to do (dbt's own errors were a long traceback for the folder
-and one "No files found" per source model for the lake)."""
+and one "No files found" per source model for the lake). `--lake` and `--warehouse` of
+`rcm build` and `rcm docs` take the place of RCM_LAKE_DIR and RCM_WAREHOUSE_PATH."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.build import default_target_path, local_preflight
+from ingestion import build_state
+from ingestion.build import (
+    DEFAULT_PROFILES_DIR,
+    DEFAULT_PROJECT_DIR,
+    default_target_path,
+    local_preflight,
+)
+from ingestion.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,3 +115,66 @@ def test_dbt_target_path_is_where_rcm_looks_for_the_artifacts(
     assert default_target_path(ROOT) == tmp_path / "elsewhere"
     monkeypatch.setenv("DBT_TARGET_PATH", "artifacts")
     assert default_target_path(ROOT) == ROOT / "artifacts"
+
+
+def test_lake_and_warehouse_options_win_over_the_environment(tmp_path: Path) -> None:
+    # the environment names one lake and warehouse, the options others: the options are used
+    env_lake, env_warehouse = tmp_path / "env_lake", tmp_path / "env_wh" / "rcm.duckdb"
+    lake, warehouse = tmp_path / "lake", tmp_path / "wh" / "rcm.duckdb"
+    lake.mkdir()
+    done = _rcm_build(
+        tmp_path, env_lake, env_warehouse, "--lake", str(lake), "--warehouse", str(warehouse)
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"the lake {lake} holds no Bronze data" in done.stdout
+    assert "point --lake (or RCM_LAKE_DIR) at the lake you ingested into" in done.stdout
+    assert warehouse.parent.is_dir() and not env_warehouse.parent.exists()
+
+
+def test_an_up_to_date_build_through_the_options_names_their_lake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warehouse recorded as built from a lake: `rcm build --lake --warehouse` on both finds
+    it up to date (so the options reach the check), says which lake it checked, and leaves the
+    environment as it was (dbt never runs: nothing changed)."""
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    monkeypatch.setenv("RCM_LAKE_DIR", str(tmp_path / "other_lake"))
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "other" / "rcm.duckdb"))
+    lake, warehouse = tmp_path / "lake", tmp_path / "wh" / "rcm.duckdb"
+    part = lake / "bronze" / "hospital_a" / "claims" / "load_id=1" / "part-00000.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"rows of load 1")
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"built tables")
+    recorded = build_state.local_build_inputs(
+        project_dir=DEFAULT_PROJECT_DIR,
+        profiles_dir=DEFAULT_PROFILES_DIR,
+        target=None,
+        env=dict(os.environ, RCM_LAKE_DIR=str(lake), RCM_WAREHOUSE_PATH=str(warehouse)),
+    )
+    assert recorded is not None
+    build_state.remember(recorded)
+
+    assert main(["build", "--lake", str(lake), "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert f"rcm build: the warehouse {warehouse} is up to date" in out
+    assert f"no Bronze file of the lake {lake} (1 checked)" in out
+    assert os.environ["RCM_LAKE_DIR"] == str(tmp_path / "other_lake")
+    assert os.environ["RCM_WAREHOUSE_PATH"] == str(tmp_path / "other" / "rcm.duckdb")
+
+
+def test_docs_takes_the_warehouse_option_and_another_target_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "wh" / "rcm.duckdb"))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["docs", "--warehouse", str(blocker / "rcm.duckdb")]) == 1
+    assert f"rcm docs: cannot create the warehouse folder {blocker}" in capsys.readouterr().out
+    # --warehouse is the local target's file: another target's build would ignore it
+    for command in ("build", "docs"):
+        assert main([command, "--target", "databricks", "--warehouse", "w.duckdb"]) == 2
+        out = capsys.readouterr().out
+        assert f"rcm {command}: --warehouse is the DuckDB file of the local target" in out
+        assert "databricks" in out
