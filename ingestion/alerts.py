@@ -361,7 +361,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument(
-        "--warehouse", type=Path, default=None, help=f"DuckDB file (default ${WAREHOUSE_ENV})"
+        "--warehouse",
+        type=Path,
+        default=None,
+        help=f"DuckDB file (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE.as_posix()})",
     )
     parser.add_argument(
         "--type",

@@ -527,15 +527,30 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "Run the pipeline at a scale and print, per stage, wall time, rows per second and "
             "peak memory of the whole process tree, the figures against the targets set for the "
             "scale, and the machine's speed (a fixed amount of work timed before and after the "
-            "stages); results also go to benchmarks/results/."
+            "stages); the figures also go to a JSON file in --results."
         ),
     )
-    parser.add_argument("--scale", type=float, default=1.0, help="1 = about 1M transactions")
-    parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
-        "--workdir", default="benchmarks/work", help="where sources, lake and warehouse go"
+        "--scale", type=float, default=1.0, help="1 = about 1M transactions (default: 1)"
     )
-    parser.add_argument("--results", default="benchmarks/results")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed of the generated sources: the same seed and scale, the same sources "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workdir",
+        default="benchmarks/work",
+        help="where sources, lake and warehouse go, in a folder per scale (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--results",
+        default="benchmarks/results",
+        help="folder the run's figures are written to, as bench_scale<SCALE>_<time>.json "
+        "(default: %(default)s)",
+    )
     parser.add_argument(
         "--until",
         choices=("generate", "ingest", "build", "all"),

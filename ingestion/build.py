@@ -683,7 +683,9 @@ def _docs(args: argparse.Namespace) -> int:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", default=None, help="dbt target (default: RCM_TARGET or local)")
+    parser.add_argument(
+        "--target", default=None, help="dbt target (default: $RCM_TARGET, else local)"
+    )
     parser.add_argument(
         "--target-path",
         type=Path,

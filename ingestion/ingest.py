@@ -1006,7 +1006,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="lake folder or abfss:// URI (default: $RCM_LAKE_DIR, else lake)",
     )
-    parser.add_argument("--config", type=Path, default=None, help="load config CSV")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="load config CSV (default: ingestion/config/load_config.csv)",
+    )
     parser.add_argument(
         "--only",
         action="append",

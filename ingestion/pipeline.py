@@ -325,5 +325,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="write fresh sources even if some exist (and drop the old lake and warehouse)",
     )
     parser.add_argument("--no-docs", action="store_true", help="skip dbt docs generate")
-    parser.add_argument("--target", default=None, help="dbt target (default: $RCM_TARGET, local)")
+    parser.add_argument(
+        "--target", default=None, help="dbt target (default: $RCM_TARGET, else local)"
+    )
     parser.set_defaults(func=_command)

@@ -263,7 +263,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--warehouse",
         type=Path,
         default=None,
-        help="the DuckDB file (default: RCM_WAREHOUSE_PATH or warehouse/rcm.duckdb)",
+        help="the DuckDB file (default: $RCM_WAREHOUSE_PATH, else warehouse/rcm.duckdb)",
     )
     parser.add_argument("--top", type=_positive, default=5, help="how many models (default 5)")
     parser.add_argument(

@@ -2,20 +2,23 @@
 its own module (the others' imports are start-up that every `rcm build` would pay), and the
 executable's exit, which skips Python's teardown, still runs the exit handlers, delivers the
 output and waits for a running thread; `rcm build` and `rcm docs` run with Python's cyclic
-garbage collector off, every other command with it on.
+garbage collector off, every other command with it on. Every option of every command has a
+help text, and one whose default is an environment variable says what is used without it.
 
 Each case runs `python -m ingestion.cli` in a fresh interpreter, so that what is imported is
-what a user's command imports.
+what a user's command imports (the help texts are read from the parsers, in this process).
 """
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 
 import pytest
 
-from ingestion.cli import COMMANDS
+from ingestion.cli import COMMANDS, build_parser
 
 
 def _rcm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -128,3 +131,21 @@ def test_the_collector_is_off_for_dbts_commands(command: str, collector: bool) -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["collector", str(collector)]
+
+
+def test_every_option_has_help_and_an_environment_default_names_its_fallback() -> None:
+    """`rcm run --sources` and `rcm bench --results` printed no line of help, and `rcm alerts
+    --warehouse` said "default $RCM_WAREHOUSE_PATH" without the file used when it is unset."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command, subparser in commands.choices.items():
+        for action in subparser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            option = f"rcm {command} {'/'.join(action.option_strings)}"
+            assert action.help, f"{option} has no help text"
+            if re.search(r"default:? \$RCM_\w+", action.help):
+                assert re.search(r"default: \$RCM_\w+, else \S", action.help), (
+                    f"{option}: {action.help!r} does not say what is used when the variable "
+                    "is unset (write 'default: $VARIABLE, else VALUE')"
+                )
