@@ -3,13 +3,16 @@
 Every non-blank record is either a row (all values as text, an empty field as null: CSV has
 no other way to say null) or a reject with its line number, raw text and a reason naming the
 problem: a wrong number of fields, broken quoting, bytes that are not UTF-8 (with the column
-they fall in). A record that swallowed several physical lines and does not parse (e.g. a quote
-that is never closed) rejects only its first line; the following lines are read again.
-Required columns missing from the header fail the file; unknown extra columns are kept.
+they fall in). Empty fields after the header's last column are dropped, not refused (an Excel
+or SSIS export ends every line with a comma; nothing is lost); a value there is refused. A
+record that swallowed several physical lines and does not parse (e.g. a quote that is never
+closed) rejects only its first line; the following lines are read again. Required columns
+missing from the header fail the file; unknown extra columns are kept.
 
-Speed: runs of plain lines (no quote character, the header's number of commas) are parsed by
-Arrow in one call; the csv module reads every other line, and any run Arrow would read
-differently, so both paths give the same rows and rejects.
+Speed: runs of plain lines (no quote character, the header's number of commas, or more when
+the extra ones end the line, which are then cut) are parsed by Arrow in one call; the csv
+module reads every other line, and any run Arrow would read differently, so both paths give
+the same rows and rejects.
 """
 
 from __future__ import annotations
@@ -121,11 +124,12 @@ class _Lines:
 
     def plain_run(self, limit: int, commas: int, longest: int) -> tuple[int, list[bytes]]:
         """Up to ``limit`` lines from the next one on that the csv module would read as one
-        record each with ``commas`` + 1 fields: no quote character, exactly ``commas`` commas,
-        and at most ``longest`` bytes (so no field exceeds the csv module's field size limit,
-        which it would reject). The first line must not start with a byte order mark, which
-        Arrow drops at the start of its input. Returns the first one's number and the lines,
-        which are consumed."""
+        record each with ``commas`` + 1 fields, after dropping empty fields past the last:
+        no quote character, exactly ``commas`` commas (more commas only when the extra ones
+        end the line: they are cut from the line returned), and at most ``longest`` bytes (so
+        no field exceeds the csv module's field size limit, which it would reject). The first
+        line must not start with a byte order mark, which Arrow drops at the start of its
+        input. Returns the first one's number and the lines, which are consumed."""
         if self._pos >= len(self._buf):
             self.mark()
             if not self._fill():
@@ -135,13 +139,19 @@ class _Lines:
             return self._base + start, []
         stop = min(len(buf), start + limit)
         end = start
+        run: list[bytes] = []
         while end < stop:
             line = buf[end]
-            if b'"' in line or line.count(b",") != commas or len(line) > longest:
+            if b'"' in line or len(line) > longest:
                 break
+            extra = line.count(b",") - commas
+            cut = _cut_trailing_commas(line, extra) if extra else line
+            if cut is None:
+                break
+            run.append(cut)
             end += 1
         self._pos = end
-        return self._base + start, buf[start:end]
+        return self._base + start, run
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -155,6 +165,17 @@ class _Lines:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             return raw.decode("utf-8", "replace")
+
+
+def _cut_trailing_commas(line: bytes, extra: int) -> bytes | None:
+    """``line`` without the ``extra`` commas that end it (before its line break), or None
+    when it has fewer commas than that (``extra`` < 0) or they do not all end it."""
+    if extra < 0:
+        return None
+    end = len(line) - (2 if line.endswith(b"\r\n") else 1 if line.endswith(b"\n") else 0)
+    if line[end - extra : end] != b"," * extra:
+        return None
+    return line[: end - extra] + line[end:]
 
 
 def _raw_text(lines: Sequence[PhysicalLine]) -> str:
@@ -304,6 +325,8 @@ class CsvFile:
         consumed = lines.consumed
         if not record and len(consumed) == 1:
             return "next"  # a blank line is not a record
+        if len(record) > len(header) and not any(record[len(header) :]):
+            del record[len(header) :]  # empty fields past the last column: nothing is lost
         first = consumed[0]
         bad = next((line for line in consumed if line.decode_error), None)
         if bad is not None:

@@ -190,6 +190,38 @@ def test_malformed_lines_are_rejected_with_line_and_reason(
     assert {r["ClaimID"] for r in good_after} <= ids
 
 
+def test_trailing_empty_fields_beyond_the_header_are_accepted(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an Excel or SSIS export ends every data line with a comma, and its header does not:
+    # each line has one or more empty fields past the last column, which hold nothing
+    landing = sources / "landing" / "claims"
+    rows = [claim_row(i, 1) for i in range(40, 46)]
+    lines = [",".join(CLAIM_COLUMNS)]
+    lines += [
+        ",".join(row[c] for c in CLAIM_COLUMNS) + "," * (1 + i % 2) for i, row in enumerate(rows)
+    ]
+    surplus = ",".join(claim_row(46, 1)[c] for c in CLAIM_COLUMNS) + ",,x"
+    lines.append(surplus)  # a value past the empty fields is still refused
+    (landing / "hospital1_claim_data_2024_08.csv").write_text("\r\n".join(lines) + "\r\n")
+
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name.endswith("08.csv"))
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (7, 6, 1)
+    landed = [
+        r
+        for r in read_bronze(lake, "hospital_a", "claims").to_pylist()
+        if r["_source_name"] == "hospital1_claim_data_2024_08.csv"
+    ]
+    assert [{c: r[c] or "" for c in CLAIM_COLUMNS} for r in landed] == rows
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert rejected["_source_row"] == 8 and rejected["_raw"] == surplus
+    assert "expected 20, found 22" in rejected["_reject_reason"]
+
+
 def test_missing_required_column_fails_the_entity_only(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
@@ -299,6 +331,8 @@ def _line_oracle(raw: bytes, width: int) -> list[str | None] | str | None:
         (record,) = list(csv.reader([text], strict=True))
     except csv.Error:
         return "reject"
+    if len(record) > width and not any(record[width:]):
+        record = record[:width]  # trailing empty fields beyond the header lose nothing
     if len(record) != width:
         return "reject"
     return [value if value != "" else None for value in record]
@@ -308,8 +342,8 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
     """Runs of plain lines take a fast path (Arrow); every other line the csv module's. Mixed
     at random with defects (quotes, wrong field counts, bad UTF-8, a stray carriage return,
     blank lines, empty values, a byte order mark starting a line, a field over the csv
-    module's size limit), the rows and rejects must be those of the csv module reading each
-    line on its own, whatever the chunk and read-block sizes."""
+    module's size limit, empty fields past the last column), the rows and rejects must be those
+    of the csv module reading each line on its own, whatever the chunk and read-block sizes."""
     import random
 
     from ingestion.sources.csvfile import CsvFile
@@ -336,6 +370,10 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
             values[0] = "\ufeff" + values[0]  # a byte order mark mid-file: kept, as text
         elif kind < 0.054:
             values[4] = "z" * 140_000  # longer than the csv module's field size limit
+        elif kind < 0.2:
+            values += [""] * (1 + i % 3)  # an export that ends lines with commas: kept
+        elif kind < 0.21:
+            values += ["", "surplus"]  # a value past them is still an extra value
         text = ",".join(values)
         lines.append(text.encode("latin-1" if "\xe9" in text else "utf-8"))
     lines.append(b"1,2,3,4,5")
