@@ -60,6 +60,12 @@ from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
 
+# columns staging reads from a file that the load config does not require (a file may lack
+# them): matched whatever their case, as the required ones are
+STAGED_OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "claims_csv": ("AllowedAmount", "DenialReasonCode"),
+}
+
 SUMMARY_HEADERS = ("entity", "mode", "rows", "rejected", "watermark", "seconds", "status")
 
 
@@ -631,11 +637,20 @@ class _Run:
             yield record
 
     def _load_csv(self, entity: EntityConfig, path: Path, sha: str) -> AuditRecord:
-        with CsvFile(path, entity.required_columns) as csv_file:
+        kinds = values.column_kinds(entity.source_kind, entity.table)
+        known = (*kinds, *STAGED_OPTIONAL_COLUMNS.get(entity.source_kind, ()))
+        with CsvFile(path, entity.required_columns, known=known) as csv_file:
+            if csv_file.renamed:
+                shown = ", ".join(f"{a} as {b}" for a, b in csv_file.renamed[:3])
+                more = len(csv_file.renamed) - 3
+                self.progress(
+                    f"  {entity.name}: {path.name}: column names matched whatever their case, "
+                    f"kept as the load config spells them: {shown}"
+                    + (f" and {more} more" if more > 0 else "")
+                )
             manifest = self._manifest(entity, entity.datasource, path.name, csv_file.header)
             manifest.content_sha256 = sha
             writer = self._writer(entity, manifest)
-            kinds = values.column_kinds(entity.source_kind, entity.table)
 
             def describe(
                 line: int | None, row: tuple[str | None, ...], found: list[values.Finding]

@@ -7,7 +7,9 @@ they fall in). Empty fields after the header's last column are dropped, not refu
 or SSIS export ends every line with a comma; nothing is lost); a value there is refused. A
 record that swallowed several physical lines and does not parse (e.g. a quote that is never
 closed) rejects only its first line; the following lines are read again. Required columns
-missing from the header fail the file; unknown extra columns are kept.
+missing from the header fail the file; unknown extra columns are kept. Column names are
+matched whatever their case and renamed to the required and known columns' spelling (a
+lower-case `claimid` lands as `ClaimID`); two that differ only in case fail the file.
 
 Speed: runs of plain lines (no quote character, the header's number of commas, or more when
 the extra ones end the line, which are then cut) are parsed by Arrow in one call; the csv
@@ -205,13 +207,24 @@ def _count_reason(line: int, header: Sequence[str], found: int) -> str:
 
 class CsvFile:
     """One landing CSV, used as a context manager: ``header`` is read on entering (and
-    checked for required columns), then :meth:`chunks` streams the records."""
+    checked for required columns), then :meth:`chunks` streams the records.
 
-    def __init__(self, path: Path, required: Sequence[str], block_lines: int = 50_000) -> None:
+    ``required`` and ``known`` (columns read downstream that a file may lack) give the
+    spelling of the header's names: ``renamed`` lists the (as written, as kept) pairs."""
+
+    def __init__(
+        self,
+        path: Path,
+        required: Sequence[str],
+        block_lines: int = 50_000,
+        known: Sequence[str] = (),
+    ) -> None:
         self.path = path
         self.block_lines = block_lines
         self.required = tuple(required)
+        self.known = tuple(known)
         self.header: list[str] = []
+        self.renamed: list[tuple[str, str]] = []
         self._handle: BinaryIO | None = None
         self._lines: _Lines | None = None
 
@@ -252,6 +265,23 @@ class CsvFile:
             raise SourceFormatError(
                 f"{self.path}: line 1: column(s) named twice: {', '.join(dupes)}; fix the export"
             )
+        by_case: dict[str, list[str]] = {}
+        for name in header:
+            by_case.setdefault(name.casefold(), []).append(name)
+        clashes = [" and ".join(map(repr, names)) for names in by_case.values() if len(names) > 1]
+        if clashes:
+            raise SourceFormatError(
+                f"{self.path}: line 1: column(s) {'; '.join(clashes)} differ only in case, and "
+                "Bronze and the warehouse match column names whatever their case, so they "
+                "would be one column: fix the export to keep one"
+            )
+        spelling = {name.casefold(): name for name in (*self.known, *self.required)}
+        self.renamed = [
+            (name, spelling[name.casefold()])
+            for name in header
+            if spelling.get(name.casefold(), name) != name
+        ]
+        header = [spelling.get(name.casefold(), name) for name in header]
         missing = [c for c in self.required if c not in header]
         if missing:
             raise SourceFormatError(

@@ -250,6 +250,44 @@ def test_missing_required_column_fails_the_entity_only(
     assert [r["source_name"] for r in failed_rows] == [path.name]
 
 
+def test_column_names_are_matched_whatever_their_case_and_land_as_the_config_spells_them(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an export that lower-cases its header (claimid, transactionid, ...) used to fail with
+    # "missing required column(s) ClaimID, ..."
+    landing = sources / "landing" / "claims"
+    rows = [claim_row(i, 1) for i in range(50, 53)]
+    rows[1]["ClaimAmount"] = "abc"  # still checked under its lower-case name
+    path = landing / "hospital1_claim_data_2024_09.csv"
+    lines = [",".join(c.lower() for c in CLAIM_COLUMNS)]
+    lines += [",".join(row[c] for c in CLAIM_COLUMNS) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    said: list[str] = []
+    result = ingest(sources, lake, config, messages=said)
+    assert result.ok, result.failed
+    assert any("claimid as ClaimID" in line and path.name in line for line in said)
+    bronze = read_bronze(lake, "hospital_a", "claims")
+    assert [c for c in bronze.column_names if not c.startswith("_")] == CLAIM_COLUMNS
+    landed = [r for r in bronze.to_pylist() if r["_source_name"] == path.name]
+    assert [r["ClaimID"] for r in landed] == [rows[0]["ClaimID"], rows[2]["ClaimID"]]
+    assert [r["AllowedAmount"] for r in landed] == [
+        rows[0]["AllowedAmount"],
+        rows[2]["AllowedAmount"],
+    ]
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert "ClaimAmount 'abc'" in rejected["_reject_reason"]
+
+    # two columns whose names differ only in case would be one column downstream
+    clash = landing / "hospital1_claim_data_2024_10.csv"
+    clash.write_text(",".join([*CLAIM_COLUMNS, "claimID"]) + "\n")
+    again = ingest(sources, lake, config)
+    (failed,) = again.failed
+    assert "'ClaimID' and 'claimID' differ only in case" in (failed.error or "")
+    assert clash.exists()
+
+
 def test_codeset_files_cpt_and_npi_extract(sources: Path, lake: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.csv", ["codesets.cpt_codes", "codesets.npi"])
     result = ingest(sources, lake, config)
