@@ -205,6 +205,20 @@ def _count_reason(line: int, header: Sequence[str], found: int) -> str:
     return f"line {line}: wrong number of fields: expected {expected}, found {found} ({detail})"
 
 
+_OTHER_DELIMITERS = ((";", "';'"), ("\t", "tabs"), ("|", "'|'"))
+
+
+def _other_delimiter(header: str, required: Sequence[str], missing: int) -> str | None:
+    """The delimiter, other than a comma, that splits ``header`` into more of the required
+    columns than commas did (``missing`` of them were not found), as said in a message."""
+    found = len(required) - missing
+    for delimiter, named in _OTHER_DELIMITERS:
+        names = {name.strip().strip('"').casefold() for name in header.split(delimiter)}
+        if len(names) > 1 and sum(c.casefold() in names for c in required) > found:
+            return named
+    return None
+
+
 class CsvFile:
     """One landing CSV, used as a context manager: ``header`` is read on entering (and
     checked for required columns), then :meth:`chunks` streams the records.
@@ -252,7 +266,10 @@ class CsvFile:
         try:
             record = next(reader)
         except StopIteration:
-            raise SourceFormatError(f"{self.path}: the file is empty (no header line)") from None
+            raise SourceFormatError(
+                f"{self.path}: the file is empty (no header line): export it again and land it "
+                "in its place, or move it out of the landing folder so the later files load"
+            ) from None
         except csv.Error as exc:
             raise SourceFormatError(
                 f"{self.path}: line 1: the header does not parse: {exc}"
@@ -284,11 +301,17 @@ class CsvFile:
         header = [spelling.get(name.casefold(), name) for name in header]
         missing = [c for c in self.required if c not in header]
         if missing:
+            delimiter = _other_delimiter(_raw_text(lines.consumed), self.required, len(missing))
+            fix = (
+                f"the file seems delimited by {delimiter}, not by commas: export it again "
+                "comma-separated and land it in its place"
+                if delimiter
+                else "fix the export, or the config's required_columns if the change is intended"
+            )
             raise SourceFormatError(
                 f"{self.path}: missing required column(s) {', '.join(missing)} "
                 f"(the header has {', '.join(header)}); the file was not loaded and stays in "
-                "landing: fix the export, or the config's required_columns if the change "
-                "is intended"
+                f"landing: {fix}"
             )
         return header
 

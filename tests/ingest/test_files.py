@@ -250,6 +250,31 @@ def test_missing_required_column_fails_the_entity_only(
     assert [r["source_name"] for r in failed_rows] == [path.name]
 
 
+@pytest.mark.parametrize(("delimiter", "named"), [(";", "';'"), ("\t", "tabs")])
+def test_a_file_delimited_by_another_character_says_so(
+    sources: Path, lake: Path, tmp_path: Path, delimiter: str, named: str
+) -> None:
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    rows = [delimiter.join(claim_row(i, 1)[c] for c in CLAIM_COLUMNS) for i in range(3)]
+    path.write_text("\n".join([delimiter.join(CLAIM_COLUMNS), *rows]) + "\n")
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    assert "missing required column(s)" in (failed.error or "")
+    assert f"seems delimited by {named}" in (failed.error or "")
+    assert "comma-separated" in (failed.error or "")
+    assert path.exists()
+
+
+def test_an_empty_file_says_what_to_do(sources: Path, lake: Path, tmp_path: Path) -> None:
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    path.write_bytes(b"")
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    error = failed.error or ""
+    assert path.name in error and "the file is empty (no header line)" in error
+    assert "export it again" in error and "move it out of" in error
+
+
 def test_column_names_are_matched_whatever_their_case_and_land_as_the_config_spells_them(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
