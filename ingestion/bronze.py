@@ -343,6 +343,25 @@ class LoadWriter:
         self.lake.rename(f"{self.tmp}/bronze", m.target_path)
         self.lake.delete(self.tmp)
 
+    def publish_rejected(self, hook: Hook | None) -> None:
+        """Publish the rejected rows only, for a load none of whose rows was kept: no Bronze
+        folder, since an empty load would be the latest of a table that staging reads whole
+        from its latest load (a code list)."""
+        m = self.manifest
+        if hook is not None:
+            hook("before_publish", m.load_id)
+        if m.rejected_path:
+            self.lake.rename(f"{self.tmp}/rejected", m.rejected_path)
+        self.lake.delete(self.tmp)
+
+    @property
+    def first_reject(self) -> str | None:
+        """The reason of the rejected row that comes first in the source."""
+        if not self._rejects:
+            return None
+        first = min(self._rejects, key=lambda r: (r["_source_row"] is None, r["_source_row"] or 0))
+        return str(first["_reject_reason"])
+
     def abandon(self) -> None:
         self.lake.delete(self.tmp)
 

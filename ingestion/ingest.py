@@ -386,13 +386,39 @@ class _Run:
     def _writer(self, entity: EntityConfig, manifest: LoadManifest) -> LoadWriter:
         return LoadWriter(self.lake, entity, manifest, self.settings.write, self.progress)
 
-    def _commit(self, entity: EntityConfig, writer: LoadWriter) -> AuditRecord:
-        """Finish, publish (the commit) and audit a load."""
+    def _commit(
+        self, entity: EntityConfig, writer: LoadWriter, from_file: bool = False
+    ) -> AuditRecord:
+        """Finish, publish (the commit) and audit a load. A file of which every line was
+        rejected fails instead (:meth:`_refuse`)."""
         manifest = writer.finish(empty_part=True)
+        if from_file and manifest.rows_read and not manifest.rows_written:
+            return self._refuse(entity, writer)
         writer.publish(self.settings.hook)
         if self.settings.hook is not None:
             self.settings.hook("before_audit", manifest.load_id)
         record = manifest.audit_record(self.run_id, "success", None)
+        self.audit.append(record, entity.audit_file_name)
+        return record
+
+    def _refuse(self, entity: EntityConfig, writer: LoadWriter) -> AuditRecord:
+        """Fail a file none of whose lines was kept (a wrong delimiter inside the fields, a
+        different layout, every amount in another format): its rejected rows are published
+        and audited, as always, but no Bronze load, and the audit row is ``failed``, so the
+        run exits 1 and the file stays in landing like any other failed file."""
+        manifest = writer.manifest
+        writer.publish_rejected(self.settings.hook)
+        if self.settings.hook is not None:
+            self.settings.hook("before_audit", manifest.load_id)
+        noun = "lines" if entity.source_kind in CSV_KINDS else "records"
+        error = (
+            f"{manifest.source_name}: all {manifest.rows_rejected:,} {noun} were rejected, so "
+            f"nothing of the file is in Bronze (the first: {writer.first_reject}); the rejected "
+            f"{noun}, each with its reason, are in {manifest.rejected_path}/rejected.parquet "
+            "in the lake. Fix the export and land it again in its place, or move it out of "
+            "the landing folder"
+        )
+        record = manifest.audit_record(self.run_id, "failed", error)
         self.audit.append(record, entity.audit_file_name)
         return record
 
@@ -424,13 +450,18 @@ class _Run:
             error = str(exc) or type(exc).__name__
             records.append(self._record(entity, "failed", started, error=error))
         seconds = (datetime.now(UTC) - started).total_seconds()
+        # the loads that published rows: a failed file whose every line was rejected
+        # published its rejected rows
+        loaded = [
+            r for r in records if r.status == "success" or (r.status == "failed" and r.load_id)
+        ]
         result = EntityResult(
             entity=entity.name,
             mode=mode,
             status=_status_of(records),
-            rows_read=sum(r.rows_read for r in records if r.status == "success"),
-            rows_written=sum(r.rows_written for r in records if r.status == "success"),
-            rows_rejected=sum(r.rows_rejected for r in records if r.status == "success"),
+            rows_read=sum(r.rows_read for r in loaded),
+            rows_written=sum(r.rows_written for r in loaded),
+            rows_rejected=sum(r.rows_rejected for r in loaded),
             watermark=next(
                 (r.watermark_after for r in reversed(records) if r.watermark_after), None
             ),
@@ -629,6 +660,11 @@ class _Run:
                 raise EntityFailedError(
                     f"{message} (later files of this entity wait in landing)"
                 ) from exc
+            if record.status == "failed":  # every line rejected: see _refuse
+                yield record
+                raise EntityFailedError(
+                    f"{record.error} (later files of this entity wait in landing)"
+                )
             moved = move_to_processed(path, record.load_id or self.run_id)
             self.progress(
                 f"  {entity.name}: {path.name}: {record.rows_written:,} rows, "
@@ -671,7 +707,7 @@ class _Run:
                 writer.abandon()
                 raise
         try:
-            return self._commit(entity, writer)
+            return self._commit(entity, writer, from_file=True)
         except Exception:
             writer.abandon()
             raise
@@ -732,7 +768,7 @@ class _Run:
                     describe,
                 )
                 writer.write(chunk, records)
-            return self._commit(entity, writer)
+            return self._commit(entity, writer, from_file=from_file)
         except Exception:
             writer.abandon()
             raise

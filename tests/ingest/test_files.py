@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.cli import main
 from ingestion.ingest import format_summary
 from ingestion.sources.values import (
     CLAIM_COLUMN_KINDS,
@@ -220,6 +221,57 @@ def test_trailing_empty_fields_beyond_the_header_are_accepted(
     (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
     assert rejected["_source_row"] == 8 and rejected["_raw"] == surplus
     assert "expected 20, found 22" in rejected["_reject_reason"]
+
+
+def test_a_file_whose_every_line_is_rejected_fails_loudly_and_waits_in_landing(
+    sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every line refused used to be a success: exit 0, the file moved to processed/, nothing
+    # in Bronze, and only a count of rejects in the summary
+    landing = sources / "landing" / "claims"
+    path = landing / "hospital1_claim_data_2024_07.csv"
+    rows = [claim_row(i, 1) for i in range(60, 63)]
+    for row in rows:
+        row["ClaimAmount"] = "n/a"
+    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
+    lines.insert(2, "CLAIM000099,TRANS000099")  # and a cut line
+    path.write_text("\n".join(lines) + "\n")
+    later = landing / "hospital1_claim_data_2024_08.csv"
+    write_claims(sources, later.name, range(70, 72), 1)
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+
+    args = ["ingest", "--sources", str(sources), "--lake", str(lake), "--config", str(config)]
+    assert main([*args, "--workers", "1"]) == 1
+    out = capsys.readouterr().out
+    failed = next(line for line in out.splitlines() if line.startswith("FAILED"))
+    assert failed.startswith(f"FAILED hospital_a.claims: {path.name}: all 4 lines were rejected")
+    assert "line 2: ClaimAmount 'n/a'" in failed, failed  # the first line's reason
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    assert f"rejected/hospital_a/claims/{folder.name}/rejected.parquet" in failed
+    assert "later files of this entity wait in landing" in failed
+
+    # nothing lost: the rejects are kept, the audit row adds up, the file and the later one
+    # wait in landing, and no Bronze load (an empty one) was published for it
+    rejected = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert sorted(r["_source_row"] for r in rejected) == [2, 3, 4, 5]
+    audit = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert [
+        (r["status"], r["rows_read"], r["rows_written"], r["rows_rejected"]) for r in audit
+    ] == [("failed", 4, 0, 4)]
+    assert folder.name == f"load_id={audit[0]['load_id']}"
+    assert path.exists() and later.exists()
+    assert {p.name for p in (landing / "processed").iterdir()} == {
+        "hospital1_claim_data_2024_01.csv"
+    }
+    assert set(read_bronze(lake, "hospital_a", "claims").column("_source_name").to_pylist()) == {
+        "hospital1_claim_data_2024_01.csv"
+    }
+
+    # the fixed export, landed in its place, loads, and so does the file behind it
+    write_claims(sources, path.name, range(60, 63), 1)
+    again = ingest(sources, lake, config)
+    assert again.ok, again.failed
+    assert not path.exists() and not later.exists()
 
 
 def test_missing_required_column_fails_the_entity_only(
