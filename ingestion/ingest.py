@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingestion import console
-from ingestion.audit import AUDIT_ROOT, AuditLog, AuditRecord
+from ingestion.audit import AUDIT_ROOT, LOADED_STATUSES, AuditLog, AuditRecord
 from ingestion.bronze import (
     Hook,
     LoadManifest,
@@ -57,7 +57,7 @@ from ingestion.config import (
 from ingestion.lake import Lake, open_lake
 from ingestion.sources import SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
-from ingestion.sources.landing import find_files, move_to_processed, sha256_file
+from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
 
 # columns staging reads from a file that the load config does not require (a file may lack
@@ -670,7 +670,33 @@ class _Run:
                 f"  {entity.name}: {path.name}: {record.rows_written:,} rows, "
                 f"{record.rows_rejected:,} rejected; moved to processed/{moved.name}"
             )
+            if entity.source_kind == "claims_csv":
+                self._note_reloaded_name(entity, path, record)
             yield record
+
+    def _note_reloaded_name(self, entity: EntityConfig, path: Path, record: AuditRecord) -> None:
+        """Say so when a claims file lands under the name of a file loaded before: staging
+        keeps every version of every load, so the earlier file's rows stay."""
+        earlier = [
+            r.load_id
+            for r in self.audit.for_entity(entity.name)
+            if r.source_name == path.name
+            and r.status in LOADED_STATUSES
+            and r.load_id
+            and r.load_id != record.load_id
+        ]
+        if not earlier:
+            return
+        kept = path.parent / PROCESSED / path.name
+        self.progress(
+            f"  notice: {entity.name}: a file named {path.name} was loaded before (load "
+            f"{max(earlier)}"
+            + (f", kept as {PROCESSED}/{kept.name}" if kept.exists() else "")
+            + "): its rows stay in Bronze. A file sent again adds claim versions and replaces "
+            "those with the same ClaimID and ModifiedDate; it cannot withdraw a line of the "
+            "earlier file (a claim left out keeps its versions). To correct a claim, send a "
+            "version with a later ModifiedDate"
+        )
 
     def _load_csv(self, entity: EntityConfig, path: Path, sha: str) -> AuditRecord:
         kinds = values.column_kinds(entity.source_kind, entity.table)

@@ -132,6 +132,29 @@ def test_relanded_file_is_detected_and_not_loaded_twice(
     assert len(list((landing / "processed").iterdir())) == 4
 
 
+def test_a_file_landing_again_under_a_loaded_name_says_the_earlier_rows_stay(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    first = ingest(sources, lake, config)
+    (loaded,) = first.entities[0].load_ids
+    name = "hospital1_claim_data_2024_01.csv"
+    # a re-sent export under the same name, without the claims 0 and 1
+    write_claims(sources, name, range(2, 7), 1)
+    said: list[str] = []
+    again = ingest(sources, lake, config, messages=said)
+    assert again.ok and again.entities[0].status == "success"
+    (notice,) = [line for line in said if "was loaded before" in line]
+    assert f"a file named {name} was loaded before (load {loaded}" in notice
+    assert f"processed/{name}" in notice
+    assert "its rows stay in Bronze" in notice and "cannot withdraw" in notice
+    # a new name is no such case
+    write_claims(sources, "hospital1_claim_data_2024_02.csv", range(3), 1)
+    said.clear()
+    ingest(sources, lake, config, messages=said)
+    assert not [line for line in said if "was loaded before" in line]
+
+
 def test_malformed_lines_are_rejected_with_line_and_reason(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
