@@ -60,10 +60,21 @@ from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
 
-# columns staging reads from a file that the load config does not require (a file may lack
-# them): matched whatever their case, as the required ones are
-STAGED_OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "claims_csv": ("AllowedAmount", "DenialReasonCode"),
+# columns staging reads from a file that the load config does not require, and what comes
+# out wrong in the marts when a file lacks them (staging reads a missing column as null):
+# matched whatever their case, as the required ones are, and warned about when missing
+STAGED_OPTIONAL_COLUMNS: dict[str, dict[str, str]] = {
+    "claims_csv": {
+        "AllowedAmount": (
+            "its claims get a contractual adjustment of 0 (claim amount - allowed amount), so "
+            "open A/R and days in A/R come out overstated and the net collection rate "
+            "understated"
+        ),
+        "DenialReasonCode": (
+            "its denials count under the reason 'unknown' in kpi_denials_by_reason and the "
+            "denial alerts"
+        ),
+    },
 }
 
 SUMMARY_HEADERS = ("entity", "mode", "rows", "rejected", "watermark", "seconds", "status")
@@ -115,6 +126,8 @@ class EntityResult:
     seconds: float = 0.0
     error: str | None = None
     records: list[AuditRecord] = field(default_factory=list)
+    # what loaded but comes out wrong downstream (a claims file without AllowedAmount)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def load_ids(self) -> list[str]:
@@ -322,6 +335,7 @@ class _Run:
         self._engines: dict[str, Engine] = {}
         self._down: dict[str, str] = {}
         self.config: LoadConfig | None = None
+        self.warnings: list[str] = []  # of the entity being loaded
 
     def close(self) -> None:
         for engine in self._engines.values():
@@ -429,6 +443,7 @@ class _Run:
         mode: str = entity.loadtype
         records: list[AuditRecord] = []
         error: str | None = None
+        self.warnings = []
         try:
             if entity.source_kind == "sql":
                 records.append(self._load_sql(entity))
@@ -468,6 +483,7 @@ class _Run:
             seconds=seconds,
             error=error,
             records=records,
+            warnings=self.warnings,
         )
         line = (
             f"{entity.name}: {result.status}, {result.rows_written:,} rows written, "
@@ -710,6 +726,7 @@ class _Run:
                     f"kept as the load config spells them: {shown}"
                     + (f" and {more} more" if more > 0 else "")
                 )
+            self._warn_missing_optional(entity, path, csv_file.header)
             manifest = self._manifest(entity, entity.datasource, path.name, csv_file.header)
             manifest.content_sha256 = sha
             writer = self._writer(entity, manifest)
@@ -737,6 +754,21 @@ class _Run:
         except Exception:
             writer.abandon()
             raise
+
+    def _warn_missing_optional(
+        self, entity: EntityConfig, path: Path, header: Sequence[str]
+    ) -> None:
+        optional = STAGED_OPTIONAL_COLUMNS.get(entity.source_kind, {})
+        missing = [column for column in optional if column not in header]
+        if not missing:
+            return
+        effects = "; ".join(f"without {column}, {optional[column]}" for column in missing)
+        warning = (
+            f"{path.name} has no {' and no '.join(missing)} column, which the marts use: "
+            f"{effects}. Add the column(s) to the export if the source system has them"
+        )
+        self.warnings.append(warning)
+        self.progress(f"warning: {entity.name}: {warning}")
 
     def _write_codeset(
         self,
@@ -1023,6 +1055,8 @@ def format_summary(result: IngestResult) -> str:
         lines.append(f"recovered {len(result.recovered)} load(s) that had no audit row")
     for failed in result.failed:
         lines.append(f"FAILED {failed.entity}: {failed.error}")
+    for entity in result.entities:
+        lines.extend(f"WARNING {entity.entity}: {warning}" for warning in entity.warnings)
     if result.unmatched_files:
         lines.append(
             f"NOT LOADED: {len(result.unmatched_files)} landing file(s) match no entity's "

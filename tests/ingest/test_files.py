@@ -388,6 +388,28 @@ def test_column_names_are_matched_whatever_their_case_and_land_as_the_config_spe
     assert clash.exists()
 
 
+def test_a_claims_file_without_the_optional_columns_the_marts_use_is_warned_about(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # without AllowedAmount every contractual adjustment came out as 0, silently
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_11.csv"
+    header = [c for c in CLAIM_COLUMNS if c not in ("AllowedAmount", "DenialReasonCode")]
+    rows = [{c: claim_row(i, 1)[c] for c in header} for i in range(80, 83)]
+    write_csv(path, header, rows)
+    said: list[str] = []
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", CLAIMS), messages=said)
+    assert result.ok, result.failed
+    assert result.entities[0].rows_written == 5 + len(rows)
+    # one warning: the files with every column, loaded with it, are not warned about
+    (warning,) = [line for line in said if line.startswith("warning:")]
+    assert path.name in warning
+    assert "AllowedAmount" in warning and "contractual adjustment" in warning
+    assert "DenialReasonCode" in warning and "'unknown'" in warning
+    summary = format_summary(result)
+    assert f"WARNING hospital_a.claims: {path.name} has no AllowedAmount" in summary
+    assert summary.count("WARNING") == 1
+
+
 def test_codeset_files_cpt_and_npi_extract(sources: Path, lake: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.csv", ["codesets.cpt_codes", "codesets.npi"])
     result = ingest(sources, lake, config)
