@@ -401,13 +401,19 @@ class _Run:
         return LoadWriter(self.lake, entity, manifest, self.settings.write, self.progress)
 
     def _commit(
-        self, entity: EntityConfig, writer: LoadWriter, from_file: bool = False
+        self,
+        entity: EntityConfig,
+        writer: LoadWriter,
+        from_file: bool = False,
+        whole_list: bool = False,
     ) -> AuditRecord:
         """Finish, publish (the commit) and audit a load. A file of which every line was
-        rejected fails instead (:meth:`_refuse`)."""
+        rejected fails instead (:meth:`_refuse`), and so does a code list (``whole_list``:
+        staging reads it whole from its latest load) whose every record was rejected, from a
+        file or an API: published, it would empty the list."""
         manifest = writer.finish(empty_part=True)
-        if from_file and manifest.rows_read and not manifest.rows_written:
-            return self._refuse(entity, writer)
+        if manifest.rows_read and not manifest.rows_written and (from_file or whole_list):
+            return self._refuse(entity, writer, from_file)
         writer.publish(self.settings.hook)
         if self.settings.hook is not None:
             self.settings.hook("before_audit", manifest.load_id)
@@ -415,23 +421,30 @@ class _Run:
         self.audit.append(record, entity.audit_file_name)
         return record
 
-    def _refuse(self, entity: EntityConfig, writer: LoadWriter) -> AuditRecord:
-        """Fail a file none of whose lines was kept (a wrong delimiter inside the fields, a
-        different layout, every amount in another format): its rejected rows are published
-        and audited, as always, but no Bronze load, and the audit row is ``failed``, so the
-        run exits 1 and the file stays in landing like any other failed file."""
+    def _refuse(self, entity: EntityConfig, writer: LoadWriter, from_file: bool) -> AuditRecord:
+        """Fail a load none of whose rows was kept (a file with a wrong delimiter inside the
+        fields, a different layout, every amount in another format; a code list from an API
+        whose every record was refused): its rejected rows are
+        published and audited, as always, but no Bronze load, and the audit row is
+        ``failed``, so the run exits 1 and a file stays in landing like any other failed file."""
         manifest = writer.manifest
         writer.publish_rejected(self.settings.hook)
         if self.settings.hook is not None:
             self.settings.hook("before_audit", manifest.load_id)
         noun = "lines" if entity.source_kind in CSV_KINDS else "records"
-        error = (
-            f"{manifest.source_name}: all {manifest.rows_rejected:,} {noun} were rejected, so "
-            f"nothing of the file is in Bronze (the first: {writer.first_reject}); the rejected "
-            f"{noun}, each with its reason, are in {manifest.rejected_path}/rejected.parquet "
-            "in the lake. Fix the export and land it again in its place, or move it out of "
-            "the landing folder"
+        what = "the file" if from_file else "the list"
+        found = (
+            f"all {manifest.rows_rejected:,} {noun} were rejected, so nothing of {what} is in "
+            f"Bronze (the first: {writer.first_reject}); the rejected {noun}, each with its "
+            f"reason, are in {manifest.rejected_path}/rejected.parquet in the lake"
         )
+        then = (
+            "Fix the export and land it again in its place, or move it out of the landing folder"
+            if from_file
+            else f"The code list keeps its last load; check the source and run `rcm ingest --only "
+            f"{entity.name}` again"
+        )
+        error = f"{manifest.source_name}: {found}. {then}"
         record = manifest.audit_record(self.run_id, "failed", error)
         self.audit.append(record, entity.audit_file_name)
         return record
@@ -826,7 +839,7 @@ class _Run:
                     describe,
                 )
                 writer.write(chunk, records)
-            return self._commit(entity, writer, from_file=from_file)
+            return self._commit(entity, writer, from_file=from_file, whole_list=True)
         except Exception:
             writer.abandon()
             raise

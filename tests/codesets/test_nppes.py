@@ -327,3 +327,37 @@ def test_bad_extract_names_the_file(tmp_path: Path, text: str, problem: str) -> 
     with pytest.raises((MalformedResponseError, ApiError), match=problem) as caught:
         read_extract(extract)
     assert str(extract) in str(caught.value)
+
+
+def test_an_api_list_whose_every_record_is_rejected_is_not_published(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    # staging reads the NPI list whole from its latest load: an empty load would empty it
+    from tests.ingest.conftest import ingest, make_sources, read_audit, read_bronze, write_config
+
+    sources, lake = make_sources(tmp_path / "sources"), tmp_path / "lake"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.providers", "codesets.npi"])
+    assert ingest(sources, lake, config).ok  # the extract file's list, and the providers
+    listed = read_bronze(lake, "codesets", "npi").num_rows
+    numbers = sorted(
+        {str(r["NPI"]).zfill(10) for r in read_bronze(lake, "hospital_a", "providers").to_pylist()}
+    )
+    records = [nppes_record(npi, i=i) for i, npi in enumerate(numbers)]
+    for record in records:
+        basic = record["basic"]
+        assert isinstance(basic, dict)
+        basic["enumeration_date"] = "2007-13-45"  # no date: every record is refused
+    fake_api.app = NppesRegistry(records)
+    online = ingest(sources, lake, config, online=True, nppes_url=fake_api.base_url + "/api/")
+    npi = next(e for e in online.entities if e.entity == "codesets.npi")
+    assert not online.ok and npi.status == "failed"
+    (record,) = npi.records
+    assert record.error is not None and f"all {len(numbers)} records were rejected" in record.error
+    assert "The code list keeps its last load" in record.error
+    assert read_bronze(lake, "codesets", "npi").num_rows == listed  # the list is as it was
+    (failed,) = [r for r in read_audit(lake) if r["status"] == "failed"]
+    assert (failed["rows_read"], failed["rows_written"], failed["rows_rejected"]) == (
+        len(numbers),
+        0,
+        len(numbers),
+    )
