@@ -200,14 +200,12 @@ def _reject_unreadable(
     without them, with zoned timestamps written in UTC (a row whose zone cannot be read as an
     instant is rejected too; its raw text is the source's)."""
     unreadable: dict[int, list[values.Finding]] = {}
-    in_utc, unzoned = values.timestamps_in_utc(header, columns, kinds)
-    for found in (
-        values.unreadable_values(header, columns, kinds),
-        unzoned,
-        values.after_load(header, in_utc, kinds, writer.ingested_at),
-    ):
+    in_utc, timed = values.timestamps_in_utc(header, columns, kinds, writer.ingested_at)
+    for found in (values.unreadable_values(header, columns, kinds), timed):
         for index, findings in found.items():
-            unreadable.setdefault(index, []).extend(findings)
+            named = unreadable.setdefault(index, [])
+            seen = {finding[0] for finding in named}  # one finding per column: the first
+            named.extend(finding for finding in findings if finding[0] not in seen)
     if not unreadable:
         return in_utc, lines
     for index, findings in sorted(unreadable.items()):
@@ -596,7 +594,7 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        tracker = _Marks(since, known, check_marks, started)
+        tracker = _Marks(since, known, check_marks, writer.ingested_at)
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
@@ -716,11 +714,14 @@ class _Run:
         ]
         if not earlier:
             return
+        # the first file of a name keeps it in processed/; later ones get their load's id
         kept = path.parent / PROCESSED / path.name
+        again = len(earlier) - 1
         self.progress(
-            f"  notice: {entity.name}: a file named {path.name} was loaded before (load "
-            f"{max(earlier)}"
+            f"  notice: {entity.name}: a file named {path.name} was loaded before (first by "
+            f"load {min(earlier)}"
             + (f", kept as {PROCESSED}/{kept.name}" if kept.exists() else "")
+            + (f"; {again} more time(s) since" if again else "")
             + "): its rows stay in Bronze. A file sent again adds claim versions and replaces "
             "those with the same ClaimID and ModifiedDate; it cannot withdraw a line of the "
             "earlier file (a claim left out keeps its versions). To correct a claim, send a "

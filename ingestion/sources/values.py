@@ -247,39 +247,77 @@ def unreadable_values(
 _ZONE_PATTERN = "[A-Za-z+-]"
 _UTC_SUFFIX = "+00:00"
 _TIME_START = _DATE_LENGTH + 1
+# US zone abbreviations, and UTC and GMT, as the offsets they stand for: DuckDB knows no EDT,
+# CDT, PDT ..., and reads EST as an offset but CST and PST as regions with summer time. An
+# ambiguous one (ET, PT: which half of the year?) is refused with the other unknown zones.
+_ZONE_ABBREVIATIONS = {
+    "UTC": "+00:00",
+    "GMT": "+00:00",
+    "EST": "-05:00",
+    "EDT": "-04:00",
+    "CST": "-06:00",
+    "CDT": "-05:00",
+    "MST": "-07:00",
+    "MDT": "-06:00",
+    "PST": "-08:00",
+    "PDT": "-07:00",
+    "AKST": "-09:00",
+    "AKDT": "-08:00",
+    "HST": "-10:00",
+}
+_INFINITE = {"infinity", "+infinity"}
+
+
+def _naive_times(array: pa.Array) -> pa.Array | None:
+    """The values as naive timestamps when Arrow reads every one so (blank and 'null' as
+    nulls, as staging; the UTC text ingest writes for a zoned value as its UTC time): the usual
+    chunk, in one cast of a few ms per 200,000 values. None when a value has another zone or a
+    form Arrow does not read (DuckDB may: a five-digit year, 'infinity')."""
+    utc = pc.ends_with(array, _UTC_SUFFIX)
+    plain = (
+        pc.if_else(utc, pc.utf8_slice_codeunits(array, 0, -len(_UTC_SUFFIX)), array)
+        if pc.any(utc).as_py()
+        else array
+    )
+    if _looks_zoned(plain):
+        return None  # a cast that fails costs 0.3 s per 200,000 zoned values
+    for attempt in range(2):
+        try:
+            return pc.cast(plain, pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            cleaned = None if attempt else _without_null_words(plain)
+            if cleaned is None:
+                return None
+            plain = cleaned
+    return None
 
 
 def _zoned(array: pa.Array) -> pa.Array | None:
     """Which values of ``array`` carry a zone other than +00:00 (a boolean mask); None when
-    none does. A chunk that Arrow casts as naive timestamps has none (the usual case: one cast,
-    a few ms per 200,000 values) and neither has one written as ingest writes zoned values."""
+    none does (see _naive_times)."""
     utc = pc.ends_with(array, _UTC_SUFFIX)
     if pc.all(pc.or_kleene(pc.is_null(array), utc)).as_py():
         return None
-    plain = array
-    # a cast that fails costs 0.3 s per 200,000 zoned values: not tried when the first has one
-    for attempt in range(0 if _looks_zoned(array) else 2):
-        try:
-            pc.cast(plain, pa.timestamp("us"))
-            return None
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            cleaned = None if attempt else _without_null_words(array)
-            if cleaned is None:
-                break
-            plain = cleaned
-    after_date = pc.utf8_slice_codeunits(plain, _TIME_START)
+    after_date = pc.utf8_slice_codeunits(array, _TIME_START)
     mask = pc.and_kleene(pc.match_substring_regex(after_date, _ZONE_PATTERN), pc.invert(utc))
     mask = pc.fill_null(mask, False)
     return mask if pc.any(mask).as_py() else None
 
 
+def _abbreviations_as_offsets(texts: pa.Array) -> pa.Array:
+    for name, offset in _ZONE_ABBREVIATIONS.items():
+        texts = pc.replace_substring_regex(texts, rf"\s*\b{name}$", offset)
+    return texts
+
+
 def _in_utc(texts: pa.Array) -> pa.Array:
     """Each zoned timestamp text as the same instant in UTC (``2024-11-03 05:30:00+00:00``, as
-    ingest writes a zoned database value); null where DuckDB cannot read it as an instant.
-    Arrow reads ISO offsets and Z (0.04 s per 200,000 values); DuckDB also zone names
-    (America/New_York, 0.65 s)."""
+    ingest writes a zoned database value); null where it cannot be read as an instant. Arrow
+    reads ISO offsets and Z (0.04 s per 200,000 values); DuckDB also zone names
+    (America/New_York, 0.65 s). US abbreviations (EST, EDT, ...) are read as their offsets."""
+    texts = _abbreviations_as_offsets(pc.utf8_trim_whitespace(texts))
     try:
-        instants = pc.cast(pc.utf8_trim_whitespace(texts), pa.timestamp("us", "UTC"))
+        instants = pc.cast(texts, pa.timestamp("us", "UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return _in_utc_duckdb(texts)
     # the UTC wall time as text (2024-11-03 05:30:00.000000): the microseconds only when not
@@ -314,30 +352,83 @@ def _in_utc_duckdb(texts: pa.Array) -> pa.Array:
 
 
 def timestamps_in_utc(
-    header: Sequence[str], columns: Sequence[pa.Array], kinds: Mapping[str, str]
-) -> tuple[list[pa.Array], dict[int, list[tuple[str, str]]]]:
+    header: Sequence[str],
+    columns: Sequence[pa.Array],
+    kinds: Mapping[str, str],
+    loaded_at: datetime | None = None,
+) -> tuple[list[pa.Array], dict[int, list[Finding]]]:
     """The columns with every timestamp written with a zone (``2024-11-03 01:30:00-04:00``,
-    ``...T05:30:00Z``, ``... UTC``) replaced by the same instant in UTC: staging's cast drops a
-    zone, and local times run backwards when the clocks go back. Also the rows (indexes) with a
-    zone DuckDB cannot read as an instant (``12:00 X/Y``), each with its (column, value) pairs:
-    they are to be rejected, not loaded an offset away."""
+    ``...T05:30:00Z``, ``... EDT``, ``... America/New_York``) replaced by the same instant in
+    UTC: staging's cast drops a zone, and local times run backwards when the clocks go back.
+    Also the rows (indexes) to reject, each with its (column, value as landed, problem)
+    findings: a zone that cannot be read as an instant (``12:00 X/Y``, ``ET``, ``01:30 PM``),
+    and, given the load's time, a timestamp later than the load (see ``is_after_load``)."""
     lowered = _kinds_by_lower_name(kinds)
     converted = list(columns)
-    unreadable: dict[int, list[tuple[str, str]]] = {}
+    findings: dict[int, list[Finding]] = {}
     for i, name in enumerate(header):
-        if lowered.get(name.lower()) != TIMESTAMP or len(columns[i]) == 0:
+        column = columns[i]
+        if lowered.get(name.lower()) != TIMESTAMP or len(column) == 0:
             continue
-        mask = _zoned(columns[i])
-        if mask is None:
-            continue
-        originals = columns[i].filter(mask)
-        in_utc = _in_utc(originals)
-        if in_utc.null_count:
-            indexes = pc.indices_nonzero(mask).to_pylist()
-            for at in pc.indices_nonzero(pc.is_null(in_utc)).to_pylist():
-                unreadable.setdefault(indexes[at], []).append((name, originals[at].as_py()))
-        converted[i] = pc.replace_with_mask(columns[i], mask, in_utc)
-    return converted, unreadable
+        times = _naive_times(column)
+        utc_text: pa.Array | None = None
+        if times is None:
+            mask = _zoned(column)
+            if mask is not None:
+                originals = column.filter(mask)
+                utc_text = _in_utc(originals)
+                if utc_text.null_count:
+                    indexes = pc.indices_nonzero(mask).to_pylist()
+                    for at in pc.indices_nonzero(pc.is_null(utc_text)).to_pylist():
+                        findings.setdefault(indexes[at], []).append(
+                            (name, originals[at].as_py(), _NO_INSTANT)
+                        )
+                converted[i] = pc.replace_with_mask(column, mask, utc_text)
+                times = _naive_times(converted[i])
+        if loaded_at is not None:
+            for index in _after_load(converted[i], times, loaded_at):
+                shown = converted[i][index].as_py()
+                landed = column[index].as_py()
+                findings.setdefault(index, []).append(
+                    (name, landed, _after_load_problem(landed, shown, loaded_at))
+                )
+    return converted, findings
+
+
+_NO_INSTANT = (
+    "is not a timestamp ingest can read as an instant (a zone, if any, as +HH:MM, Z or a "
+    "US abbreviation such as EDT; no AM/PM)"
+)
+
+
+def _after_load(texts: pa.Array, times: pa.Array | None, loaded_at: datetime) -> list[int]:
+    """The indexes of the values later than the load (is_after_load): on Arrow's timestamps
+    when it read them all (one max, the usual chunk), else on DuckDB's cast of the text."""
+    limit = _naive_utc(loaded_at) + AFTER_LOAD_SLACK
+    if times is not None:
+        top = pc.max(times).as_py()
+        if top is None or top <= limit:
+            return []
+        later = pc.greater(times, pa.scalar(limit, pa.timestamp("us")))
+        return [int(i) for i in pc.indices_nonzero(pc.fill_null(later, False)).to_pylist()]
+    condition = (
+        f"coalesce({_typed(TIMESTAMP, _cleaned('c0'))} > "
+        f"timestamp '{limit:%Y-%m-%d %H:%M:%S.%f}', false)"
+    )
+    return [int(row_index) for row_index, _ in _flagged_rows([("t", texts)], [condition])]
+
+
+def _after_load_problem(landed: object, shown: object, loaded_at: datetime) -> str:
+    if str(landed).strip().lower() in _INFINITE:
+        return (
+            "is not a point in time: staging reads it as later than every date, so its "
+            "version would stay the latest for good"
+        )
+    in_utc = f"({str(shown)[: -len(_UTC_SUFFIX)]} in UTC) " if shown != landed else ""
+    return (
+        f"{in_utc}is later than this load ({_naive_utc(loaded_at):%Y-%m-%d %H:%M} UTC) by more "
+        "than a day: a record cannot change after it was exported (a mistyped year?)"
+    )
 
 
 def is_mark(text: str, loaded_at: datetime | None = None) -> bool:
@@ -380,54 +471,6 @@ def bad_marks(marks: Sequence[str], loaded_at: datetime | None = None) -> set[st
             break
         bad.add(mark)
     return bad
-
-
-def after_load(
-    header: Sequence[str],
-    columns: Sequence[pa.Array],
-    kinds: Mapping[str, str],
-    loaded_at: datetime,
-) -> dict[int, list[Finding]]:
-    """The rows (indexes) with a timestamp later than the load (``is_after_load``), each with
-    its (column, value, problem) findings; values staging cannot read are not looked at (see
-    unreadable_values). A column whose greatest value's date is not after the limit's, compared
-    as text, has none: one max per chunk."""
-    lowered = _kinds_by_lower_name(kinds)
-    limit = _naive_utc(loaded_at) + AFTER_LOAD_SLACK
-    problem = (
-        f"is later than this load ({_naive_utc(loaded_at):%Y-%m-%d %H:%M} UTC, a day's slack "
-        "allowed): a record cannot change after it was exported (a mistyped year?)"
-    )
-    checked = [
-        (name, columns[i])
-        for i, name in enumerate(header)
-        if lowered.get(name.lower()) == TIMESTAMP and len(columns[i])
-    ]
-    # ISO text sorts as its time: a greatest value dated on or before the limit's date leaves
-    # nothing to find; anything else (a later year, or text that sorts oddly) is cast in DuckDB
-    suspects = []
-    for name, array in checked:
-        extremes = pc.min_max(array).as_py()
-        if extremes["min"] is not None and extremes["min"][:1].isspace():  # padded text
-            extremes = pc.min_max(pc.utf8_trim_whitespace(array)).as_py()
-        top = extremes["max"]
-        if top is not None and top[:_DATE_LENGTH] > f"{limit:%Y-%m-%d}":
-            suspects.append((name, array))
-    if not suspects:
-        return {}
-    conditions = [
-        f"coalesce({_typed(TIMESTAMP, _cleaned(f'c{i}'))} > timestamp '{limit:%Y-%m-%d %H:%M:%S}', "
-        "false)"
-        for i in range(len(suspects))
-    ]
-    found: dict[int, list[Finding]] = {}
-    for row_index, flagged in _flagged_rows(suspects, conditions):
-        found[int(row_index)] = [
-            (name, str(array[row_index].as_py()), problem)
-            for (name, array), bad in zip(suspects, flagged, strict=True)
-            if bad
-        ]
-    return found
 
 
 def describe(values: Sequence[Finding], kinds: Mapping[str, str]) -> str:

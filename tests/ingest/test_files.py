@@ -145,9 +145,15 @@ def test_a_file_landing_again_under_a_loaded_name_says_the_earlier_rows_stay(
     again = ingest(sources, lake, config, messages=said)
     assert again.ok and again.entities[0].status == "success"
     (notice,) = [line for line in said if "was loaded before" in line]
-    assert f"a file named {name} was loaded before (load {loaded}" in notice
-    assert f"processed/{name}" in notice
+    assert f"a file named {name} was loaded before (first by load {loaded}" in notice
+    assert f"kept as processed/{name})" in notice  # the first file of the name is kept so
     assert "its rows stay in Bronze" in notice and "cannot withdraw" in notice
+    # sent a third time: still the first load with the name it kept, and a count
+    write_claims(sources, name, range(3, 8), 1)
+    said.clear()
+    assert ingest(sources, lake, config, messages=said).ok
+    (notice,) = [line for line in said if "was loaded before" in line]
+    assert f"(first by load {loaded}, kept as processed/{name}; 1 more time(s) since)" in notice
     # a new name is no such case
     write_claims(sources, "hospital1_claim_data_2024_02.csv", range(3), 1)
     said.clear()
@@ -711,7 +717,47 @@ def test_timestamps_with_a_zone_are_written_as_the_instant_in_utc() -> None:
         "2024-07-01 16:00:00+00:00",
         "2024-07-01 16:00:00+00:00",
     ]
-    assert unreadable == {3: [("ModifiedDate", "2024-07-01 12:00 X/Y")]}
+    assert {index: [f[:2] for f in found] for index, found in unreadable.items()} == {
+        3: [("ModifiedDate", "2024-07-01 12:00 X/Y")]
+    }
+    assert "ingest can read as an instant" in unreadable[3][0][2]
+    # US abbreviations are their offsets, summer or winter; an ambiguous one and AM/PM are not
+    abbreviated = pa.array(
+        [f"2024-07-01 12:00:00 {zone}" for zone in ("EDT", "CDT", "CST", "PDT", "GMT", "ET")]
+        + ["2024-01-01 12:00:00 EST", "2024-07-01 01:30:00 PM"]
+    )
+    converted, unreadable = timestamps_in_utc(["ModifiedDate"], [abbreviated], kinds)
+    assert converted[0].to_pylist()[:5] + converted[0].to_pylist()[6:7] == [
+        "2024-07-01 16:00:00+00:00",
+        "2024-07-01 17:00:00+00:00",
+        "2024-07-01 18:00:00+00:00",
+        "2024-07-01 19:00:00+00:00",
+        "2024-07-01 12:00:00+00:00",
+        "2024-01-01 17:00:00+00:00",
+    ]
+    assert sorted(unreadable) == [5, 7]
+
+
+def test_a_timestamp_later_than_the_load_is_found_whatever_its_form() -> None:
+    # each form takes its own path: Arrow's timestamps (plain text, text with 'null', UTC text
+    # as ingest writes it) or DuckDB's cast (a five-digit year, 'infinity', a zone name)
+    loaded = datetime(2026, 12, 7, 0, 20, tzinfo=UTC)
+    kinds = {"ModifiedDate": "timestamp"}
+    cases = [
+        ["2024-01-01 00:00:00", "2026-12-08 00:19:00", "2026-12-08 20:00:00"],
+        ["2024-01-01 00:00:00", "null", "2026-12-08 20:00:00"],
+        ["2024-01-01 00:00:00+00:00", None, "2026-12-08 20:00:00+00:00"],
+        ["2024-01-01 00:00:00", "infinity", "20250-01-09 09:00:00"],
+        ["2024-01-01 00:00:00 America/New_York", "-infinity", "2026-12-08 16:00:00 EST"],
+    ]
+    for values_ in cases:
+        _, found = timestamps_in_utc(["ModifiedDate"], [pa.array(values_)], kinds, loaded)
+        later = {index: found_[0][1] for index, found_ in found.items()}
+        expected = {2: values_[2]} | ({1: "infinity"} if values_[1] == "infinity" else {})
+        assert later == expected, values_
+        assert all(
+            "later than this load" in f[0][2] or "point in time" in f[0][2] for f in found.values()
+        )
 
 
 def test_a_claims_file_with_zoned_timestamps_lands_them_in_utc(
@@ -771,7 +817,10 @@ def test_a_claims_timestamp_later_than_the_load_is_rejected(
         "line 2: ModifiedDate '2205-01-09 09:00:00' is later than this load"
         in (by_line[2]["_reject_reason"])
     )
-    assert "ModifiedDate '2205-01-09 14:00:00+00:00' is later" in by_line[4]["_reject_reason"]
+    assert (
+        "ModifiedDate '2205-01-09T09:00:00-05:00' (2205-01-09 14:00:00 in UTC) is later than "
+        "this load"
+    ) in by_line[4]["_reject_reason"]
     assert "2205-01-09T09:00:00-05:00" in by_line[4]["_raw"]
 
 

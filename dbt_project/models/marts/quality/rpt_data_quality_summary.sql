@@ -2,8 +2,8 @@
 -- (rows routed to the quarantine schema), flags (invalid NPI, unknown code, negative amount)
 -- and foreign keys that point at an unknown member.
 --
--- One aggregate counts every check of a model, and the counts are then turned into rows (25
--- checks, one aggregate per model, not 25 queries). A quarantine rule is counted on the
+-- One aggregate counts every check of a model, and the counts are then turned into rows (one
+-- aggregate per model, not one query per check). A quarantine rule is counted on the
 -- model's quarantine table, which holds exactly the rows that fail at least one rule (a row
 -- that passes them all adds nothing to any count); only the number of rows checked is
 -- counted on the model itself. Evaluating the rules over every row read 10 M transactions and
