@@ -114,6 +114,13 @@ def run(args: argparse.Namespace) -> int:
             "without --advance-to"
         )
         return 2
+    last_day = args.advance_to or args.end
+    if last_day is not None and last_day > dt.date.today():
+        info(
+            f"rcm generate: warning: {last_day} is after today: `rcm ingest` rejects a row "
+            "whose timestamps are more than a day later than the load (a record cannot change "
+            "after it was exported), so the rows of days to come will be rejected until then"
+        )
     try:
         if args.advance_to is not None:
             info(f"rcm generate: advancing {args.out} to {args.advance_to}")

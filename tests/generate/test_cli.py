@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,17 @@ def test_advance_refuses_the_first_runs_settings(
     err = capsys.readouterr().err
     assert "drop --seed, --scale" in err and "generator_state.json" in err
     assert not out.exists()  # refused before anything was read or written
+
+
+def test_a_last_day_after_today_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ingest rejects timestamps more than a day later than the load: say so before generating
+    past = ["--scale", str(SCALE), "--start", START.isoformat(), "--end", END.isoformat()]
+    assert main(["generate", "--out", str(tmp_path / "past"), *past]) == 0
+    assert "is after today" not in capsys.readouterr().out
+    start, end = date.today() + timedelta(days=30), date.today() + timedelta(days=40)
+    future = ["--scale", str(SCALE), "--start", start.isoformat(), "--end", end.isoformat()]
+    assert main(["generate", "--out", str(tmp_path / "future"), *future]) == 0
+    text = capsys.readouterr().out
+    assert f"warning: {end} is after today" in text and "will be rejected" in text
