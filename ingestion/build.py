@@ -15,7 +15,7 @@ import dataclasses
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -592,25 +592,40 @@ def _locations(args: argparse.Namespace) -> Iterator[None]:
         yield
 
 
-def _unused_warehouse(command: str, args: argparse.Namespace) -> str | None:
-    """--warehouse names the local target's DuckDB file: with another target it would be
-    ignored without a word."""
-    if args.warehouse is None or build_state.local_warehouse(args.target) is not None:
+def _unused_location(command: str, args: argparse.Namespace) -> str | None:
+    """--warehouse and --lake name the local target's DuckDB file and the folder it reads
+    Bronze from: with another target either would be ignored without a word."""
+    if build_state.local_warehouse(args.target) is not None:
         return None
     target = args.target or os.environ.get("RCM_TARGET")
-    return (
-        f"rcm {command}: --warehouse is the DuckDB file of the local target; the target "
-        f"{target} has its own warehouse (see profiles/profiles.yml): drop --warehouse"
-    )
+    if args.warehouse is not None:
+        return (
+            f"rcm {command}: --warehouse is the DuckDB file of the local target; the target "
+            f"{target} has its own warehouse (see profiles/profiles.yml): drop --warehouse"
+        )
+    if args.lake is not None:
+        return (
+            f"rcm {command}: --lake is the folder the local target reads Bronze from; the "
+            f"target {target} reads Bronze from its external tables (schemas "
+            "<bronze_schema>_<source>, registered over the lake as the README's 'Production "
+            "engines' shows): drop --lake"
+        )
+    return None
 
 
-def _build_command(args: argparse.Namespace) -> int:
-    unused = _unused_warehouse("build", args)
-    if unused is not None:
-        print(unused)
-        return 2
-    with _locations(args):
-        return _build(args)
+def _located(command: str, body: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """The command ``body`` with --lake and --warehouse checked against the target, then set
+    for its length."""
+
+    def run(args: argparse.Namespace) -> int:
+        unused = _unused_location(command, args)
+        if unused is not None:
+            print(unused)
+            return 2
+        with _locations(args):
+            return body(args)
+
+    return run
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -638,15 +653,6 @@ def _build(args: argparse.Namespace) -> int:
         return 1
     print(format_summary(result))
     return result.exit_code
-
-
-def _docs_command(args: argparse.Namespace) -> int:
-    unused = _unused_warehouse("docs", args)
-    if unused is not None:
-        print(unused)
-        return 2
-    with _locations(args):
-        return _docs(args)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -728,7 +734,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="build even when no Bronze file, project file or setting changed since the last "
         "successful build",
     )
-    build.set_defaults(func=_build_command)
+    build.set_defaults(func=_located("build", _build))
 
     docs = subparsers.add_parser(
         "docs",
@@ -739,4 +745,4 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     _add_common(docs)
-    docs.set_defaults(func=_docs_command)
+    docs.set_defaults(func=_located("docs", _docs))

@@ -178,3 +178,8 @@ def test_docs_takes_the_warehouse_option_and_another_target_refuses_it(
         out = capsys.readouterr().out
         assert f"rcm {command}: --warehouse is the DuckDB file of the local target" in out
         assert "databricks" in out
+        # so is --lake: another target reads Bronze from its external tables, not the folder
+        assert main([command, "--target", "synapse", "--lake", str(tmp_path)]) == 2
+        out = capsys.readouterr().out
+        assert f"rcm {command}: --lake is the folder the local target reads Bronze from" in out
+        assert "synapse" in out
