@@ -380,6 +380,26 @@ def _latest_bronze_claim(lake: Path, claim_id: str) -> tuple[list[str], dict[str
     return columns, row
 
 
+def _land_claims_and_build(
+    tmp_path: Path, warehouse: Path, lake: Path, name: str, rows: list[dict[str, object]]
+) -> subprocess.CompletedProcess[str]:
+    """Land ``rows`` (Bronze claim rows, in their columns' order) as hospital A's claims file
+    ``name`` under tmp_path/sources, ingest it into ``lake`` (which must succeed), then build
+    ``warehouse`` and return the build."""
+    landing = tmp_path / "sources" / "landing" / "claims"
+    landing.mkdir(parents=True, exist_ok=True)
+    with (landing / name).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(rows[0]))
+        writer.writerows(["" if value is None else value for value in row.values()] for row in rows)
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake", str(lake),
+        "--only", "hospital_a.claims",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    return _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+
+
 def _assert_equals_a_full_rebuild(warehouse: Path, lake: Path, tmp_path: Path) -> None:
     """A `--full-refresh` build of a copy of ``warehouse`` holds the same rows."""
     rebuilt = tmp_path / "rebuilt.duckdb"
@@ -420,20 +440,11 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
         ).fetchone()
     assert found is not None, "no hospital A claim with a single clean version"
     claim_id = str(found[0])
-    columns, row = _latest_bronze_claim(lake, claim_id)
+    _, row = _latest_bronze_claim(lake, claim_id)
     row["PatientID"] = None
-    landing = tmp_path / "sources" / "landing" / "claims"
-    landing.mkdir(parents=True)
-    with (landing / "hospital1_claim_data_2025_02_01.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
-    ingest = _rcm_on(
-        warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake", str(lake),
-        "--only", "hospital_a.claims",
-    )  # fmt: skip
-    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    build = _land_claims_and_build(
+        tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_01.csv", [row]
+    )
     assert build.returncode == 0, build.stdout[-3000:]
     assert "reconciliation pass: 1 new load" in build.stdout, build.stdout[-3000:]
     skipped = next(line for line in build.stdout.splitlines() if "not run" in line)
@@ -476,31 +487,20 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
     lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
     shutil.copytree(pipeline.lake, lake)
     shutil.copyfile(pipeline.warehouse, warehouse)
-    target = str(tmp_path / "target")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.execute(
             "select source_claim_id, claim_status from cdm.int_claims_conformed "
             "where source_system = 'hospital_a' order by claim_id limit 2"
         ).fetchall()
     assert len(found) == 2, "hospital A has fewer than two clean claims"
-    landing = tmp_path / "sources" / "landing" / "claims"
-    landing.mkdir(parents=True)
 
     def land(name: str, statuses: list[str], modified: str) -> subprocess.CompletedProcess[str]:
-        with (landing / name).open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            for i, ((claim_id, _), status) in enumerate(zip(found, statuses, strict=True)):
-                columns, row = _latest_bronze_claim(lake, str(claim_id))
-                row |= {"ClaimStatus": status, "ModifiedDate": modified}
-                if i == 0:
-                    writer.writerow(columns)
-                writer.writerow(["" if row[c] is None else row[c] for c in columns])
-        ingest = _rcm_on(
-            warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake",
-            str(lake), "--only", "hospital_a.claims",
-        )  # fmt: skip
-        assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-        return _rcm_on(warehouse, lake, "build", "--target-path", target)
+        rows = [
+            _latest_bronze_claim(lake, str(claim_id))[1]
+            | {"ClaimStatus": status, "ModifiedDate": modified}
+            for (claim_id, _), status in zip(found, statuses, strict=True)
+        ]
+        return _land_claims_and_build(tmp_path, warehouse, lake, name, rows)
 
     def current() -> list[tuple[object, ...]]:
         with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -567,20 +567,11 @@ def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
             "or claim_amount < 0 or allowed_amount < 0 or deductible_amount < 0 "
             "or coinsurance_amount < 0 or copay_amount < 0"
         ).fetchone()
-    landing = tmp_path / "sources" / "landing" / "claims"
-    landing.mkdir(parents=True)
-    columns, row = _latest_bronze_claim(lake, str(claim_id))
+    _, row = _latest_bronze_claim(lake, str(claim_id))
     row |= {"PaidAmount": "-50.00", "ModifiedDate": "2025-02-03 09:00:00"}
-    with (landing / "hospital1_claim_data_2025_02_03.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
-    ingest = _rcm_on(
-        warehouse, lake, "ingest", "--sources", str(tmp_path / "sources"), "--lake", str(lake),
-        "--only", "hospital_a.claims",
-    )  # fmt: skip
-    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    build = _land_claims_and_build(
+        tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_03.csv", [row]
+    )
     assert build.returncode == 0, build.stdout[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         paid = con.execute(

@@ -414,6 +414,12 @@ def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_colu
     assert [(r["TransactionID"], r["Amount"]) for r in newest] == [("TRANS000002", "12.5")]
 
 
+def _load(sources: Path, lake: Path, config: Path) -> tuple[str, int, int, str | None]:
+    """Ingest the config's one entity: its status, rows written and rejected, and watermark."""
+    entity = ingest(sources, lake, config).entities[0]
+    return entity.status, entity.rows_written, entity.rows_rejected, entity.watermark
+
+
 def test_a_watermark_that_is_not_a_timestamp_never_becomes_the_mark(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
@@ -433,31 +439,27 @@ def test_a_watermark_that_is_not_a_timestamp_never_becomes_the_mark(
     execute(db, "UPDATE transactions SET Amount = 'abc' WHERE TransactionID = ?", (at_high,))
     config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
 
-    def load() -> tuple[str, int, int, str | None]:
-        entity = ingest(sources, lake, config).entities[0]
-        return entity.status, entity.rows_written, entity.rows_rejected, entity.watermark
-
     total = len(source_rows(db, "transactions"))
     # 'yesterday' and the Amount are rejected; 'NULL' is a null modified time to staging: kept
-    assert load() == ("success", total - 2, 2, high)
+    assert _load(sources, lake, config) == ("success", total - 2, 2, high)
     reasons = [
         r["_reject_reason"]
         for folder in (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
         for r in pq.read_table(folder / "rejected.parquet").to_pylist()
     ]
     assert any("ModifiedDate 'yesterday' is not a timestamp" in r for r in reasons)
-    assert load() == ("no_change", 0, 0, high)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, high)
 
     insert(db, "transactions", [transaction_row(500, "2024-02-01 00:00:00")])
-    assert load() == ("success", 1, 0, "2024-02-01 00:00:00")
-    assert load() == ("no_change", 0, 0, "2024-02-01 00:00:00")
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 00:00:00")
+    assert _load(sources, lake, config) == ("no_change", 0, 0, "2024-02-01 00:00:00")
 
     execute(
         db,
         "UPDATE transactions SET ModifiedDate = '2024-03-01 00:00:00' "
         "WHERE TransactionID = 'TRANS000003'",
     )
-    assert load() == ("success", 1, 0, "2024-03-01 00:00:00")
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-03-01 00:00:00")
     newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
     assert [r["TransactionID"] for r in newest] == ["TRANS000003"]
 
@@ -547,12 +549,8 @@ def test_a_watermark_later_than_the_load_is_rejected_and_never_becomes_the_mark(
     )
     config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
 
-    def load() -> tuple[str, int, int, str | None]:
-        entity = ingest(sources, lake, config).entities[0]
-        return entity.status, entity.rows_written, entity.rows_rejected, entity.watermark
-
     total = len(source_rows(db, "transactions"))
-    assert load() == ("success", total - 1, 1, high)
+    assert _load(sources, lake, config) == ("success", total - 1, 1, high)
     (folder,) = (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
     (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
     assert "TransactionID 'TRANS000003'" in rejected["_reject_reason"]
@@ -560,13 +558,13 @@ def test_a_watermark_later_than_the_load_is_rejected_and_never_becomes_the_mark(
         "ModifiedDate '2205-01-09 09:00:00' is later than this load" in rejected["_reject_reason"]
     )
     # read again by `>=` (it sorts after the mark), it is skipped until it changes
-    assert load() == ("no_change", 0, 0, high)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, high)
     insert(db, "transactions", [transaction_row(500, "2024-02-01 00:00:00")])
-    assert load() == ("success", 1, 0, "2024-02-01 00:00:00")
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 00:00:00")
     # the fix: the row loads with its corrected time
     execute(
         db,
         "UPDATE transactions SET ModifiedDate = '2025-01-09 09:00:00' "
         "WHERE TransactionID = 'TRANS000003'",
     )
-    assert load() == ("success", 1, 0, "2025-01-09 09:00:00")
+    assert _load(sources, lake, config) == ("success", 1, 0, "2025-01-09 09:00:00")
