@@ -445,6 +445,7 @@ class _Run:
         error = f"{manifest.source_name}: {found}. {then}"
         record = manifest.audit_record(self.run_id, "failed", error)
         self.audit.append(record, entity.audit_file_name)
+        #ABANDON
         return record
 
     # entities --------------------------------------------------------------------------
@@ -1110,6 +1111,14 @@ def _command(args: argparse.Namespace) -> int:
         names = ", ".join(f.entity for f in result.failed)
         console.error(f"{len(result.failed)} entity(ies) failed: {names}; see above")
         return 1
+    if result.unmatched_files:
+        # loaded nothing wrong, but a file the sender meant to be loaded was not: a scheduler
+        # must see it, as it sees a failure
+        console.error(
+            f"{len(result.unmatched_files)} landing file(s) were not loaded (NOT LOADED above): "
+            "rename them to their entity's file_pattern and run `rcm ingest` again"
+        )
+        return 1
     return 0
 
 
@@ -1120,7 +1129,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description=(
             "Load every active entity of the load config into the Bronze lake "
             "(append-only Parquet, one audit row per load). Exit code 0 when all entities "
-            "loaded, 1 when any failed, 2 for a bad config or arguments."
+            "loaded, 1 when any failed or a landing file matches no entity's file_pattern, 2 "
+            "for a bad config or arguments."
         ),
     )
     parser.add_argument(

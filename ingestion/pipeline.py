@@ -123,7 +123,7 @@ def _generate_if_needed(
     return f"{summary.total_rows:,} rows written"
 
 
-def _ingest(sources: Path, lake: str) -> str:
+def _ingest(sources: Path, lake: str, report: RunReport) -> str:
     from ingestion.ingest import IngestSettings, format_summary, run_ingest
 
     console.info(f"[ingest] {sources} -> {lake}")
@@ -132,6 +132,11 @@ def _ingest(sources: Path, lake: str) -> str:
     if result.failed:
         names = ", ".join(f.entity for f in result.failed)
         raise StageFailedError(f"ingest failed for {names}; see the summary above")
+    if result.unmatched_files:
+        report.warnings.append(
+            f"{len(result.unmatched_files)} landing file(s) were not loaded (NOT LOADED in the "
+            "ingest summary): rename them to their entity's file_pattern and run again"
+        )
     return f"{result.rows_written:,} rows written, {result.rows_rejected:,} rejected"
 
 
@@ -244,7 +249,7 @@ def run_pipeline(
         return detail
 
     timed("generate", lambda: _generate_if_needed(sources, scale, seed, regenerate, report))
-    timed("ingest", lambda: _ingest(sources, lake))
+    timed("ingest", lambda: _ingest(sources, lake, report))
     timed("build", lambda: _build(target))
     if docs:
         from ingestion.build import run_docs

@@ -11,6 +11,7 @@ import pytest
 from ingestion.bronze import WriteSettings
 from ingestion.cli import main
 from ingestion.config import load_config
+from ingestion.pipeline import RunReport, _ingest
 
 from .conftest import SQL_ENTITIES, ingest, read_audit, read_bronze, write_config
 
@@ -223,3 +224,29 @@ def test_parallel_workers_load_what_one_process_loads(sources: Path, tmp_path: P
         (r["datasource"], r["tablename"], r["status"], r["rows_written"])
         for r in read_audit(lakes[1])
     }
+
+
+def test_a_landing_file_no_pattern_matches_fails_the_command_after_loading_the_rest(
+    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a hand-fixed claims file under a name outside the pattern was only warned about, and the
+    # command exited 0: a scheduler saw a clean run while the month's fixes were never loaded
+    landing = sources / "landing" / "claims"
+    misnamed = landing / "hospital1_claim_data_2024_01_fixed.csv"
+    shutil.copyfile(next(landing.glob("hospital1_*.csv")), misnamed)
+    assert run(sources, lake) == 1
+    out, err = capsys.readouterr()
+    assert "NOT LOADED: 1 landing file(s)" in out
+    assert "1 landing file(s) were not loaded" in err
+    assert "0 failed" in out and read_bronze(lake, "hospital_a", "claims").num_rows > 0
+    assert misnamed.exists()
+    # `rcm run` goes on to build what did load, and says so again under its summary
+    report = RunReport()
+    _ingest(sources, str(lake), report)
+    assert report.warnings == [
+        "1 landing file(s) were not loaded (NOT LOADED in the ingest summary): rename them to "
+        "their entity's file_pattern and run again"
+    ]
+    # renamed to the pattern, it loads and the command succeeds
+    misnamed.rename(landing / "hospital1_claim_data_2024_01_31.csv")
+    assert run(sources, lake) == 0
