@@ -346,13 +346,14 @@ class LoadWriter:
     def publish_rejected(self, hook: Hook | None) -> None:
         """Publish the rejected rows only, for a load none of whose rows was kept: no Bronze
         folder, since an empty load would be the latest of a table that staging reads whole
-        from its latest load (a code list)."""
+        from its latest load (a code list). The temporary folder, with the manifest, stays
+        until the caller has audited the load and calls :meth:`abandon`: a crash before the
+        audit row leaves it, and :func:`recover` then takes the rejected rows back."""
         m = self.manifest
         if hook is not None:
             hook("before_publish", m.load_id)
         if m.rejected_path:
             self.lake.rename(f"{self.tmp}/rejected", m.rejected_path)
-        self.lake.delete(self.tmp)
 
     @property
     def first_reject(self) -> str | None:
@@ -388,7 +389,15 @@ def recover(
         if lake.exists(manifest_path):
             manifest = LoadManifest.from_json(lake.read_bytes(manifest_path))
             committed = manifest.target_path and lake.exists(manifest.target_path)
-            if manifest.rejected_path and not committed and lake.exists(manifest.rejected_path):
+            # a refused load (no Bronze) is committed by its audit row
+            entity_name = f"{manifest.datasource}.{manifest.tablename}"
+            audited = load_id in audit.load_ids(entity_name)
+            if (
+                manifest.rejected_path
+                and not committed
+                and not audited
+                and lake.exists(manifest.rejected_path)
+            ):
                 lake.delete(manifest.rejected_path)
         lake.delete(tmp)
         progress(f"recovery: removed the abandoned temporary load {load_id}")

@@ -445,7 +445,7 @@ class _Run:
         error = f"{manifest.source_name}: {found}. {then}"
         record = manifest.audit_record(self.run_id, "failed", error)
         self.audit.append(record, entity.audit_file_name)
-        #ABANDON
+        writer.abandon()  # the temporary folder kept the manifest until the audit row
         return record
 
     # entities --------------------------------------------------------------------------

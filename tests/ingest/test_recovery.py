@@ -13,7 +13,9 @@ import duckdb
 import pytest
 
 from .conftest import (
+    CLAIM_COLUMNS,
     Crash,
+    claim_row,
     crash_at,
     data_files,
     ingest,
@@ -147,3 +149,44 @@ def test_killed_process_after_commit_recovers_the_file_load(
     assert read_bronze(lake, "hospital_a", "claims").num_rows == rows
     assert not landing.exists()
     assert list((landing.parent / "processed").glob("hospital1_claim_data_2024_01*.csv"))
+
+
+def test_crash_between_a_refused_files_rejects_and_its_audit_row_is_rolled_back(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a file whose every line is rejected publishes its rejected rows and a `failed` audit row,
+    # no Bronze: a crash between the two left a rejected folder no audit row named, for good
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    assert ingest(sources, lake, config).ok  # the months already landed
+    landing = sources / "landing" / "claims"
+    path = landing / "hospital1_claim_data_2024_07.csv"
+    rows = [claim_row(i, 1) for i in range(60, 63)]
+    for row in rows:
+        row["ClaimAmount"] = "n/a"
+    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    refused = lake / "rejected" / "hospital_a" / "claims"
+
+    def refused_audit() -> list[tuple[str, int]]:
+        return [
+            (r["status"], r["rows_rejected"])
+            for r in read_audit(lake)
+            if r["source_name"] == path.name
+        ]
+
+    with pytest.raises(Crash):
+        ingest(sources, lake, config, hook=crash_at("before_audit"))
+    # the process died after moving the refused file's rejects into place
+    (crashed,) = refused.glob("load_id=*")
+    assert refused_audit() == []
+
+    messages: list[str] = []
+    result = ingest(sources, lake, config, messages=messages)
+    assert not result.ok and path.exists()
+    assert any("removed the abandoned temporary load" in m for m in messages)
+    # the unaudited rejects were taken back; the file was refused again, rejects and audit row
+    assert not crashed.exists()
+    (folder,) = refused.glob("load_id=*")
+    assert refused_audit() == [("failed", 3)]
+    assert folder.name == f"load_id={read_audit(lake)[-1]['load_id']}"
+    assert not list((lake / "_tmp").iterdir()), "an audited refused load leaves no temporary"
