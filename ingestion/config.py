@@ -333,10 +333,26 @@ def load_config(path: Path | None = None) -> LoadConfig:
             )
             continue
         seen[entity.name] = line
+        shared = next((e for e in entities if _nested(e.target, entity.target)), None)
+        if shared is not None:
+            # recovery takes a load folder without an audit row of its own entity for one
+            # that crashed before its audit row: another entity's loads there would be
+            # audited again as this one's (and move its watermark)
+            problems.append(
+                f"{path}: line {line}, field 'targetpath': {entity.target} of entity "
+                f"{entity.name} is the folder of, or a folder in or around, {shared.target} of "
+                f"entity {shared.name} on line {shared.line}; give each entity its own folder"
+            )
+            continue
         entities.append(entity)
     if problems:
         raise ConfigError("\n".join(problems))
     return LoadConfig(path=path, entities=tuple(entities))
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one of two lake folders is the other or inside it."""
+    return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")
 
 
 def emr_url(database: str, sources: Path, env: Mapping[str, str] | None = None) -> str:

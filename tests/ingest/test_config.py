@@ -137,3 +137,16 @@ def test_emr_url_from_environment_or_default(tmp_path: Path) -> None:
     default = emr_url("hospital_b", tmp_path, env)
     assert default.startswith("sqlite:///")
     assert default.endswith("/emr/hospital_b.db")
+
+
+def test_two_entities_with_one_target_folder(tmp_path: Path) -> None:
+    """Recovery audits a load folder of an entity's target that has no audit row of that
+    entity: a second entity writing there would have its loads audited again as the first's."""
+    copy = "hospital_a,hospital_a,patients_copy,full,,1,bronze/hospital_a/patients,sql,,,,,"
+    inside = "hospital_a,hospital_a,notes,full,,1,bronze/hospital_a/patients/notes,sql,,,,,"
+    message = error_of(write(tmp_path, GOOD, copy, inside))
+    assert "line 3, field 'targetpath': bronze/hospital_a/patients of entity " in message
+    assert "hospital_a.patients on line 2" in message
+    assert "line 4, field 'targetpath'" in message
+    other = "hospital_a,hospital_a,patients_copy,full,,1,bronze/hospital_a/patients2,sql,,,,,"
+    assert len(load_config(write(tmp_path, GOOD, other)).entities) == 2
