@@ -391,11 +391,11 @@ def recover(
             committed = manifest.target_path and lake.exists(manifest.target_path)
             # a refused load (no Bronze) is committed by its audit row
             entity_name = f"{manifest.datasource}.{manifest.tablename}"
-            audited = load_id in audit.load_ids(entity_name)
+            refused = load_id in audit.load_ids(entity_name)
             if (
                 manifest.rejected_path
                 and not committed
-                and not audited
+                and not refused
                 and lake.exists(manifest.rejected_path)
             ):
                 lake.delete(manifest.rejected_path)
