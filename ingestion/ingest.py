@@ -651,6 +651,21 @@ class _Run:
         for path in files:
             file_started = datetime.now(UTC)
             sha = sha256_file(path)
+            also = self._other_readers(entity, path.name)
+            if also:
+                # loaded by whichever entity came first (both, with workers): one hospital's
+                # claims in the other's Bronze
+                message = (
+                    f"{path.name} matches the file_pattern of {entity.name} and of "
+                    f"{', '.join(e.name for e in also)} (config line(s) {entity.line}, "
+                    f"{', '.join(str(e.line) for e in also)}): not loaded by any of them; make "
+                    f"the patterns in {self.config.path if self.config else 'the load config'} "
+                    "match the file for one entity only"
+                )
+                yield self._record(
+                    entity, "failed", file_started, source_name=path.name, sha=sha, error=message
+                )
+                raise EntityFailedError(f"{message} (later files of this entity wait in landing)")
             seen = self.audit.loaded_sha(entity.name, sha)
             if seen is not None:
                 moved = move_to_processed(path, f"duplicate_{self.run_id}")
@@ -701,6 +716,18 @@ class _Run:
             if entity.source_kind == "claims_csv":
                 self._note_reloaded_name(entity, path, record)
             yield record
+
+    def _other_readers(self, entity: EntityConfig, file_name: str) -> list[EntityConfig]:
+        """The other active entities of the config that would load this landing file."""
+        others = self.config.entities if self.config is not None else ()
+        return [
+            e
+            for e in others
+            if e.is_active
+            and e.name != entity.name
+            and e.landing_dir == entity.landing_dir
+            and e.matches(file_name)
+        ]
 
     def _note_reloaded_name(self, entity: EntityConfig, path: Path, record: AuditRecord) -> None:
         """Say so when a claims file lands under the name of a file loaded before: staging

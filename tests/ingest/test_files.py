@@ -99,6 +99,31 @@ def test_a_landing_file_no_entity_would_load_is_named_with_the_patterns(
     assert misnamed.exists()
 
 
+def test_a_file_two_entities_patterns_match_is_loaded_by_neither(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # hospital B's pattern widened by mistake: hospital 1's file was loaded by whichever
+    # entity came first, and by both when two workers ran them side by side
+    edits = {"hospital_b.claims": {"file_pattern": r"hospital.*_claim_data.*\.csv"}}
+    config = write_config(tmp_path / "c.csv", CLAIMS, edits)
+    landing = sources / "landing" / "claims"
+    result = ingest(sources, lake, config, workers=2)
+    assert {e.entity: e.status for e in result.entities} == {
+        "hospital_a.claims": "failed",
+        "hospital_b.claims": "failed",
+    }
+    error = result.failed[0].error or ""
+    assert "hospital1_claim_data_2024_01.csv matches the file_pattern of hospital_a.claims" in (
+        error
+    )
+    assert "and of hospital_b.claims (config line(s) 2, 3)" in error
+    assert not load_folders(lake, "hospital_a", "claims")
+    assert not load_folders(lake, "hospital_b", "claims")
+    assert (landing / "hospital1_claim_data_2024_01.csv").exists()
+    failed = [r for r in read_audit(lake) if r["status"] == "failed"]
+    assert {r["source_name"] for r in failed} == {"hospital1_claim_data_2024_01.csv"}
+
+
 def test_relanded_file_is_detected_and_not_loaded_twice(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
