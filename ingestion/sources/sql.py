@@ -29,9 +29,12 @@ from ingestion.sources import SourceFormatError, SourceUnavailableError
 def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (SQLAlchemyError, ValueError):
         return "<unparseable URL>"
+    if "@" in (parsed.host or ""):  # a password's unescaped '@': its end would be the host
+        parsed = parsed.set(host="***")
+    return parsed.render_as_string(hide_password=True)
 
 
 def describe(engine: Engine) -> str:
@@ -52,6 +55,17 @@ def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
         raise SourceUnavailableError(
             f"{emr_url_variable(database)} is not a valid SQLAlchemy URL: {exc}"
         ) from exc
+    if "@" in (parsed.host or ""):
+        # the URL has an '@' after the one that ends the password: the password (or user)
+        # holds one, and what follows the first '@' of it is taken for the host, which every
+        # message would print
+        raise SourceUnavailableError(
+            f"{emr_url_variable(database)}: the host part of the URL holds an '@', so the user "
+            "name or password has one that is not escaped (what follows it would be taken for "
+            "the host and shown in messages): percent-encode the user name and password in "
+            "the URL (@ as %40, : as %3A, / as %2F, % as %25; Python's "
+            "urllib.parse.quote_plus does it)"
+        )
     if parsed.get_backend_name() == "sqlite":
         name = parsed.database
         if not name or name == ":memory:" or name.startswith("file:"):

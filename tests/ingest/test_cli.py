@@ -186,6 +186,27 @@ def test_database_server_down_fails_with_its_url(
     assert read_bronze(lake, "hospital_a", "patients").num_rows > 0
 
 
+def test_a_password_with_an_unescaped_at_sign_is_not_shown_in_part(
+    sources: Path,
+    lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the password "sec@ret4": SQLAlchemy ends it at its '@' and takes "ret4@127.0.0.1" for
+    # the host, which the message and the audit row printed
+    url = "postgresql+psycopg://rcm:sec@ret4@127.0.0.1:1/emr"
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_B_URL", url)
+    config = write_config(tmp_path / "c.csv", ["hospital_b.patients"])
+    assert run(sources, lake, "--config", str(config)) == 1
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "FAILED hospital_b.patients: RCM_EMR_HOSPITAL_B_URL: the host part" in out
+    assert "percent-encode" in out
+    assert "ret4" not in out and "sec@" not in out
+    assert not [r for r in read_audit(lake) if "ret4" in (r["error"] or "")]
+
+
 def test_parallel_workers_load_what_one_process_loads(sources: Path, tmp_path: Path) -> None:
     lakes = {workers: tmp_path / f"lake{workers}" for workers in (1, 2)}
     messages: dict[int, list[str]] = {}
