@@ -12,7 +12,8 @@ is_active, targetpath`` - and adds what a metadata-driven loader needs:
   folder, and the regular expression their *file name* must match in full (the pattern is
   what tells hospital 1's claims files from hospital 2's);
 - ``primary_key``: the source key (documentation for staging's de-duplication);
-- ``required_columns``: ``|``-separated header names a CSV file must have.
+- ``required_columns``: ``|``-separated header names a CSV file, or columns an EMR table,
+  must have (a load without one of them fails, naming it).
 
 Adding a table is one row. Where an EMR database is comes from the environment, never from
 this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default

@@ -128,6 +128,17 @@ class TableReader:
             for column in self.table.columns:
                 column.type = NullType()
         self.columns = [c.name for c in self.table.columns]
+        missing = [c for c in entity.required_columns if c not in self.columns]
+        if missing:
+            # a column renamed or dropped in the source loaded as a new column (or none), and
+            # staging, which reads the loads by column name, read the old one as empty
+            raise SourceFormatError(
+                f"{entity.tablename} in {describe(engine)} has no column(s) "
+                f"{', '.join(missing)}, which the load config requires (columns: "
+                f"{', '.join(self.columns)}); nothing was loaded. A column renamed or dropped "
+                "in the source: restore it there, or, if the change is meant, change config "
+                f"line {entity.line}, required_columns, and the staging model that reads it"
+            )
         if entity.watermark is not None and entity.watermark not in self.columns:
             raise SourceFormatError(
                 f"watermark column {entity.watermark!r} is not a column of {entity.tablename} "

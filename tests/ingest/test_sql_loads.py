@@ -142,6 +142,35 @@ def test_incremental_loads_only_new_and_changed_rows(
     assert audit[-1]["watermark_after"] == "2024-02-02 00:00:00"
 
 
+def test_a_column_renamed_in_the_source_fails_the_load_naming_it(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # FirstName renamed GivenName: the load went on with a new column, and staging, reading
+    # the loads by column name, read the patients' first names as empty
+    config = write_config(tmp_path / "c.csv", ["hospital_a.patients"])
+    db = sources / "emr" / "hospital_a.db"
+    first = ingest(sources, lake, config)
+    assert first.ok
+    execute(db, 'ALTER TABLE patients RENAME COLUMN "FirstName" TO "GivenName"')
+    execute(db, "UPDATE patients SET ModifiedDate = '2024-03-01 00:00:00'")
+    second = ingest(sources, lake, config)
+    entity = second.entities[0]
+    assert entity.status == "failed"
+    assert "patients in SQLite file" in (entity.error or "")
+    assert "has no column(s) FirstName, which the load config requires" in (entity.error or "")
+    assert "GivenName" in (entity.error or "")
+    assert "config line 2, required_columns" in (entity.error or "")
+    assert len(load_folders(lake, "hospital_a", "patients")) == 1
+    audit = read_audit(lake)
+    assert audit[-1]["status"] == "failed"
+    assert second.entities[0].watermark is None
+    # restored, the rows load from the mark the first load set
+    execute(db, 'ALTER TABLE patients RENAME COLUMN "GivenName" TO "FirstName"')
+    third = ingest(sources, lake, config)
+    assert third.entities[0].status == "success"
+    assert third.entities[0].watermark == "2024-03-01 00:00:00"
+
+
 def test_an_incremental_load_says_when_the_source_has_no_index_on_its_watermark(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
