@@ -311,8 +311,17 @@ def load_config(path: Path | None = None) -> LoadConfig:
 
     entities: list[EntityConfig] = []
     seen: dict[str, int] = {}
+    previous = reader.line_num
     for record in reader:
-        line = reader.line_num
+        first, line, previous = previous + 1, reader.line_num, reader.line_num
+        if line > first:
+            # no value of the config spans lines: a stray quote took in the rows after it,
+            # which were then silently not configured at all
+            problems.append(
+                f'{path}: line {first}: a quote (") opened on this line is not closed on it, '
+                f"so lines {first}-{line} were read as one row; remove the stray quote"
+            )
+            continue
         if not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):

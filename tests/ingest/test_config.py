@@ -150,3 +150,13 @@ def test_two_entities_with_one_target_folder(tmp_path: Path) -> None:
     assert "line 4, field 'targetpath'" in message
     other = "hospital_a,hospital_a,patients_copy,full,,1,bronze/hospital_a/patients2,sql,,,,,"
     assert len(load_config(write(tmp_path, GOOD, other)).entities) == 2
+
+
+def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> None:
+    """An unclosed quote made the csv module read every later line into one value: those
+    entities were silently not configured, and `rcm ingest` loaded the others and exited 0."""
+    other = "hospital_b,hospital_b,patients,incremental,Updated_Date,1,,sql,hospital_b,,,ID,"
+    path = write(tmp_path, GOOD + '"', other, GOOD.replace("patients", "encounters"))
+    message = error_of(path)
+    assert 'line 2: a quote (") opened on this line is not closed on it' in message
+    assert "lines 2-4 were read as one row" in message
