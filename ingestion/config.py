@@ -288,6 +288,13 @@ def load_config(path: Path | None = None) -> LoadConfig:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read the load config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        # Excel's "CSV" (ANSI) or "Unicode text" (UTF-16): a traceback and exit 1 before
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the "
+            'load config as CSV UTF-8 (in Excel: "CSV UTF-8 (Comma delimited)")'
+        ) from None
     reader = csv.reader(text.splitlines())
     try:
         header = [h.strip() for h in next(reader)]

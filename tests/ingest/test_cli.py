@@ -98,6 +98,25 @@ def test_bad_arguments_and_config_exit_2(
     assert not lake.exists() or not list(lake.rglob("*.parquet"))
 
 
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_a_config_excel_saved_in_another_encoding_exits_2_saying_so(
+    encoding: str,
+    sources: Path,
+    lake: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Excel's "CSV (Comma delimited)" and "Unicode Text": a traceback and exit 1 before
+    config = write_config(tmp_path / "c.csv", ["hospital_a.departments"])
+    text = config.read_text(encoding="utf-8").replace("hospital_a,departments", "hospital_a,d\xe9p")
+    config.write_bytes(text.encode(encoding))
+    assert run(sources, lake, "--config", str(config)) == 2
+    err = capsys.readouterr().err
+    line = 2 if encoding == "cp1252" else 1
+    assert f"{config}: line {line}: not UTF-8" in err
+    assert "save the load config as CSV UTF-8" in err
+
+
 def test_a_missing_sources_folder_is_one_error_before_anything_loads(
     sources: Path,
     lake: Path,
