@@ -209,6 +209,13 @@ class EntityConfig(BaseModel):
                 f"field 'watermark': only source_kind sql has a watermark column; "
                 f"leave it empty for {kind}"
             )
+        if self.targetpath is not None and self.targetpath != self.default_target:
+            # dbt's sources (read_parquet of bronze/<source>/<table>) and rcm build's check for
+            # new loads never looked anywhere else: the loads were written and never built
+            raise ValueError(
+                f"field 'targetpath': {self.targetpath!r} is not read by dbt's sources nor by "
+                f"rcm build, which read {self.default_target}; leave it empty or write that"
+            )
         if kind in FILE_KINDS:
             if self.landing_dir is None:
                 raise ValueError(
@@ -236,7 +243,12 @@ class EntityConfig(BaseModel):
 
     @property
     def target(self) -> str:
-        return self.targetpath or f"bronze/{self.datasource}/{self.table}"
+        return self.targetpath or self.default_target
+
+    @property
+    def default_target(self) -> str:
+        """The folder dbt's sources and `rcm build` read the entity's loads from."""
+        return f"bronze/{self.datasource}/{self.table}"
 
     @property
     def rejected_target(self) -> str:
@@ -350,26 +362,10 @@ def load_config(path: Path | None = None) -> LoadConfig:
             )
             continue
         seen[entity.name] = line
-        shared = next((e for e in entities if _nested(e.target, entity.target)), None)
-        if shared is not None:
-            # recovery takes a load folder without an audit row of its own entity for one
-            # that crashed before its audit row: another entity's loads there would be
-            # audited again as this one's (and move its watermark)
-            problems.append(
-                f"{path}: line {line}, field 'targetpath': {entity.target} of entity "
-                f"{entity.name} is the folder of, or a folder in or around, {shared.target} of "
-                f"entity {shared.name} on line {shared.line}; give each entity its own folder"
-            )
-            continue
         entities.append(entity)
     if problems:
         raise ConfigError("\n".join(problems))
     return LoadConfig(path=path, entities=tuple(entities))
-
-
-def _nested(a: str, b: str) -> bool:
-    """Whether one of two lake folders is the other or inside it."""
-    return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")
 
 
 def emr_url(database: str, sources: Path, env: Mapping[str, str] | None = None) -> str:

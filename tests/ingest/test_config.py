@@ -139,17 +139,20 @@ def test_emr_url_from_environment_or_default(tmp_path: Path) -> None:
     assert default.endswith("/emr/hospital_b.db")
 
 
-def test_two_entities_with_one_target_folder(tmp_path: Path) -> None:
-    """Recovery audits a load folder of an entity's target that has no audit row of that
-    entity: a second entity writing there would have its loads audited again as the first's."""
-    copy = "hospital_a,hospital_a,patients_copy,full,,1,bronze/hospital_a/patients,sql,,,,,"
-    inside = "hospital_a,hospital_a,notes,full,,1,bronze/hospital_a/patients/notes,sql,,,,,"
-    message = error_of(write(tmp_path, GOOD, copy, inside))
-    assert "line 3, field 'targetpath': bronze/hospital_a/patients of entity " in message
-    assert "hospital_a.patients on line 2" in message
-    assert "line 4, field 'targetpath'" in message
-    other = "hospital_a,hospital_a,patients_copy,full,,1,bronze/hospital_a/patients2,sql,,,,,"
-    assert len(load_config(write(tmp_path, GOOD, other)).entities) == 2
+def test_a_target_folder_dbt_does_not_read_is_refused(tmp_path: Path) -> None:
+    """dbt's sources and rcm build read bronze/<datasource>/<table> only: loads written
+    anywhere else were never built (and a second entity writing into another's folder had its
+    loads audited again as the other's by recovery)."""
+    elsewhere = "hospital_a,hospital_a,notes,full,,1,bronze/emr/hospital_a/notes,sql,hospital_a,,,,"
+    shared = "hospital_a,hospital_a,copy,full,,1,bronze/hospital_a/patients,sql,hospital_a,,,,"
+    message = error_of(write(tmp_path, GOOD, elsewhere, shared))
+    assert (
+        "line 3: field 'targetpath': 'bronze/emr/hospital_a/notes' is not read by dbt's "
+        "sources nor by rcm build, which read bronze/hospital_a/notes" in message
+    )
+    assert "line 4: field 'targetpath': 'bronze/hospital_a/patients' is not read" in message
+    same = "hospital_a,hospital_a,notes,full,,1,bronze/hospital_a/notes/,sql,hospital_a,,,,"
+    assert load_config(write(tmp_path, GOOD, same)).entities[1].target == "bronze/hospital_a/notes"
 
 
 def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> None:
