@@ -169,6 +169,12 @@ class EntityFailedError(RuntimeError):
     """A file of a file entity failed; its audit row is written, later files wait."""
 
 
+def _size_and_time(path: Path) -> tuple[int, int]:
+    """A landing file's size and modification time, to see it change while it is read."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def _batch_row(batch: list[pa.Array], index: int) -> tuple[str | None, ...]:
     """Row ``index`` of a column-wise batch, as Python values."""
     return tuple(column[index].as_py() for column in batch)
@@ -650,6 +656,7 @@ class _Run:
         self.progress(f"{entity.name}: {len(files)} file(s) in {entity.landing_dir}")
         for path in files:
             file_started = datetime.now(UTC)
+            landed = _size_and_time(path)
             sha = sha256_file(path)
             also = self._other_readers(entity, path.name)
             if also:
@@ -689,7 +696,7 @@ class _Run:
                 if entity.source_kind == "nppes":
                     record = self._write_codeset(entity, codesets.npi_from_extract(path), sha)
                 else:
-                    record = self._load_csv(entity, path, sha)
+                    record = self._load_csv(entity, path, sha, landed)
             except Exception as exc:
                 message = f"{path.name}: {exc}" if path.name not in str(exc) else str(exc)
                 yield self._record(
@@ -756,7 +763,9 @@ class _Run:
             "version with a later ModifiedDate"
         )
 
-    def _load_csv(self, entity: EntityConfig, path: Path, sha: str) -> AuditRecord:
+    def _load_csv(
+        self, entity: EntityConfig, path: Path, sha: str, landed: tuple[int, int]
+    ) -> AuditRecord:
         kinds = values.column_kinds(entity.source_kind, entity.table)
         known = (*kinds, *STAGED_OPTIONAL_COLUMNS.get(entity.source_kind, ()))
         with CsvFile(path, entity.required_columns, known=known) as csv_file:
@@ -791,6 +800,15 @@ class _Run:
             except Exception:
                 writer.abandon()
                 raise
+        if _size_and_time(path) != landed:
+            # a file still being copied in: the load would hold the part copied so far, and the
+            # file, moved to processed/, would go on growing there unread
+            writer.abandon()
+            raise SourceUnavailableError(
+                f"{path.name} changed while it was read (still being copied into landing?); "
+                "nothing of it was loaded and it stays in landing for the next run. Copy files "
+                "in under another name and rename them when complete"
+            )
         try:
             return self._commit(entity, writer, from_file=True)
         except Exception:

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.bronze import WriteSettings
 from ingestion.cli import main
-from ingestion.ingest import format_summary
+from ingestion.ingest import IngestSettings, format_summary, run_ingest
 from ingestion.sources.values import (
     CLAIM_COLUMN_KINDS,
     _arrow_reads,
@@ -122,6 +123,46 @@ def test_a_file_two_entities_patterns_match_is_loaded_by_neither(
     assert (landing / "hospital1_claim_data_2024_01.csv").exists()
     failed = [r for r in read_audit(lake) if r["status"] == "failed"]
     assert {r["source_name"] for r in failed} == {"hospital1_claim_data_2024_01.csv"}
+
+
+def test_a_file_still_being_copied_in_is_not_loaded_and_waits(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the copy goes on while ingest reads: the load held the lines copied so far, and the
+    # file, moved to processed/, grew there unread
+    landing = sources / "landing" / "claims"
+    for old in landing.glob("*.csv"):
+        old.unlink()
+    path = landing / "hospital1_claim_data_2024_02.csv"
+    write_claims(sources, path.name, range(20), 1)
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    said: list[str] = []
+
+    def copying(message: str) -> None:
+        said.append(message)
+        if "wrote part-00000" in message:  # mid-file: the copy adds the rest
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(",".join(["CLAIM999999"] + [""] * (len(CLAIM_COLUMNS) - 1)) + "\n")
+
+    settings = IngestSettings(
+        sources=sources,
+        lake=str(lake),
+        config_path=config,
+        batch_rows=4,
+        write=WriteSettings(row_group_rows=4, part_rows=8),
+        env={},
+        progress=copying,
+    )
+    result = run_ingest(settings)
+    entity = result.entities[0]
+    assert entity.status == "failed"
+    assert "hospital1_claim_data_2024_02.csv changed while it was read" in (entity.error or "")
+    assert path.exists()
+    assert not load_folders(lake, "hospital_a", "claims")
+    # complete, it loads whole on the next run
+    again = ingest(sources, lake, config)
+    assert again.entities[0].status == "success"
+    assert again.entities[0].rows_read == 21
 
 
 def test_relanded_file_is_detected_and_not_loaded_twice(
