@@ -1026,10 +1026,17 @@ def _unmatched_message(unmatched: Sequence[str], config: LoadConfig) -> str:
     shown = ", ".join(unmatched[:5]) + (
         f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
     )
+    packed = [name for name in unmatched if name.lower().endswith((".gz", ".zip"))]
     return (
         f"{len(unmatched)} landing file(s) match no entity's file_pattern and are not loaded: "
         f"{shown}. Rename them to match ({patterns}), or add an entity for them to "
         f"{config.path}"
+        + (
+            f". Compressed files ({', '.join(packed[:3])}) are not read: decompress them into "
+            "the landing folder instead of renaming them"
+            if packed
+            else ""
+        )
     )
 
 

@@ -219,6 +219,15 @@ def _other_delimiter(header: str, required: Sequence[str], missing: int) -> str 
     return None
 
 
+def _compressed(start: bytes) -> str | None:
+    """The compression a file's first bytes show (gzip, zip), or None."""
+    if start.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if start.startswith(b"PK\x03\x04"):
+        return "zip"
+    return None
+
+
 class CsvFile:
     """One landing CSV, used as a context manager: ``header`` is read on entering (and
     checked for required columns), then :meth:`chunks` streams the records.
@@ -245,6 +254,14 @@ class CsvFile:
     def __enter__(self) -> CsvFile:
         self._handle = self.path.open("rb")
         try:
+            packed = _compressed(self._handle.read(4))
+            self._handle.seek(0)
+            if packed is not None:
+                # the csv module's own message asked about "universal-newline mode"
+                raise SourceFormatError(
+                    f"{self.path}: the file is {packed}-compressed, and landing files are read "
+                    "as plain CSV: decompress it and land the .csv in its place"
+                )
             self._lines = _Lines(self._handle, self.block_lines)
             self.header = self._read_header(self._lines)
         except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -420,6 +421,31 @@ def test_an_empty_file_says_what_to_do(sources: Path, lake: Path, tmp_path: Path
     error = failed.error or ""
     assert path.name in error and "the file is empty (no header line)" in error
     assert "export it again" in error and "move it out of" in error
+
+
+def test_a_compressed_landing_file_says_to_decompress_it(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the warning said to rename a .csv.gz to the pattern; renamed, the csv module asked
+    # about "universal-newline mode"
+    landing = sources / "landing" / "claims"
+    plain = landing / "hospital1_claim_data_2024_01.csv"
+    packed = gzip.compress(plain.read_bytes())
+    plain.unlink()
+    (landing / "hospital1_claim_data_2024_01.csv.gz").write_bytes(packed)
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    said: list[str] = []
+    result = ingest(sources, lake, config, messages=said)
+    warning = next(line for line in said if line.startswith("warning:"))
+    assert "Compressed files (landing/claims/hospital1_claim_data_2024_01.csv.gz)" in warning
+    assert "decompress them" in warning
+    (landing / "hospital1_claim_data_2024_01.csv.gz").rename(plain)
+    result = ingest(sources, lake, config)
+    (failed,) = result.failed
+    assert "the file is gzip-compressed, and landing files are read as plain CSV" in (
+        failed.error or ""
+    )
+    assert plain.exists()
 
 
 def test_column_names_are_matched_whatever_their_case_and_land_as_the_config_spells_them(
