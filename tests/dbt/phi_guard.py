@@ -2,8 +2,9 @@
 
 Two checks, both fed by what dbt itself knows:
 - the manifest: a model, snapshot or seed column tagged ``meta: {phi: true}`` must live in an
-  allowed schema, and no node outside those schemas may declare a column whose name is a PHI
-  column's name anywhere in the project;
+  allowed schema, no node outside those schemas may declare a column whose name is a PHI
+  column's name anywhere in the project, and none may read a node of the restricted schema
+  (a PHI column renamed on the way, ``last_name as surname``, has no PHI name to catch);
 - the built warehouse: no column of a relation outside the allowed schemas may carry a PHI
   column's name (this catches columns that were never documented).
 """
@@ -21,6 +22,8 @@ from ingestion.phi import column_is_phi
 
 # Schemas where PHI may live: the restricted mart and the internal layers no consumer reads.
 ALLOWED_PHI_SCHEMAS = frozenset({"restricted", "staging", "cdm", "quarantine", "snapshots"})
+# The schema of the PHI marts: only PHI roles read it, and no unrestricted node may read from it.
+RESTRICTED_SCHEMA = "restricted"
 CHECKED_RESOURCE_TYPES = frozenset({"model", "snapshot", "seed"})
 
 
@@ -44,13 +47,20 @@ def phi_column_names(manifest: dict[str, Any]) -> set[str]:
 
 def manifest_violations(manifest: dict[str, Any]) -> list[str]:
     phi_names = phi_column_names(manifest)
+    nodes = manifest.get("nodes", {})
     problems: list[str] = []
-    for unique_id, node in manifest.get("nodes", {}).items():
+    for unique_id, node in nodes.items():
         if node.get("resource_type") not in CHECKED_RESOURCE_TYPES:
             continue
         schema = str(node.get("schema", "")).lower()
         if schema in ALLOWED_PHI_SCHEMAS:
             continue
+        for parent in (node.get("depends_on") or {}).get("nodes") or []:
+            if str(nodes.get(parent, {}).get("schema", "")).lower() == RESTRICTED_SCHEMA:
+                problems.append(
+                    f"{unique_id} (schema {schema}) reads {parent} of schema "
+                    f"{RESTRICTED_SCHEMA}: only restricted nodes may read PHI marts"
+                )
         for name, column in (node.get("columns") or {}).items():
             if column_is_phi(column):
                 problems.append(f"{unique_id}: column {name} is tagged PHI in schema {schema}")

@@ -29,6 +29,22 @@ def test_guard_fails_on_a_tainted_manifest(pipeline: Pipeline, tmp_path: Path) -
     assert any("birth_date" in problem for problem in problems)
 
 
+def test_guard_fails_on_a_mart_reading_the_restricted_schema(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # a report that renames a PHI column (last_name as patient_surname) has no PHI name: its
+    # read of restricted.dim_patient_phi is what gives it away
+    manifest = load_manifest(pipeline.target / "manifest.json")
+    report = manifest["nodes"]["model.rcm.kpi_monthly"]
+    report["depends_on"]["nodes"].append("model.rcm.dim_patient_phi")
+    tainted = tmp_path / "manifest.json"
+    tainted.write_text(json.dumps(manifest))
+    assert manifest_violations(load_manifest(tainted)) == [
+        "model.rcm.kpi_monthly (schema marts) reads model.rcm.dim_patient_phi of schema "
+        "restricted: only restricted nodes may read PHI marts"
+    ]
+
+
 def test_guard_fails_on_a_tainted_warehouse(pipeline: Pipeline, tmp_path: Path) -> None:
     copy = tmp_path / "tainted.duckdb"
     shutil.copy(pipeline.warehouse, copy)
