@@ -9,14 +9,18 @@ tests would have counted and name the column.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from rcm_dbt_e2e import Pipeline, dbt_test
+
+from ingestion.build import REPO_ROOT
 
 FCT = "marts.fct_transactions"
 ALERTS = "marts.alerts"
@@ -152,3 +156,66 @@ def test_value_in_range_columns_counts_each_value_out_of_range(
         (column, float(str(value))) for column, value in failing_rows(tmp_path / "tampered", test)
     ]
     assert named == [("clean_claim_rate", 1.5), ("days_in_ar", -3.0), ("rejection_rate", -0.01)]
+
+
+# Each generic test, given its arguments in a shape it cannot read, and what it must say.
+MALFORMED = [
+    pytest.param(
+        "not_null_columns:\n          arguments:\n            column_names: code",
+        "not_null_columns: column_names is a list of columns",
+        id="not_null_columns, one column without the list",
+    ),
+    pytest.param(
+        "accepted_values_columns:\n          arguments:\n            columns:\n"
+        "              - code",
+        "accepted_values_columns: columns maps each column to the list of its accepted values",
+        id="accepted_values_columns, a list of columns",
+    ),
+    pytest.param(
+        # read letter by letter, 'a' itself would have been "not accepted"
+        "accepted_values_columns:\n          arguments:\n            columns:\n"
+        "              code: a",
+        "accepted_values_columns: column code needs its accepted values as a list",
+        id="accepted_values_columns, one value without the list",
+    ),
+    pytest.param(
+        "value_in_range_columns:\n          arguments:\n            columns:\n"
+        "              - amount",
+        "value_in_range_columns: columns maps each column to its bounds",
+        id="value_in_range_columns, a list of columns",
+    ),
+    pytest.param(
+        "relationships_columns:\n          arguments:\n            relationships:\n"
+        "            - column: code\n              to: ref('shape_parent')",
+        "relationships_columns: relationships is a list of one {column: ..., to: ref('...'), "
+        "field: ...} per foreign key",
+        id="relationships_columns, no field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("test", "message"), MALFORMED)
+def test_arguments_in_the_wrong_shape_are_named(tmp_path: Path, test: str, message: str) -> None:
+    """An analyst's YAML slip in the arguments of a column-set test stops dbt with a message
+    that says what the test expects, not a Jinja or SQL error (or a test that checks
+    something else than what the YAML says)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "dbt_project.yml", project)
+    shutil.copytree(REPO_ROOT / "dbt_project", project / "dbt_project")
+    folder = project / "dbt_project" / "models" / "shape"
+    folder.mkdir()
+    (folder / "shape_parent.sql").write_text("select 'a' as code\n")
+    (folder / "shape_child.sql").write_text("select 'a' as code, 1.5 as amount\n")
+    (folder / "_shape__models.yml").write_text(
+        "version: 2\nmodels:\n  - name: shape_child\n    data_tests:\n      - " + test + "\n"
+    )
+    env = dict(os.environ, RCM_WAREHOUSE_PATH=str(tmp_path / "rcm.duckdb"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "compile", "--select", "shape_child",
+         "--project-dir", str(project), "--profiles-dir", str(REPO_ROOT / "profiles"),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert message in " ".join(result.stdout.split()), result.stdout[-3000:]

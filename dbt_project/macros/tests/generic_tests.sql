@@ -29,6 +29,11 @@ where {{ rcm.out_of_range(column_name, min_value, max_value) }}
 {%- if not columns %}
     {{ exceptions.raise_compiler_error("value_in_range_columns: columns is empty") }}
 {%- endif %}
+{%- if columns is not mapping %}
+    {{ exceptions.raise_compiler_error(
+        "value_in_range_columns: columns maps each column to its bounds "
+        ~ "(column: {min_value: ..., max_value: ...}), not " ~ columns) }}
+{%- endif %}
 {%- set checks = [] %}
 {%- for column, bounds in columns.items() %}
     {%- if bounds is not mapping
@@ -192,6 +197,11 @@ where
 {%- if not column_names %}
     {{ exceptions.raise_compiler_error("not_null_columns: column_names is empty") }}
 {%- endif %}
+{%- if column_names is string or column_names is mapping %}
+    {{ exceptions.raise_compiler_error(
+        "not_null_columns: column_names is a list of columns (one '- column' a line), not "
+        ~ column_names) }}
+{%- endif %}
 select
     per_column.column_name,
     per_column.null_rows
@@ -231,6 +241,19 @@ where per_column.null_rows > 0
 {%- if not columns %}
     {{ exceptions.raise_compiler_error("accepted_values_columns: columns is empty") }}
 {%- endif %}
+{%- if columns is not mapping %}
+    {{ exceptions.raise_compiler_error(
+        "accepted_values_columns: columns maps each column to the list of its accepted values "
+        ~ "(column: [value, ...]), not " ~ columns) }}
+{%- endif %}
+{%- for column, values in columns.items() %}
+    {#- a single value written without brackets would be read letter by letter -#}
+    {%- if values is string or values is mapping or values is not iterable or not values %}
+        {{ exceptions.raise_compiler_error(
+            "accepted_values_columns: column " ~ column ~ " needs its accepted values as a "
+            ~ "list ([value, ...] or one '- value' a line), not " ~ values) }}
+    {%- endif %}
+{%- endfor %}
 {%- set names = columns.keys() | list %}
 with
 
@@ -272,6 +295,18 @@ union all
 {%- if not relationships %}
     {{ exceptions.raise_compiler_error("relationships_columns: relationships is empty") }}
 {%- endif %}
+{%- for relationship in ([relationships] if relationships is string or relationships is mapping
+        else relationships) %}
+    {%- if relationships is string or relationships is mapping
+        or relationship is not mapping
+        or relationship.get('column') is none
+        or relationship.get('to') is none
+        or relationship.get('field') is none %}
+        {{ exceptions.raise_compiler_error(
+            "relationships_columns: relationships is a list of one {column: ..., "
+            ~ "to: ref('...'), field: ...} per foreign key, not " ~ relationship) }}
+    {%- endif %}
+{%- endfor %}
 {{ adapter.dispatch('orphan_keys', 'rcm')(model, relationships) }}
 {% endtest %}
 
