@@ -485,12 +485,40 @@ FAILURE_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _full_refresh_hint(models: Sequence[str]) -> str:
+    # the models whose table no longer matches: an edit of theirs (a column added or removed)
+    # needs the same full refresh as an upgrade, and only of them and what reads them
+    names = ", ".join(models)
+    selection = " ".join(f"{name}+" for name in models)
+    return (
+        f"the table of incremental model {names} has other columns than the model (the model "
+        "was edited, or the table was built by an older version of the project): run "
+        f"`rcm build --full-refresh --select {selection}` to rebuild it and the models that "
+        "read it, or `rcm build --full-refresh` to rebuild every incremental model"
+    )
+
+
 def failure_hints(result: BuildResult) -> list[str]:
-    """The hints of FAILURE_HINTS whose message text appears in a failure of this build."""
+    """The hints of FAILURE_HINTS whose message text appears in a failure of this build; the
+    full-refresh one names the models that failed that way."""
     texts = [node.message for node in result.failures]
     if result.exception:
         texts.append(result.exception)
-    return [hint for needle, hint in FAILURE_HINTS if any(needle in text for text in texts)]
+    hints: list[str] = []
+    for needle, hint in FAILURE_HINTS:
+        if not any(needle in text for text in texts):
+            continue
+        if hint == _OLDER_PROJECT_HINT:
+            needles = [n for n, h in FAILURE_HINTS if h == _OLDER_PROJECT_HINT]
+            models = [
+                node.name
+                for node in result.failures
+                if node.resource_type == "model" and any(n in node.message for n in needles)
+            ]
+            hint = _full_refresh_hint(models) if models else hint
+        if hint not in hints:
+            hints.append(hint)
+    return hints
 
 
 def _example_lines(result: BuildResult, node: NodeResult) -> list[str]:
