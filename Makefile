@@ -44,15 +44,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy ingestion dashboard benchmarks/dashboard_load.py
 
-# The dbt templater compiles the project, which opens the DuckDB file: lint against a throwaway
-# one. Models, SQL snapshots and singular tests are linted; macros (Jinja libraries) are listed
-# in .sqlfluffignore.
+# The dbt templater compiles the project on the profile's `lint` target, an in-memory DuckDB
+# (.sqlfluff), so the warehouse file is never opened. Models, SQL snapshots and singular tests
+# are linted; macros (Jinja libraries) are listed in .sqlfluffignore.
 sqlfluff: $(STAMP)
 	@if ls dbt_project/models/*/ >/dev/null 2>&1; then \
-		tmp=$$(mktemp -d); status=0; \
-		RCM_WAREHOUSE_PATH=$$tmp/lint.duckdb $(BIN)/sqlfluff lint --processes 2 \
-			dbt_project/models dbt_project/snapshots dbt_project/tests || status=$$?; \
-		rm -rf "$$tmp"; exit $$status; \
+		$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/snapshots dbt_project/tests; \
 	else echo "sqlfluff: no models yet"; fi
 
 pytest: $(STAMP)
