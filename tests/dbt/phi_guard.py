@@ -18,10 +18,10 @@ from typing import Any
 
 import duckdb
 
-from ingestion.phi import column_is_phi
+from ingestion.phi import INTERNAL_SCHEMAS, column_is_phi
 
 # Schemas where PHI may live: the restricted mart and the internal layers no consumer reads.
-ALLOWED_PHI_SCHEMAS = frozenset({"restricted", "staging", "cdm", "quarantine", "snapshots"})
+ALLOWED_PHI_SCHEMAS = frozenset({"restricted"}) | INTERNAL_SCHEMAS
 # The schema of the PHI marts: only PHI roles read it, and no unrestricted node may read from it.
 RESTRICTED_SCHEMA = "restricted"
 CHECKED_RESOURCE_TYPES = frozenset({"model", "snapshot", "seed"})

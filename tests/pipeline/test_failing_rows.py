@@ -13,6 +13,8 @@ from ingestion.failing_rows import MORE, FailedTest, failing_rows
 
 PHI_MODEL = "model.rcm.int_patients_conformed"
 PLAIN_MODEL = "model.rcm.stg_hospital_a__claims"
+# a new mart whose YAML lists a PHI column by its name without tagging it
+UNTAGGED_MODEL = "model.rcm.rpt_patient_list"
 
 
 @pytest.fixture
@@ -32,7 +34,15 @@ def warehouse(tmp_path: Path) -> Path:
 def manifest(tmp_path: Path) -> Path:
     path = tmp_path / "manifest.json"
     columns = {"first_name": {"meta": {"phi": True}}, "gender": {}}
-    nodes = {PHI_MODEL: {"columns": columns}, PLAIN_MODEL: {"columns": {"claim_id": {}}}}
+    nodes = {
+        PHI_MODEL: {"schema": "cdm", "columns": columns},
+        # a provider's first name shares the name, in an internal layer: not PHI
+        PLAIN_MODEL: {"schema": "staging", "columns": {"claim_id": {}, "first_name": {}}},
+        UNTAGGED_MODEL: {
+            "schema": "marts",
+            "columns": {"patient_key": {}, "First_Name": {"description": "x"}},
+        },
+    }
     path.write_text(json.dumps({"nodes": nodes, "sources": {}}))
     return path
 
@@ -64,6 +74,9 @@ def test_a_test_of_a_model_with_phi_shows_no_rows(warehouse: Path, manifest: Pat
     query = "select claim_id from staging.claims"
     found = failing_rows([FailedTest("test.phi", query, (PHI_MODEL,))], warehouse, manifest)
     assert found == {"test.phi": ("(rows not shown: the test reads a model with PHI)",)}
+    # a column named as a PHI column is PHI too, tagged or not
+    found = failing_rows([FailedTest("test.named", query, (UNTAGGED_MODEL,))], warehouse, manifest)
+    assert found == {"test.named": ("(rows not shown: the test reads a model with PHI)",)}
     # a manifest that cannot be read tells nothing about PHI: no rows at all
     missing = manifest.with_name("none.json")
     found = failing_rows([FailedTest("test.a", query, (PLAIN_MODEL,))], warehouse, missing)
