@@ -66,6 +66,8 @@ class NodeResult:
     # a failing or warning test: its compiled query (the rows it found) and the nodes it
     # reads, for ingestion/failing_rows.py
     compiled_sql: str = ""
+    # where dbt wrote that query (target/compiled/...), to read all its rows
+    compiled_path: str = ""
     parents: tuple[str, ...] = ()
 
     @property
@@ -203,6 +205,7 @@ def _node_result(result: Any) -> NodeResult:
         tags=tuple(str(tag) for tag in (getattr(node, "tags", None) or ())),
         compiled_sql=str(getattr(node, "compiled_code", None) or "") if found_rows else "",
         parents=tuple(str(p) for p in node.depends_on.nodes) if found_rows else (),
+        compiled_path=str(getattr(node, "compiled_path", None) or "") if found_rows else "",
     )
 
 
@@ -542,7 +545,8 @@ def failure_hints(result: BuildResult) -> list[str]:
 def _example_lines(result: BuildResult, node: NodeResult) -> list[str]:
     rows = result.examples.get(node.unique_id, ())
     if rows and rows[-1] == failing_rows.MORE:
-        more = f"... (more; the test's query is in {result.target_path / 'compiled'})"
+        query = node.compiled_path or result.target_path / "compiled"
+        more = f"... (more; the test's query is in {query})"
         rows = (*rows[:-1], more)
     return [f"          {row}" for row in rows]
 
