@@ -250,12 +250,10 @@ class _Marks:
         marks = batch[wm].to_pylist()
         present = [w for w in marks if w is not None]
         bad_values = values.bad_marks(present, self.loaded_at) if self.check else set()
-        # an empty watermark (the source's NULL: a row never modified, in many EMRs) is no
-        # mark either; the source selects these rows with the new ones (TableReader.batches)
-        bad = {i for i, w in enumerate(marks) if w is None}
+        bad: set[int] = set()
         if bad_values:
             present = [w for w in present if w not in bad_values]
-            bad |= {i for i, w in enumerate(marks) if w in bad_values}
+            bad = {i for i, w in enumerate(marks) if w in bad_values}
         if present:
             batch_high = max(present)
             if self.high is None or batch_high > self.high:
@@ -292,8 +290,8 @@ class _Marks:
         if self.new_unmarked or self.already_read_unmarked:
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark} that is empty, not a timestamp or later than this "
-                f"load, so they do not move the watermark; {self.already_read_unmarked:,} of them "
+                f"have a {entity.watermark} that is not a timestamp or is later than this load, "
+                f"so they do not move the watermark; {self.already_read_unmarked:,} of them "
                 "were read by an earlier load and are skipped until they change"
             )
         return said

@@ -4,7 +4,7 @@ Rows are streamed in batches (server-side cursor where the driver has one) and t
 column-wise lossless text; a full load selects the table, an incremental one the rows whose
 watermark column is at or after the last high-water mark (``>=``: rows that share the mark's
 timestamp and arrived after the previous extraction are kept; the orchestrator drops the ones
-already loaded by their row hash), and the rows whose watermark is NULL.
+already loaded by their row hash).
 """
 
 from __future__ import annotations
@@ -184,10 +184,7 @@ class TableReader:
             stmt = stmt.order_by(self.table.c[key])
         if since is not None and self.entity.watermark is not None:
             column = self.table.c[self.entity.watermark]
-            # rows without a watermark (NULL until a row's first update, in many EMRs) are
-            # read too, or rows inserted after the first load were never loaded; the
-            # orchestrator skips those an earlier load read (by their row digest)
-            stmt = stmt.where(sa.or_(column >= self._typed(column, since), column.is_(None)))
+            stmt = stmt.where(column >= self._typed(column, since))
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=batch_rows).execute(stmt)

@@ -171,33 +171,6 @@ def test_a_column_renamed_in_the_source_fails_the_load_naming_it(
     assert third.entities[0].watermark == "2024-03-01 00:00:00"
 
 
-def test_rows_inserted_without_a_watermark_are_loaded_once(
-    sources: Path, lake: Path, tmp_path: Path
-) -> None:
-    # many EMRs leave ModifiedDate NULL until a row's first update: `>= mark` never selected
-    # such a row inserted after the first load, and the run said no_change
-    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
-    db = sources / "emr" / "hospital_a.db"
-    first = ingest(sources, lake, config)
-    mark = first.entities[0].watermark
-    insert(db, "transactions", [transaction_row(600, None), transaction_row(601, None)])
-    said: list[str] = []
-    second = ingest(sources, lake, config, messages=said)
-    entity = second.entities[0]
-    assert entity.status == "success" and entity.rows_written == 2
-    assert entity.watermark == mark
-    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
-    assert sorted(r["TransactionID"] for r in newest) == ["TRANS000600", "TRANS000601"]
-    assert [line for line in said if "have a ModifiedDate that is empty" in line], said
-    # read again, they are not loaded twice; updated (still without a mark), they are
-    third = ingest(sources, lake, config)
-    assert third.entities[0].status == "no_change"
-    execute(db, "UPDATE transactions SET PaidAmount = 7.5 WHERE TransactionID = 'TRANS000601'")
-    fourth = ingest(sources, lake, config)
-    assert fourth.entities[0].rows_written == 1
-    assert len(load_folders(lake, "hospital_a", "transactions")) == 3
-
-
 def test_an_incremental_load_says_when_the_source_has_no_index_on_its_watermark(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
