@@ -8,10 +8,6 @@
     the Bronze loads it has not read yet, adds the versions already staged of the claims they
     touch, and rewrites every version of those claims, so de-duplication and
     is_latest_version come out as a full build would make them.
-
-    A line without a ClaimID (the CDM quarantines it) has no key to replace: the same line
-    landed twice is kept once, from its first landing, and an incremental run adds only the
-    keyless lines whose values no staged keyless line has.
 #}
 {% macro stage_claims(source_relation) -%}
 
@@ -61,41 +57,6 @@ candidates as (
     {{ with_staged_rows_of_same_keys('renamed', 'claim_id', stage_claim_columns()) }}
 ),
 
--- A line without a ClaimID: the same values landed twice (a re-landed month, a line repeated
--- in a file) are one line, kept from its first landing (load, file, line), so that quarantine
--- counts it once. An incremental run ranks the new such lines after the staged ones (the
--- delete by key never reaches a staged keyless line) and keeps the new lines that rank first.
-keyless_lines as (
-    select
-        {{ column_list(stage_claim_columns()) }},
-        1 as from_new_load
-    from renamed
-    where claim_id is null
-    {%- if is_incremental() %}
-        union all
-        select
-            {{ column_list(stage_claim_columns()) }},
-            0 as from_new_load
-        from {{ this }}
-        where claim_id is null
-    {%- endif %}
-),
-
-keyless_first_landing as (
-    select
-        keyless_lines.*,
-        row_number() over (
-            partition by
-                {%- for column in stage_claim_value_columns() %}
-                    keyless_lines.{{ column }}{{ "," if not loop.last }}
-                {%- endfor %}
-            order by
-                keyless_lines.from_new_load, keyless_lines.load_id,
-                keyless_lines.source_name, keyless_lines.source_row
-        ) as landing_rank
-    from keyless_lines
-),
-
 -- A claim appears in every monthly file in which it changed: one row per claim version
 -- (claim, modified timestamp). The same version landed twice (a replayed or overlapping
 -- file) is kept once, from the latest load. One window does both jobs: in a claim's rows,
@@ -117,26 +78,18 @@ ranked as (
                 candidates.source_name desc, candidates.source_row desc
         ) as newer_modified_at
     from candidates
-    where candidates.claim_id is not null
 ),
 
 versions as (
-    select
-        {{ column_list(stage_claim_columns()) }},
-        claim_rank
+    select *
     from ranked
     where
-        claim_rank = 1
+        claim_id is null
+        or claim_rank = 1
         -- the version differs from the row before it (a missing modified_at is a version too)
         or modified_at <> newer_modified_at
         or (modified_at is null and newer_modified_at is not null)
         or (modified_at is not null and newer_modified_at is null)
-    union all
-    select
-        {{ column_list(stage_claim_columns()) }},
-        1 as claim_rank
-    from keyless_first_landing
-    where landing_rank = 1 and from_new_load = 1
 ),
 
 final as (
@@ -162,7 +115,7 @@ final as (
         inserted_at,
         modified_at,
         case
-            when claim_rank = 1 then {{ bool_true() }}
+            when claim_id is null or claim_rank = 1 then {{ bool_true() }}
             else {{ bool_false() }}
         end as is_latest_version,
         source_system,
@@ -188,12 +141,4 @@ select * from final
         'coinsurance_amount', 'copay_amount', 'service_date', 'claim_date', 'inserted_at',
         'modified_at', 'source_system', 'source_name', 'source_row', 'load_id', 'ingested_at',
     ]) }}
-{%- endmacro %}
-
-
-{#- The staged claim columns that hold the line's values (all but the id, always null where
-    they are compared, and the lineage columns): two keyless lines are the same line when these
-    are. -#}
-{% macro stage_claim_value_columns() -%}
-    {{ return(stage_claim_columns()[1:20]) }}
 {%- endmacro %}
