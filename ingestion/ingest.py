@@ -992,6 +992,11 @@ def _check_sources_folder(settings: IngestSettings, entities: Sequence[EntityCon
         )
 
 
+# a copy on its way in (the README's advice: copy in under another name, rename when
+# complete): not a file anyone meant to be loaded yet, so not one to rename to a pattern
+IN_TRANSFER_SUFFIXES = (".part", ".tmp", ".partial", ".crdownload", ".filepart")
+
+
 def unmatched_landing_files(
     sources: Path, config: LoadConfig, entities: Sequence[EntityConfig]
 ) -> list[str]:
@@ -1011,6 +1016,7 @@ def unmatched_landing_files(
             f"{folder}/{file.name}"
             for file in files
             if not file.name.startswith((".", "~$"))
+            and not file.name.lower().endswith(IN_TRANSFER_SUFFIXES)
             and not any(e.matches(file.name) for e in readers)
         )
     return unmatched

@@ -274,9 +274,12 @@ def test_a_landing_file_no_pattern_matches_fails_the_command_after_loading_the_r
     landing = sources / "landing" / "claims"
     misnamed = landing / "hospital1_claim_data_2024_01_fixed.csv"
     shutil.copyfile(next(landing.glob("hospital1_*.csv")), misnamed)
+    # a copy still on its way in, under the README's temporary name, is not named (and it
+    # must not be renamed to the pattern while it is incomplete)
+    (landing / "hospital1_claim_data_2024_02.csv.part").write_text("ClaimID,Trans")
     assert run(sources, lake) == 1
     out, err = capsys.readouterr()
-    assert "NOT LOADED: 1 landing file(s)" in out
+    assert "NOT LOADED: 1 landing file(s)" in out and ".part" not in out
     assert "1 landing file(s) were not loaded" in err
     assert "0 failed" in out and read_bronze(lake, "hospital_a", "claims").num_rows > 0
     assert misnamed.exists()
