@@ -128,7 +128,10 @@ class TableReader:
             for column in self.table.columns:
                 column.type = NullType()
         self.columns = [c.name for c in self.table.columns]
-        missing = [c for c in entity.required_columns if c not in self.columns]
+        # in any case, as for a CSV header: an engine that folds unquoted names (PostgreSQL's
+        # firstname) holds the same column, and DuckDB's staging binds names in any case
+        present = {c.lower() for c in self.columns}
+        missing = [c for c in entity.required_columns if c.lower() not in present]
         if missing:
             # a column renamed or dropped in the source loaded as a new column (or none), and
             # staging, which reads the loads by column name, read the old one as empty

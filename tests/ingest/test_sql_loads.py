@@ -164,10 +164,11 @@ def test_a_column_renamed_in_the_source_fails_the_load_naming_it(
     audit = read_audit(lake)
     assert audit[-1]["status"] == "failed"
     assert second.entities[0].watermark is None
-    # restored, the rows load from the mark the first load set
-    execute(db, 'ALTER TABLE patients RENAME COLUMN "GivenName" TO "FirstName"')
+    # restored in another case (an engine that folds names), the rows load from the mark the
+    # first load set
+    execute(db, 'ALTER TABLE patients RENAME COLUMN "GivenName" TO "firstname"')
     third = ingest(sources, lake, config)
-    assert third.entities[0].status == "success"
+    assert third.entities[0].status == "success", third.entities[0].error
     assert third.entities[0].watermark == "2024-03-01 00:00:00"
 
 
