@@ -433,6 +433,22 @@ class _Run:
         ``failed``, so the run exits 1 and a file stays in landing like any other failed file."""
         manifest = writer.manifest
         writer.publish_rejected(self.settings.hook)
+        try:
+            record = self._refused_record(entity, writer, from_file)
+        except Exception:
+            # the caller abandons the temporary folder, and with it the manifest that recovery
+            # would find these rejects by: take them back now, as recovery would
+            if manifest.rejected_path:
+                writer.lake.delete(manifest.rejected_path)
+            raise
+        writer.abandon()  # the temporary folder kept the manifest until the audit row
+        return record
+
+    def _refused_record(
+        self, entity: EntityConfig, writer: LoadWriter, from_file: bool
+    ) -> AuditRecord:
+        """Write the ``failed`` audit row of a refused load (:meth:`_refuse`)."""
+        manifest = writer.manifest
         if self.settings.hook is not None:
             self.settings.hook("before_audit", manifest.load_id)
         noun = "lines" if entity.source_kind in CSV_KINDS else "records"
@@ -451,7 +467,6 @@ class _Run:
         error = f"{manifest.source_name}: {found}. {then}"
         record = manifest.audit_record(self.run_id, "failed", error)
         self.audit.append(record, entity.audit_file_name)
-        writer.abandon()  # the temporary folder kept the manifest until the audit row
         return record
 
     # entities --------------------------------------------------------------------------

@@ -190,3 +190,31 @@ def test_crash_between_a_refused_files_rejects_and_its_audit_row_is_rolled_back(
     assert refused_audit() == [("failed", 3)]
     assert folder.name == f"load_id={read_audit(lake)[-1]['load_id']}"
     assert not list((lake / "_tmp").iterdir()), "an audited refused load leaves no temporary"
+
+
+def test_an_error_writing_a_refused_files_audit_row_takes_its_rejects_back(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an error (not a crash) there went to the file loop's handler, which removed the
+    # temporary folder and its manifest: recovery could never find the published rejects
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    assert ingest(sources, lake, config).ok
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_07.csv"
+    rows = [claim_row(i, 1) | {"ClaimAmount": "n/a"} for i in range(60, 63)]
+    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+    def audit_fails(stage: str, load_id: str) -> None:
+        if stage == "before_audit":
+            raise OSError(f"no space left writing the audit row of {load_id}")
+
+    result = ingest(sources, lake, config, hook=audit_fails)
+    assert not result.ok and "no space left" in (result.entities[0].error or "")
+    assert not list((lake / "rejected" / "hospital_a" / "claims").glob("load_id=*"))
+    assert not list((lake / "_tmp").iterdir()) and path.exists()
+    # the next run refuses the file again, with its rejects and audit row
+    assert not ingest(sources, lake, config).ok
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    refused = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert [(r["status"], r["rows_rejected"]) for r in refused][-1] == ("failed", 3)
+    assert folder.name == f"load_id={refused[-1]['load_id']}"
