@@ -307,7 +307,8 @@ def load_config(path: Path | None = None) -> LoadConfig:
             f"{path}: line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); save the "
             'load config as CSV UTF-8 (in Excel: "CSV UTF-8 (Comma delimited)")'
         ) from None
-    reader = csv.reader(text.splitlines())
+    text_lines = text.splitlines()
+    reader = csv.reader(text_lines)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -333,12 +334,14 @@ def load_config(path: Path | None = None) -> LoadConfig:
     previous = reader.line_num
     for record in reader:
         first, line, previous = previous + 1, reader.line_num, reader.line_num
-        if line > first:
+        if line > first or text_lines[first - 1].count('"') % 2:
             # no value of the config spans lines: a stray quote took in the rows after it,
-            # which were then silently not configured at all
+            # which were then silently not configured at all (on the last line, it took in
+            # the rest of that line, which then had too few fields)
+            swallowed = f", so lines {first}-{line} were read as one row" if line > first else ""
             problems.append(
-                f'{path}: line {first}: a quote (") opened on this line is not closed on it, '
-                f"so lines {first}-{line} were read as one row; remove the stray quote"
+                f'{path}: line {first}: a quote (") opened on this line is not closed on '
+                f"it{swallowed}; remove the stray quote"
             )
             continue
         if not any(cell.strip() for cell in record):

@@ -163,3 +163,7 @@ def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> Non
     message = error_of(path)
     assert 'line 2: a quote (") opened on this line is not closed on it' in message
     assert "lines 2-4 were read as one row" in message
+    # on the last line there is nothing after it to take in: the same cause, not a comma
+    last = error_of(write(tmp_path, GOOD, other.replace("sql,", 'sql,"')))
+    assert 'line 3: a quote (") opened on this line is not closed on it; remove' in last
+    assert "missing or extra comma" not in last
