@@ -435,7 +435,8 @@ def test_a_compressed_landing_file_says_to_decompress_it(
     (landing / "hospital1_claim_data_2024_01.csv.gz").write_bytes(packed)
     config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
     said: list[str] = []
-    result = ingest(sources, lake, config, messages=said)
+    unrenamed = ingest(sources, lake, config, messages=said)
+    assert "landing/claims/hospital1_claim_data_2024_01.csv.gz" in unrenamed.unmatched_files
     warning = next(line for line in said if line.startswith("warning:"))
     assert "Compressed files (landing/claims/hospital1_claim_data_2024_01.csv.gz)" in warning
     assert "decompress them" in warning
