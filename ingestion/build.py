@@ -23,14 +23,7 @@ from typing import Any
 
 import duckdb
 
-from ingestion import (
-    build_state,
-    compaction,
-    console,
-    dbt_speedups,
-    failing_rows,
-    model_changes,
-)
+from ingestion import build_state, compaction, console, dbt_speedups, failing_rows
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -101,10 +94,6 @@ class BuildResult:
     compacted: tuple[compaction.Compacted, ...] = ()
     # the first rows each failing or warning test found (failing_rows), by unique_id
     examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # models whose SQL changed since the previous dbt run, and the incremental models that
-    # kept rows of the old SQL (model_changes.stale_incremental)
-    changed_models: tuple[str, ...] = ()
-    stale_incremental: tuple[str, ...] = ()
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -380,9 +369,6 @@ def build_unless_up_to_date(
             unchanged = []
     build_state.forget(inputs)
     warehouse = build_state.local_warehouse(target)
-    manifest_path = (target_path or default_target_path(project_dir)) / "manifest.json"
-    # a build scoped to new loads runs an unchanged project: no model can have changed
-    previous = None if full_refresh or scoped else model_changes.read_manifest(manifest_path)
     if warehouse is not None and project_wide:
         build_state.record_outcome(warehouse, "running")
     with _environment(build_state.RECONCILE_ENV, scope):
@@ -411,10 +397,6 @@ def build_unless_up_to_date(
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
-    current = model_changes.read_manifest(manifest_path) if previous is not None else None
-    if previous is not None and current is not None:
-        changed, stale = model_changes.stale_incremental(previous, current)
-        result = dataclasses.replace(result, changed_models=changed, stale_incremental=stale)
     if scoped:
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
@@ -599,14 +581,6 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
     if result.exception:
         lines.append(f"dbt error: {result.exception}")
     lines += [f"what to do: {hint}" for hint in failure_hints(result)]
-    if result.stale_incremental:
-        lines.append(
-            f"what to do: {', '.join(result.changed_models)} changed since the previous build; "
-            f"the incremental model(s) {', '.join(result.stale_incremental)} re-derived only "
-            "the rows that changed upstream, and keep the others as the old SQL computed "
-            "them: run `rcm build --full-refresh --select "
-            f"{' '.join(name + '+' for name in result.changed_models)}`"
-        )
     lines.append("result: " + ("OK" if result.exit_code == 0 else "FAILED"))
     return "\n".join(lines)
 
