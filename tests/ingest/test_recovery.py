@@ -151,6 +151,15 @@ def test_killed_process_after_commit_recovers_the_file_load(
     assert list((landing.parent / "processed").glob("hospital1_claim_data_2024_01*.csv"))
 
 
+def _land_refused_claims_file(sources: Path) -> Path:
+    """Land a hospital A claims file of three lines, each rejected (ClaimAmount 'n/a')."""
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_07.csv"
+    rows = [claim_row(i, 1) | {"ClaimAmount": "n/a"} for i in range(60, 63)]
+    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_crash_between_a_refused_files_rejects_and_its_audit_row_is_rolled_back(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
@@ -158,13 +167,7 @@ def test_crash_between_a_refused_files_rejects_and_its_audit_row_is_rolled_back(
     # no Bronze: a crash between the two left a rejected folder no audit row named, for good
     config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
     assert ingest(sources, lake, config).ok  # the months already landed
-    landing = sources / "landing" / "claims"
-    path = landing / "hospital1_claim_data_2024_07.csv"
-    rows = [claim_row(i, 1) for i in range(60, 63)]
-    for row in rows:
-        row["ClaimAmount"] = "n/a"
-    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
+    path = _land_refused_claims_file(sources)
     refused = lake / "rejected" / "hospital_a" / "claims"
 
     def refused_audit() -> list[tuple[str, int]]:
@@ -199,10 +202,7 @@ def test_an_error_writing_a_refused_files_audit_row_takes_its_rejects_back(
     # temporary folder and its manifest: recovery could never find the published rejects
     config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
     assert ingest(sources, lake, config).ok
-    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_07.csv"
-    rows = [claim_row(i, 1) | {"ClaimAmount": "n/a"} for i in range(60, 63)]
-    lines = [",".join(CLAIM_COLUMNS)] + [",".join(r[c] for c in CLAIM_COLUMNS) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
+    path = _land_refused_claims_file(sources)
 
     def audit_fails(stage: str, load_id: str) -> None:
         if stage == "before_audit":
