@@ -581,3 +581,47 @@ def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
         after = con.execute(counted).fetchone()
     assert paid == (Decimal("-50.00"),)
     assert negative_before is not None and after == (negative_before[0] + 1,)
+
+
+def test_a_claims_line_without_an_id_landed_again_is_quarantined_once(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A line without a ClaimID has no key that staging's replace could match: every landing of
+    it was quarantined again, so a re-landed month counted its keyless lines twice. Quarantine
+    keeps the same line once, from its first landing, in an incremental build as in a full one
+    (the reconciliation test counts the repeats); a keyless line with other values is a line
+    of its own."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    counted = (
+        "select count(*) from quarantine.int_claim_versions_quarantined "
+        "where source_system = 'hospital_a' and claim_id is null"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute(counted).fetchone()
+        found = con.execute(
+            "select load_id, source_row from staging.stg_hospital_a__claims "
+            "where claim_id is null order by load_id, source_row limit 1"
+        ).fetchone()
+    assert before is not None and found is not None, "hospital A has no claim line without id"
+    bronze = duckdb.connect().execute(
+        f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
+        f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
+        f" hive_partitioning = false) where _load_id = ? and _source_row = ?",
+        list(found),
+    )
+    columns = [d[0] for d in bronze.description]
+    line = dict(zip(columns, bronze.fetchone() or (), strict=True))
+    assert line, f"the staged line {found} is not in Bronze"
+    other = line | {"ModifiedDate": "2025-02-05 09:00:00"}
+    build = _land_claims_and_build(
+        tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_05.csv", [line, line, other]
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        after = con.execute(counted).fetchone()
+    assert after == (before[0] + 1,)
+
+    _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)

@@ -54,6 +54,19 @@
 {%- endmacro %}
 
 
+{#- The claim version columns that say what a claims line is: all but where and when it landed.
+    Two landings of a line without a claim id (a re-landed month) are the same line when these
+    are equal; int_claim_versions_quarantined keeps it once. -#}
+{% macro claim_line_columns() -%}
+    {%- set lineage = ['source_name', 'source_row', 'load_id', 'ingested_at'] -%}
+    {%- set columns = [] -%}
+    {%- for column in cdm_claim_version_columns() if column not in lineage -%}
+        {%- do columns.append(column) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+
 {#- Transactions: one row per transaction (int_transactions_unioned). -#}
 {% macro cdm_transaction_columns() -%}
     {{ return([
