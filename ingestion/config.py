@@ -15,6 +15,10 @@ is_active, targetpath`` - and adds what a metadata-driven loader needs:
 - ``required_columns``: ``|``-separated header names a CSV file, or columns an EMR table,
   must have (a load without one of them fails, naming it).
 
+``watermark`` names an incremental EMR load's cursor column; ``|`` adds fallbacks, read where
+the columns before them are NULL (``ModifiedDate|InsertDate``: an EMR that leaves a row's
+modified time NULL until its first update): the first non-NULL value is the row's watermark.
+
 Adding a table is one row. Where an EMR database is comes from the environment, never from
 this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default
 ``sqlite:///<sources>/emr/<database>.db``.
@@ -113,6 +117,23 @@ class EntityConfig(BaseModel):
     @classmethod
     def _optional_text(cls, value: object) -> object:
         return _blank_to_none(value)
+
+    @field_validator("watermark")
+    @classmethod
+    def _watermark(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        columns = [c.strip() for c in value.split("|")]
+        if not all(columns):
+            raise ValueError(
+                f"{value!r} has an empty column name: write the watermark column, and any "
+                "fallbacks for when it is NULL after it, separated by | (e.g. "
+                "ModifiedDate|InsertDate)"
+            )
+        twice = sorted({c for c in columns if [d.lower() for d in columns].count(c.lower()) > 1})
+        if twice:
+            raise ValueError(f"{value!r} names {', '.join(twice)} twice; name each column once")
+        return "|".join(columns)
 
     @field_validator("loadtype", "source_kind", mode="before")
     @classmethod
@@ -230,6 +251,20 @@ class EntityConfig(BaseModel):
         return self
 
     # derived names -------------------------------------------------------------------
+
+    @property
+    def watermark_columns(self) -> tuple[str, ...]:
+        """The watermark column and its fallbacks, in order: a row's watermark is the first
+        of them that is not NULL (empty: no watermark)."""
+        return tuple(self.watermark.split("|")) if self.watermark else ()
+
+    @property
+    def watermark_label(self) -> str | None:
+        """The watermark as messages name it: the column, or ``coalesce(...)`` of them."""
+        columns = self.watermark_columns
+        if len(columns) < 2:
+            return self.watermark
+        return f"coalesce({', '.join(columns)})"
 
     @property
     def table(self) -> str:

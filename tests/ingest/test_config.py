@@ -167,3 +167,25 @@ def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> Non
     last = error_of(write(tmp_path, GOOD, other.replace("sql,", 'sql,"')))
     assert 'line 3: a quote (") opened on this line is not closed on it; remove' in last
     assert "missing or extra comma" not in last
+
+
+def test_a_watermark_with_fallbacks_is_read_in_order_and_a_blank_one_names_the_line(
+    tmp_path: Path,
+) -> None:
+    row = GOOD.replace(",ModifiedDate,", ", ModifiedDate | InsertDate ,")
+    (entity,) = load_config(write(tmp_path, row)).entities
+    assert entity.watermark == "ModifiedDate|InsertDate"
+    assert entity.watermark_columns == ("ModifiedDate", "InsertDate")
+    (plain,) = load_config(write(tmp_path, GOOD)).entities
+    assert plain.watermark_columns == ("ModifiedDate",)
+
+    empty = write(
+        tmp_path,
+        GOOD,
+        GOOD.replace("patients", "encounters").replace(",ModifiedDate,", ",ModifiedDate|,"),
+    )
+    message = error_of(empty)
+    assert f"{empty}: line 3, field 'watermark'" in message
+    assert "empty column name" in message
+    twice = error_of(write(tmp_path, GOOD.replace(",ModifiedDate,", ",ModifiedDate|modifieddate,")))
+    assert "line 2, field 'watermark'" in twice and "twice" in twice
