@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -245,9 +246,10 @@ class _Marks:
     def __post_init__(self) -> None:
         self.high = self.since
 
-    def read(self, batch: list[pa.Array], wm: int) -> set[int]:
-        """Note a batch's watermarks (column ``wm``); the indexes of its rows to skip."""
-        marks = batch[wm].to_pylist()
+    def read(self, batch: list[pa.Array], wm: Sequence[int]) -> set[int]:
+        """Note a batch's watermarks (the first of columns ``wm`` that is not null: the value
+        the source's select compared); the indexes of its rows to skip."""
+        marks = (batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))).to_pylist()
         present = [w for w in marks if w is not None]
         bad_values = values.bad_marks(present, self.loaded_at) if self.check else set()
         bad: set[int] = set()
@@ -290,11 +292,32 @@ class _Marks:
         if self.new_unmarked or self.already_read_unmarked:
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark} that is not a timestamp or is later than this load, "
+                f"have a {entity.watermark_label} that is not a timestamp or is later than this "
+                "load, "
                 f"so they do not move the watermark; {self.already_read_unmarked:,} of them "
                 "were read by an earlier load and are skipped until they change"
             )
         return said
+
+
+def _no_index_message(entity: EntityConfig, unindexed: Sequence[str]) -> str:
+    """What an incremental load reads for want of an index on watermark columns ``unindexed``
+    (:meth:`TableReader.unindexed_watermark`), and the index that makes it read the new rows."""
+    columns = entity.watermark_columns
+    if columns[0] in unindexed:
+        return (
+            f"  {entity.name}: {entity.tablename} has no index on {columns[0]}, so each "
+            "incremental load reads the whole table; an index on it in the source makes the "
+            "load read only the new rows"
+        )
+    column = unindexed[0]
+    before = columns[: columns.index(column)]
+    return (
+        f"  {entity.name}: {entity.tablename} has no index on {column} (nor on "
+        f"({', '.join((*before, column))})), so each incremental load reads every row whose "
+        f"{' and '.join(before)} {'is' if len(before) == 1 else 'are'} NULL; such an index in "
+        "the source makes the load read only the new rows"
+    )
 
 
 def select_entities(config: LoadConfig, only: Sequence[str]) -> list[EntityConfig]:
@@ -581,29 +604,35 @@ class _Run:
         # ('yesterday', the text 'NULL', '2024-1-5') would, compared as text, sort after the
         # dates that follow it and hide their rows (the typed watermarks of values.py only:
         # another may be a number)
-        check_marks = incremental and values.kind_of(kinds, entity.watermark) == values.TIMESTAMP
+        check_marks = (
+            incremental
+            and bool(entity.watermark_columns)
+            and all(
+                values.kind_of(kinds, column) == values.TIMESTAMP
+                for column in entity.watermark_columns
+            )
+        )
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
         since = before if incremental else None
         self.progress(
             f"{entity.name}: {entity.loadtype} load of {entity.tablename} from {entity.database}"
-            + (f" where {entity.watermark} >= {since!r}" if since else "")
+            + (f" where {entity.watermark_label} >= {since!r}" if since else "")
         )
         known: set[bytes] = set()
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
         if last is not None:
             known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
-        reader = TableReader(self._engine(entity.database), entity)
-        if since is not None and reader.watermark_indexed() is False:
-            self.progress(
-                f"  {entity.name}: {entity.tablename} has no index on {entity.watermark}, so "
-                "each incremental load reads the whole table; an index on it in the source "
-                "makes the load read only the new rows"
-            )
+        reader = TableReader(
+            self._engine(entity.database), entity, self.config.path if self.config else None
+        )
+        unindexed = reader.unindexed_watermark() if since is not None else []
+        if unindexed:
+            self.progress(_no_index_message(entity, unindexed))
         manifest = self._manifest(entity, entity.datasource, entity.tablename, reader.columns)
         manifest.watermark_before = before
         writer = self._writer(entity, manifest)
-        wm = reader.columns.index(entity.watermark) if entity.watermark else None
+        wm = [reader.columns.index(column) for column in entity.watermark_columns]
         key = entity.primary_key if entity.primary_key in reader.columns else None
         source = f"{entity.database} table {entity.tablename}"
 
@@ -612,7 +641,8 @@ class _Run:
         ) -> tuple[str, str]:
             row = dict(zip(reader.columns, values_, strict=True))
             where = f"{source}, {key} {row[key]!r}" if key else f"{source}, a row"
-            refresh = entity.watermark if incremental else None
+            # the first column: a fallback is read only while the columns before it are NULL
+            refresh = entity.watermark_columns[0] if incremental else None
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
@@ -620,7 +650,7 @@ class _Run:
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):
-                if wm is not None:
+                if wm:
                     drop = tracker.read(batch, wm)
                     if drop:
                         keep = pa.array([i not in drop for i in range(len(batch[0]))])

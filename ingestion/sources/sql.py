@@ -2,9 +2,12 @@
 
 Rows are streamed in batches (server-side cursor where the driver has one) and turned into
 column-wise lossless text; a full load selects the table, an incremental one the rows whose
-watermark column is at or after the last high-water mark (``>=``: rows that share the mark's
+watermark is at or after the last high-water mark (``>=``: rows that share the mark's
 timestamp and arrived after the previous extraction are kept; the orchestrator drops the ones
-already loaded by their row hash).
+already loaded by their row hash). A watermark with fallbacks (``ModifiedDate|InsertDate``) is
+the first of its columns that is not NULL, selected as ``ModifiedDate >= :mark OR
+(ModifiedDate IS NULL AND InsertDate >= :mark)`` so that an index on each column still serves
+its part.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ def _first_line(exc: BaseException) -> str:
 class TableReader:
     """One EMR table: its columns, and its rows in text batches."""
 
-    def __init__(self, engine: Engine, entity: EntityConfig) -> None:
+    def __init__(self, engine: Engine, entity: EntityConfig, config: Path | None = None) -> None:
+        """``config``: the load config ``entity`` comes from, named by the errors about it."""
         self.engine = engine
         self.entity = entity
         schema, _, name = entity.tablename.rpartition(".")
@@ -142,21 +146,42 @@ class TableReader:
                 "in the source: restore it there, or, if the change is meant, change config "
                 f"line {entity.line}, required_columns, and the staging model that reads it"
             )
-        if entity.watermark is not None and entity.watermark not in self.columns:
+        absent = [c for c in entity.watermark_columns if c not in self.columns]
+        if absent:
+            where = f"{config}: line {entity.line}" if config else f"config line {entity.line}"
             raise SourceFormatError(
-                f"watermark column {entity.watermark!r} is not a column of {entity.tablename} "
-                f"(columns: {', '.join(self.columns)}); fix config line {entity.line}, watermark"
+                f"{where}, field 'watermark': {', '.join(map(repr, absent))} "
+                f"{'is not a column' if len(absent) == 1 else 'are not columns'} of "
+                f"{entity.tablename} in {describe(engine)} (columns: {', '.join(self.columns)}); "
+                "write the watermark column, and any fallback for when it is NULL, as the table "
+                "names them; nothing was loaded"
             )
 
+    def unindexed_watermark(self) -> list[str]:
+        """The watermark columns whose part of the incremental select no index serves, so that
+        the load reads the whole table (or every row with a NULL watermark) rather than the new
+        rows; from the indexes and primary key reflected with the table. ``ModifiedDate`` is
+        served by an index that starts with it; its fallback ``InsertDate`` (``ModifiedDate IS
+        NULL AND InsertDate >= :mark``) by one that starts with it or with ``(ModifiedDate,
+        InsertDate)``: an index on ``ModifiedDate`` alone reads every never-updated row."""
+        indexes = [[c.name.lower() for c in index.columns] for index in self.table.indexes]
+        indexes.append([c.name.lower() for c in self.table.primary_key.columns])
+        columns = [c.lower() for c in self.entity.watermark_columns]
+        return [
+            name
+            for k, name in enumerate(self.entity.watermark_columns)
+            if not any(
+                index[:1] == [columns[k]] or index[: k + 1] == columns[: k + 1] for index in indexes
+            )
+        ]
+
     def watermark_indexed(self) -> bool | None:
-        """Whether an index of the table, or its primary key, starts with the watermark column,
-        so that an incremental load reads the new rows rather than the whole table (from the
-        indexes reflected with the table); None when there is no watermark."""
+        """Whether indexes of the table, or its primary key, serve the incremental select of
+        every watermark column (see :meth:`unindexed_watermark`), so that an incremental load
+        reads the new rows rather than the whole table; None when there is no watermark."""
         if self.entity.watermark is None:
             return None
-        leading = [next(iter(index.columns), None) for index in self.table.indexes]
-        leading.append(next(iter(self.table.primary_key.columns), None))
-        return self.entity.watermark.lower() in {c.name.lower() for c in leading if c is not None}
+        return not self.unindexed_watermark()
 
     def _typed(self, column: sa.Column[Any], text: str) -> object:
         """The watermark text as the column's Python type, so the driver binds it natively."""
@@ -177,6 +202,17 @@ class TableReader:
             return text
         return text
 
+    def _since(self, since: str) -> sa.ColumnElement[bool]:
+        """The rows whose watermark (the first of its columns that is not NULL) is ``>=
+        since``: ``a >= :m OR (a IS NULL AND b >= :m) OR ...``, each part one an index on its
+        column can serve (``coalesce(a, b) >= :m`` would read the whole table)."""
+        columns = [self.table.c[name] for name in self.entity.watermark_columns]
+        parts = [
+            sa.and_(*(c.is_(None) for c in columns[:k]), column >= self._typed(column, since))
+            for k, column in enumerate(columns)
+        ]
+        return parts[0] if len(parts) == 1 else sa.or_(*parts)
+
     def batches(self, since: str | None, batch_rows: int) -> Iterator[list[pa.Array]]:
         """Column-wise batches of Arrow string arrays (the values' lossless text); with
         ``since``, the rows whose watermark is ``>= since``."""
@@ -186,8 +222,7 @@ class TableReader:
             # a stable order makes an unchanged full extract hash the same as last time
             stmt = stmt.order_by(self.table.c[key])
         if since is not None and self.entity.watermark is not None:
-            column = self.table.c[self.entity.watermark]
-            stmt = stmt.where(column >= self._typed(column, since))
+            stmt = stmt.where(self._since(since))
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=batch_rows).execute(stmt)

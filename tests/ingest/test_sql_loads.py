@@ -598,3 +598,156 @@ def test_a_watermark_later_than_the_load_is_rejected_and_never_becomes_the_mark(
         "WHERE TransactionID = 'TRANS000003'",
     )
     assert _load(sources, lake, config) == ("success", 1, 0, "2025-01-09 09:00:00")
+
+
+# many EMRs insert a row with a NULL modified time and set it on the row's first update:
+# `ModifiedDate >= mark` never selects such a row, so one inserted after the first load was lost
+FALLBACK = {"hospital_a.transactions": {"watermark": "ModifiedDate|InsertDate"}}
+
+
+def unmodified_row(i: int, inserted: str) -> dict[str, object]:
+    """A transaction as inserted by an EMR that leaves ModifiedDate NULL until an update."""
+    return transaction_row(i, None) | {"InsertDate": inserted}  # type: ignore[arg-type]
+
+
+def newest_rows(lake: Path) -> list[tuple[str, str | None]]:
+    newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    return sorted((r["TransactionID"], r["ModifiedDate"]) for r in newest)
+
+
+def test_a_row_inserted_with_a_null_watermark_loads_once_by_its_fallback_and_again_when_updated(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], FALLBACK)
+    db = sources / "emr" / "hospital_a.db"
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    total = len(source_rows(db, "transactions"))
+    assert _load(sources, lake, config) == ("success", total, 0, high)
+
+    insert(db, "transactions", [unmodified_row(700, "2024-02-01 00:00:00")])
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    assert (second.status, second.rows_written, second.watermark) == (
+        "success",
+        1,
+        "2024-02-01 00:00:00",
+    )
+    assert newest_rows(lake) == [("TRANS000700", None)]
+    where = f"where coalesce(ModifiedDate, InsertDate) >= {high!r}"
+    assert [line for line in said if where in line], said
+    # a row that is never updated is not read again
+    assert _load(sources, lake, config) == ("no_change", 0, 0, "2024-02-01 00:00:00")
+    # one inserted at the mark's time: the row already loaded at the mark is skipped by hash
+    insert(db, "transactions", [unmodified_row(701, "2024-02-01 00:00:00")])
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 00:00:00")
+    assert newest_rows(lake) == [("TRANS000701", None)]
+    # the first update sets ModifiedDate: the next load reads the change
+    execute(
+        db,
+        "UPDATE transactions SET PaidAmount = 2.5, ModifiedDate = '2024-02-03 00:00:00' "
+        "WHERE TransactionID = 'TRANS000700'",
+    )
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-03 00:00:00")
+    assert newest_rows(lake) == [("TRANS000700", "2024-02-03 00:00:00")]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, "2024-02-03 00:00:00")
+    assert {r["watermark_column"] for r in read_audit(lake)} == {"ModifiedDate|InsertDate"}
+
+
+def test_a_fallback_value_that_is_not_a_timestamp_or_is_later_than_the_load_is_never_the_mark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], FALLBACK)
+    db = sources / "emr" / "hospital_a.db"
+    status, _, _, high = _load(sources, lake, config)
+    assert status == "success"
+    # both sort after the mark as text, and either as the mark would hide every later row
+    insert(
+        db,
+        "transactions",
+        [unmodified_row(800, "2205-01-09 09:00:00"), unmodified_row(801, "yesterday")],
+    )
+    assert _load(sources, lake, config) == ("success", 0, 2, high)
+    reasons = sorted(
+        r["_reject_reason"]
+        for folder in (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
+        for r in pq.read_table(folder / "rejected.parquet").to_pylist()
+    )
+    assert "InsertDate '2205-01-09 09:00:00' is later than this load" in reasons[0]
+    assert "InsertDate 'yesterday' is not a timestamp" in reasons[1]
+    # the fix is the row's first update: ModifiedDate is the column that brings it back
+    assert all("set its ModifiedDate to the time of the fix" in r for r in reasons)
+    # read again by `>=`, they are skipped until they change
+    assert _load(sources, lake, config) == ("no_change", 0, 0, high)
+    insert(db, "transactions", [unmodified_row(802, "2024-02-01 00:00:00")])
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 00:00:00")
+
+
+def test_a_watermark_fallback_the_table_lacks_fails_naming_the_config_line_and_field(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    edits = {"hospital_a.transactions": {"watermark": "ModifiedDate|InsertedOn"}}
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "failed"
+    assert f"{config}: line 2, field 'watermark'" in (entity.error or "")
+    assert "'InsertedOn' is not a column of transactions" in (entity.error or "")
+    assert "InsertDate" in (entity.error or "")  # the table's columns are listed
+    assert load_folders(lake, "hospital_a", "transactions") == []
+
+
+def test_a_fallback_watermark_is_indexed_when_an_index_serves_its_null_rows(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "events.db"
+    with sqlite3.connect(db) as conn:
+        for table in ("none", "first", "pair", "each", "second_only"):
+            conn.execute(f"CREATE TABLE {table} (Id TEXT, ModifiedDate TEXT, InsertDate TEXT)")
+        conn.execute("CREATE INDEX ix_first ON first (ModifiedDate)")
+        conn.execute("CREATE INDEX ix_pair ON pair (ModifiedDate, InsertDate)")
+        conn.execute("CREATE INDEX ix_each_m ON each (ModifiedDate)")
+        conn.execute("CREATE INDEX ix_each_i ON each (InsertDate)")
+        conn.execute("CREATE INDEX ix_second ON second_only (InsertDate)")
+    engine = connect(f"sqlite:///{db}", "events")
+
+    def unindexed(table: str) -> tuple[list[str], bool | None]:
+        entity = EntityConfig(
+            database="events",
+            datasource="events",
+            tablename=table,
+            loadtype="incremental",
+            watermark="ModifiedDate|InsertDate",
+            is_active=True,
+            source_kind="sql",
+        )
+        reader = TableReader(engine, entity)
+        return reader.unindexed_watermark(), reader.watermark_indexed()
+
+    assert unindexed("none") == (["ModifiedDate", "InsertDate"], False)
+    # `ModifiedDate IS NULL AND InsertDate >= :m` on an index of ModifiedDate alone reads
+    # every row that was never updated
+    assert unindexed("first") == (["InsertDate"], False)
+    assert unindexed("pair") == ([], True)
+    assert unindexed("each") == ([], True)
+    assert unindexed("second_only") == (["ModifiedDate"], False)
+
+    # and a load says which index is missing
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], FALLBACK)
+    emr = sources / "emr" / "hospital_a.db"
+    execute(emr, "CREATE INDEX ix_modified ON transactions (ModifiedDate)")
+    ingest(sources, lake, config)
+    insert(emr, "transactions", [unmodified_row(900, "2024-02-01 00:00:00")])
+    said: list[str] = []
+    ingest(sources, lake, config, messages=said)
+    hint = (
+        "hospital_a.transactions: transactions has no index on InsertDate (nor on "
+        "(ModifiedDate, InsertDate)), so each incremental load reads every row whose "
+        "ModifiedDate is NULL"
+    )
+    assert [line for line in said if hint in line], said
+    execute(emr, "CREATE INDEX ix_modified_insert ON transactions (ModifiedDate, InsertDate)")
+    insert(emr, "transactions", [unmodified_row(901, "2024-02-02 00:00:00")])
+    said.clear()
+    result = ingest(sources, lake, config, messages=said)
+    assert not [line for line in said if "no index" in line], said
+    assert result.entities[0].rows_written == 1
