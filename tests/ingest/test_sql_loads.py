@@ -751,3 +751,30 @@ def test_a_fallback_watermark_is_indexed_when_an_index_serves_its_null_rows(
     result = ingest(sources, lake, config, messages=said)
     assert not [line for line in said if "no index" in line], said
     assert result.entities[0].rows_written == 1
+
+
+def test_rows_passed_over_before_a_fallback_was_named_load_with_one_full_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the README's advice for an entity that ran without the fallback: a row inserted with a
+    # NULL ModifiedDate before the mark moved past its InsertDate is behind the mark for good
+    db = sources / "emr" / "hospital_a.db"
+    plain = write_config(tmp_path / "plain.csv", ["hospital_a.transactions"])
+    assert _load(sources, lake, plain)[0] == "success"
+    insert(db, "transactions", [unmodified_row(950, "2024-02-01 00:00:00")])
+    insert(db, "transactions", [transaction_row(951, "2024-02-02 00:00:00")])
+    assert _load(sources, lake, plain) == ("success", 1, 0, "2024-02-02 00:00:00")
+    fallback = write_config(tmp_path / "fallback.csv", ["hospital_a.transactions"], FALLBACK)
+    assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
+
+    edits = {
+        "hospital_a.transactions": {"watermark": "ModifiedDate|InsertDate", "loadtype": "full"}
+    }
+    once = write_config(tmp_path / "once.csv", ["hospital_a.transactions"], edits)
+    total = len(source_rows(db, "transactions"))
+    assert _load(sources, lake, once) == ("success", total, 0, "2024-02-02 00:00:00")
+    assert ("TRANS000950", None) in newest_rows(lake)
+    # back to incremental: from the full load's mark, nothing is read twice
+    assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
+    insert(db, "transactions", [unmodified_row(952, "2024-02-03 00:00:00")])
+    assert _load(sources, lake, fallback) == ("success", 1, 0, "2024-02-03 00:00:00")
