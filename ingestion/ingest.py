@@ -305,18 +305,19 @@ def _no_index_message(entity: EntityConfig, unindexed: Sequence[str]) -> str:
     (:meth:`TableReader.unindexed_watermark`), and the index that makes it read the new rows."""
     columns = entity.watermark_columns
     if columns[0] in unindexed:
+        wanted = "it" if len(columns) == 1 else f"({', '.join(columns)})"
         return (
             f"  {entity.name}: {entity.tablename} has no index on {columns[0]}, so each "
-            "incremental load reads the whole table; an index on it in the source makes the "
-            "load read only the new rows"
+            f"incremental load reads the whole table; an index on {wanted} in the source makes "
+            "the load read only the new rows"
         )
     column = unindexed[0]
     before = columns[: columns.index(column)]
     return (
-        f"  {entity.name}: {entity.tablename} has no index on {column} (nor on "
-        f"({', '.join((*before, column))})), so each incremental load reads every row whose "
-        f"{' and '.join(before)} {'is' if len(before) == 1 else 'are'} NULL; such an index in "
-        "the source makes the load read only the new rows"
+        f"  {entity.name}: {entity.tablename} has no index on "
+        f"({', '.join((*before, column))}), so each incremental load reads every row whose "
+        f"{' and '.join(before)} {'is' if len(before) == 1 else 'are'} NULL to find the new "
+        "ones; that index in the source makes the load read only the new rows"
     )
 
 
@@ -604,13 +605,10 @@ class _Run:
         # ('yesterday', the text 'NULL', '2024-1-5') would, compared as text, sort after the
         # dates that follow it and hide their rows (the typed watermarks of values.py only:
         # another may be a number)
-        check_marks = (
-            incremental
-            and bool(entity.watermark_columns)
-            and all(
-                values.kind_of(kinds, column) == values.TIMESTAMP
-                for column in entity.watermark_columns
-            )
+        # (with fallbacks, when any of the columns is such a timestamp: a row's watermark is
+        # compared with the others', so it is one too)
+        check_marks = incremental and any(
+            values.kind_of(kinds, column) == values.TIMESTAMP for column in entity.watermark_columns
         )
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
