@@ -293,8 +293,7 @@ class _Marks:
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
                 f"have a {entity.watermark_label} that is not a timestamp or is later than this "
-                "load, "
-                f"so they do not move the watermark; {self.already_read_unmarked:,} of them "
+                f"load, so they do not move the watermark; {self.already_read_unmarked:,} of them "
                 "were read by an earlier load and are skipped until they change"
             )
         return said

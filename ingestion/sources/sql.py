@@ -6,8 +6,8 @@ watermark is at or after the last high-water mark (``>=``: rows that share the m
 timestamp and arrived after the previous extraction are kept; the orchestrator drops the ones
 already loaded by their row hash). A watermark with fallbacks (``ModifiedDate|InsertDate``) is
 the first of its columns that is not NULL, selected as ``ModifiedDate >= :mark OR
-(ModifiedDate IS NULL AND InsertDate >= :mark)`` so that an index on each column still serves
-its part.
+(ModifiedDate IS NULL AND InsertDate >= :mark)``, both parts of which an index on
+``(ModifiedDate, InsertDate)`` serves.
 """
 
 from __future__ import annotations
@@ -203,8 +203,8 @@ class TableReader:
 
     def _since(self, since: str) -> sa.ColumnElement[bool]:
         """The rows whose watermark (the first of its columns that is not NULL) is ``>=
-        since``: ``a >= :m OR (a IS NULL AND b >= :m) OR ...``, each part one an index on its
-        column can serve (``coalesce(a, b) >= :m`` would read the whole table)."""
+        since``: ``a >= :m OR (a IS NULL AND b >= :m) OR ...``, each part one an index on
+        ``(a, b, ...)`` can serve (``coalesce(a, b) >= :m`` would read the whole table)."""
         columns = [self.table.c[name] for name in self.entity.watermark_columns]
         parts = [
             sa.and_(*(c.is_(None) for c in columns[:k]), column >= self._typed(column, since))
