@@ -3,8 +3,9 @@
 Two checks, both fed by what dbt itself knows:
 - the manifest: a model, snapshot or seed column tagged ``meta: {phi: true}`` must live in an
   allowed schema, no node outside those schemas may declare a column whose name is a PHI
-  column's name anywhere in the project, and none may read a node of the restricted schema
-  (a PHI column renamed on the way, ``last_name as surname``, has no PHI name to catch);
+  column's name anywhere in the project, and none may read a node of the restricted schema,
+  directly or through models of the internal layers (a PHI column renamed on the way,
+  ``last_name as surname``, has no PHI name to catch; the failure names the path);
 - the built warehouse: no column of a relation outside the allowed schemas may carry a PHI
   column's name (this catches columns that were never documented).
 """
@@ -45,6 +46,29 @@ def phi_column_names(manifest: dict[str, Any]) -> set[str]:
     return names
 
 
+def restricted_reads(nodes: dict[str, Any], unique_id: str) -> list[list[str]]:
+    """The shortest path (`unique_id` first, a restricted node last) to each restricted node
+    that `unique_id` reads, directly or through the internal layers: a mart that reads a CDM
+    model built from a PHI mart reads the PHI mart too. The walk stops at a restricted node
+    (what it reads stays inside) and at an unrestricted one (which the guard checks itself,
+    so each crossing of the boundary is named once, where it happens)."""
+    paths: list[list[str]] = []
+    seen = {unique_id}
+    queue = [[unique_id]]
+    while queue:
+        path = queue.pop(0)
+        for parent in (nodes.get(path[-1], {}).get("depends_on") or {}).get("nodes") or []:
+            if parent in seen or parent not in nodes:
+                continue
+            seen.add(parent)
+            schema = str(nodes[parent].get("schema", "")).lower()
+            if schema == RESTRICTED_SCHEMA:
+                paths.append([*path, parent])
+            elif schema in INTERNAL_SCHEMAS:
+                queue.append([*path, parent])
+    return paths
+
+
 def manifest_violations(manifest: dict[str, Any]) -> list[str]:
     phi_names = phi_column_names(manifest)
     nodes = manifest.get("nodes", {})
@@ -55,12 +79,16 @@ def manifest_violations(manifest: dict[str, Any]) -> list[str]:
         schema = str(node.get("schema", "")).lower()
         if schema in ALLOWED_PHI_SCHEMAS:
             continue
-        for parent in (node.get("depends_on") or {}).get("nodes") or []:
-            if str(nodes.get(parent, {}).get("schema", "")).lower() == RESTRICTED_SCHEMA:
-                problems.append(
-                    f"{unique_id} (schema {schema}) reads {parent} of schema "
-                    f"{RESTRICTED_SCHEMA}: only restricted nodes may read PHI marts"
-                )
+        for path in restricted_reads(nodes, unique_id):
+            through = "".join(
+                f"{' through' if step == 1 else ','} {path[step]} "
+                f"(schema {nodes[path[step]].get('schema')})"
+                for step in range(1, len(path) - 1)
+            )
+            problems.append(
+                f"{unique_id} (schema {schema}) reads {path[-1]} of schema "
+                f"{RESTRICTED_SCHEMA}{through}: only restricted nodes may read PHI marts"
+            )
         for name, column in (node.get("columns") or {}).items():
             if column_is_phi(column):
                 problems.append(f"{unique_id}: column {name} is tagged PHI in schema {schema}")

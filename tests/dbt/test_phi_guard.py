@@ -45,6 +45,23 @@ def test_guard_fails_on_a_mart_reading_the_restricted_schema(
     ]
 
 
+def test_guard_follows_a_restricted_read_through_the_internal_layers(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # a CDM model may read the PHI mart (it stays internal), but the mart built from it then
+    # reads PHI too: the guard names the mart and the path, not the CDM models on it
+    manifest = load_manifest(pipeline.target / "manifest.json")
+    unioned = manifest["nodes"]["model.rcm.int_departments_unioned"]
+    unioned["depends_on"]["nodes"].append("model.rcm.dim_patient_phi")
+    tainted = tmp_path / "manifest.json"
+    tainted.write_text(json.dumps(manifest))
+    assert manifest_violations(load_manifest(tainted)) == [
+        "model.rcm.dim_department (schema marts) reads model.rcm.dim_patient_phi of schema "
+        "restricted through model.rcm.int_departments_conformed (schema cdm), "
+        "model.rcm.int_departments_unioned (schema cdm): only restricted nodes may read PHI marts"
+    ]
+
+
 def test_guard_fails_on_a_tainted_warehouse(pipeline: Pipeline, tmp_path: Path) -> None:
     copy = tmp_path / "tainted.duckdb"
     shutil.copy(pipeline.warehouse, copy)
