@@ -45,8 +45,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy ingestion dashboard benchmarks/dashboard_load.py
 
 # The dbt templater compiles the project on the profile's `lint` target, an in-memory DuckDB
-# (.sqlfluff), so the warehouse file is never opened. Models, SQL snapshots and singular tests
-# are linted; macros (Jinja libraries) are listed in .sqlfluffignore.
+# (.sqlfluff), so the warehouse file is never opened, and keeps dbt's parse state in target/lint,
+# so the build's partial parse in target/ is left alone. Models, SQL snapshots and singular
+# tests are linted; macros (Jinja libraries) are listed in .sqlfluffignore.
 sqlfluff: $(STAMP)
 	@if ls dbt_project/models/*/ >/dev/null 2>&1; then \
 		$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/snapshots dbt_project/tests; \
