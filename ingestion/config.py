@@ -103,6 +103,8 @@ class EntityConfig(BaseModel):
     primary_key: str | None = None
     required_columns: tuple[str, ...] = ()
     line: int = 0
+    # the load config file this row was read from, as it was given (not a column of the file)
+    config_file: str = ""
 
     @field_validator(
         "database",
@@ -293,6 +295,11 @@ class EntityConfig(BaseModel):
     def audit_file_name(self) -> str:
         return f"{self.datasource}__{self.table}.parquet"
 
+    def config_line(self, field: str) -> str:
+        """Where to fix this entity's `field`, for a message: 'config line 7 of <file>, field'."""
+        where = f" of {self.config_file}" if self.config_file else ""
+        return f"config line {self.line}{where}, {field}"
+
     def matches(self, file_name: str) -> bool:
         return (
             self.file_pattern is not None and re.fullmatch(self.file_pattern, file_name) is not None
@@ -389,7 +396,7 @@ def load_config(path: Path | None = None) -> LoadConfig:
             continue
         row = dict(zip(header, record, strict=True))
         try:
-            entity = EntityConfig.model_validate({**row, "line": line})
+            entity = EntityConfig.model_validate({**row, "line": line, "config_file": str(path)})
         except ValidationError as exc:
             problems.extend(_describe(exc, path, line, row))
             continue

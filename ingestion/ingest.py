@@ -620,9 +620,7 @@ class _Run:
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
         if last is not None:
             known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
-        reader = TableReader(
-            self._engine(entity.database), entity, self.config.path if self.config else None
-        )
+        reader = TableReader(self._engine(entity.database), entity)
         unindexed = reader.unindexed_watermark() if since is not None else []
         if unindexed:
             self.progress(_no_index_message(entity, unindexed))
@@ -704,11 +702,13 @@ class _Run:
             if also:
                 # loaded by whichever entity came first (both, with workers): one hospital's
                 # claims in the other's Bronze
+                lines = ", ".join(str(e.line) for e in (entity, *also))
+                of_file = f" of {entity.config_file}" if entity.config_file else ""
                 message = (
                     f"{path.name} matches the file_pattern of {entity.name} and of "
-                    f"{', '.join(e.name for e in also)} (config line(s) {entity.line}, "
-                    f"{', '.join(str(e.line) for e in also)}): not loaded by any of them; make "
-                    f"the patterns in {self.config.path if self.config else 'the load config'} "
+                    f"{', '.join(e.name for e in also)} (config line(s) {lines}{of_file}): not "
+                    "loaded by any of them; make the patterns in "
+                    f"{self.config.path if self.config else 'the load config'} "
                     "match the file for one entity only"
                 )
                 yield self._record(

@@ -22,7 +22,7 @@ def find_files(sources: Path, entity: EntityConfig) -> list[Path]:
     if not folder.is_dir():
         raise SourceUnavailableError(
             f"landing folder {folder} does not exist; run `rcm generate` or check --sources "
-            f"(config line {entity.line}, landing_dir)"
+            f"({entity.config_line('landing_dir')})"
         )
     return sorted(p for p in folder.iterdir() if p.is_file() and entity.matches(p.name))
 

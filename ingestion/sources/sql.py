@@ -106,8 +106,7 @@ def _first_line(exc: BaseException) -> str:
 class TableReader:
     """One EMR table: its columns, and its rows in text batches."""
 
-    def __init__(self, engine: Engine, entity: EntityConfig, config: Path | None = None) -> None:
-        """``config``: the load config ``entity`` comes from, named by the errors about it."""
+    def __init__(self, engine: Engine, entity: EntityConfig) -> None:
         self.engine = engine
         self.entity = entity
         schema, _, name = entity.tablename.rpartition(".")
@@ -119,7 +118,7 @@ class TableReader:
         except NoSuchTableError as exc:
             raise SourceFormatError(
                 f"table {entity.tablename} not found in {describe(engine)} "
-                f"(config line {entity.line}, tablename)"
+                f"({entity.config_line('tablename')})"
             ) from exc
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
@@ -143,18 +142,17 @@ class TableReader:
                 f"{entity.tablename} in {describe(engine)} has no column(s) "
                 f"{', '.join(missing)}, which the load config requires (columns: "
                 f"{', '.join(self.columns)}); nothing was loaded. A column renamed or dropped "
-                "in the source: restore it there, or, if the change is meant, change config "
-                f"line {entity.line}, required_columns, and the staging model that reads it"
+                "in the source: restore it there, or, if the change is meant, change "
+                f"{entity.config_line('required_columns')}, and the staging model that reads it"
             )
         absent = [c for c in entity.watermark_columns if c not in self.columns]
         if absent:
-            where = f"{config}: line {entity.line}" if config else f"config line {entity.line}"
             raise SourceFormatError(
-                f"{where}, field 'watermark': {', '.join(map(repr, absent))} "
+                f"{', '.join(map(repr, absent))} "
                 f"{'is not a column' if len(absent) == 1 else 'are not columns'} of "
                 f"{entity.tablename} in {describe(engine)} (columns: {', '.join(self.columns)}); "
                 "write the watermark column, and any fallback for when it is NULL, as the table "
-                "names them; nothing was loaded"
+                f"names them in {entity.config_line('watermark')}; nothing was loaded"
             )
 
     def unindexed_watermark(self) -> list[str]:

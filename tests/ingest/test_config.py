@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.config import DEFAULT_CONFIG_PATH, ConfigError, emr_url, load_config
+from ingestion.sources import SourceUnavailableError
+from ingestion.sources.landing import find_files
 
 HEADER = (
     "database,datasource,tablename,loadtype,watermark,is_active,targetpath,source_kind,"
@@ -90,6 +92,17 @@ def test_unknown_column(tmp_path: Path) -> None:
     assert "line 1" in message
     assert "'schedule'" in message
     assert "known columns" in message
+
+
+def test_an_entitys_runtime_errors_name_the_config_file_and_line(tmp_path: Path) -> None:
+    # a missing landing folder said "config line 2, landing_dir": which config, with
+    # --config pointing at one of several, it did not say
+    row = "hospital_a,hospital_a,claims,full,,1,,claims_csv,hospital_a,landing/nowhere,x.*\\.csv,,"
+    path = write(tmp_path, row)
+    (entity,) = load_config(path).entities
+    with pytest.raises(SourceUnavailableError) as info:
+        find_files(tmp_path / "sources", entity)
+    assert f"(config line 2 of {path}, landing_dir)" in str(info.value)
 
 
 def test_duplicate_entity_names_both_lines(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ def test_a_file_two_entities_patterns_match_is_loaded_by_neither(
     assert "hospital1_claim_data_2024_01.csv matches the file_pattern of hospital_a.claims" in (
         error
     )
-    assert "and of hospital_b.claims (config line(s) 2, 3)" in error
+    assert f"and of hospital_b.claims (config line(s) 2, 3 of {config})" in error
     assert not load_folders(lake, "hospital_a", "claims")
     assert not load_folders(lake, "hospital_b", "claims")
     assert (landing / "hospital1_claim_data_2024_01.csv").exists()

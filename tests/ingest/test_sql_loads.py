@@ -159,7 +159,7 @@ def test_a_column_renamed_in_the_source_fails_the_load_naming_it(
     assert "patients in SQLite file" in (entity.error or "")
     assert "has no column(s) FirstName, which the load config requires" in (entity.error or "")
     assert "GivenName" in (entity.error or "")
-    assert "config line 2, required_columns" in (entity.error or "")
+    assert f"change config line 2 of {config}, required_columns" in (entity.error or "")
     assert len(load_folders(lake, "hospital_a", "patients")) == 1
     audit = read_audit(lake)
     assert audit[-1]["status"] == "failed"
@@ -699,7 +699,7 @@ def test_a_watermark_fallback_the_table_lacks_fails_naming_the_config_line_and_f
     config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
     entity = ingest(sources, lake, config).entities[0]
     assert entity.status == "failed"
-    assert f"{config}: line 2, field 'watermark'" in (entity.error or "")
+    assert f"config line 2 of {config}, watermark" in (entity.error or "")
     assert "'InsertedOn' is not a column of transactions" in (entity.error or "")
     assert "InsertDate" in (entity.error or "")  # the table's columns are listed
     assert load_folders(lake, "hospital_a", "transactions") == []
