@@ -356,6 +356,16 @@ def load_config(path: Path | None = None) -> LoadConfig:
     except StopIteration:
         raise ConfigError(f"{path}: the load config is empty; it needs a header row") from None
     problems: list[str] = []
+    header_line = text_lines[0]
+    if "," not in header_line and (";" in header_line or "\t" in header_line):
+        # Excel saves "CSV" with ';' where the decimal comma is the locale's, and a copy from
+        # a spreadsheet pastes tabs: the header was then one unknown column, with no hint why
+        named = "';'" if ";" in header_line else "tabs"
+        problems.append(
+            f"{path}: line 1: the header is delimited by {named}, not by commas: the load config "
+            'must be comma-separated; save it as CSV UTF-8 (in Excel: "CSV UTF-8 (Comma '
+            'delimited)")'
+        )
     unknown = [h for h in header if h not in CONFIG_COLUMNS]
     if unknown:
         problems.append(

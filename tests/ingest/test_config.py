@@ -105,6 +105,19 @@ def test_an_entitys_runtime_errors_name_the_config_file_and_line(tmp_path: Path)
     assert f"(config line 2 of {path}, landing_dir)" in str(info.value)
 
 
+@pytest.mark.parametrize(("delimiter", "named"), [(";", "';'"), ("\t", "tabs")])
+def test_a_header_not_delimited_by_commas_says_so(
+    tmp_path: Path, delimiter: str, named: str
+) -> None:
+    # saved by Excel in a locale with the decimal comma, the config was an "unknown column"
+    path = write(tmp_path, GOOD.replace(",", delimiter), header=HEADER.replace(",", delimiter))
+    message = error_of(path)
+    assert (
+        f"{path}: line 1: the header is delimited by {named}, not by commas: the load config "
+        "must be comma-separated"
+    ) in message
+
+
 def test_duplicate_entity_names_both_lines(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, GOOD, GOOD.replace(",1,", ",0,")))
     assert "line 3" in message
