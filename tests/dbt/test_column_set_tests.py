@@ -185,6 +185,25 @@ MALFORMED = [
         id="value_in_range_columns, a list of columns",
     ),
     pytest.param(
+        # written as a model's columns are: compiled to SQL made of the text {'name': 'code'}
+        "not_null_columns:\n          arguments:\n            column_names:\n"
+        "              - name: code",
+        "not_null_columns: column_names is a list of column names (one '- column' a line, "
+        "e.g. '- code', not '- name: code'), not {'name': 'code'}",
+        id="not_null_columns, a mapping for a column",
+    ),
+    pytest.param(
+        "not_null_columns:\n          arguments:\n            column_names: 3",
+        "not_null_columns: column_names is a list of columns (one '- column' a line), not 3",
+        id="not_null_columns, a number for the list",
+    ),
+    pytest.param(
+        "relationships_columns:\n          arguments:\n            relationships: 3",
+        "relationships_columns: relationships is a list of one {column: ..., to: ref('...'), "
+        "field: ...} per foreign key, not 3",
+        id="relationships_columns, a number for the list",
+    ),
+    pytest.param(
         "relationships_columns:\n          arguments:\n            relationships:\n"
         "            - column: code\n              to: ref('shape_parent')",
         "relationships_columns: relationships is a list of one {column: ..., to: ref('...'), "

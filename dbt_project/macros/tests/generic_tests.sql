@@ -197,11 +197,20 @@ where
 {%- if not column_names %}
     {{ exceptions.raise_compiler_error("not_null_columns: column_names is empty") }}
 {%- endif %}
-{%- if column_names is string or column_names is mapping %}
+{%- if column_names is string or column_names is mapping or column_names is not iterable %}
     {{ exceptions.raise_compiler_error(
         "not_null_columns: column_names is a list of columns (one '- column' a line), not "
         ~ column_names) }}
 {%- endif %}
+{%- for column in column_names %}
+    {#- `- name: code`, as a model's columns are written, is a mapping: it compiled, and the
+        SQL, made of the text {'name': 'code'}, failed only when the test ran -#}
+    {%- if column is not string %}
+        {{ exceptions.raise_compiler_error(
+            "not_null_columns: column_names is a list of column names (one '- column' a line, "
+            ~ "e.g. '- code', not '- name: code'), not " ~ column) }}
+    {%- endif %}
+{%- endfor %}
 select
     per_column.column_name,
     per_column.null_rows
@@ -295,9 +304,11 @@ union all
 {%- if not relationships %}
     {{ exceptions.raise_compiler_error("relationships_columns: relationships is empty") }}
 {%- endif %}
-{%- for relationship in ([relationships] if relationships is string or relationships is mapping
-        else relationships) %}
-    {%- if relationships is string or relationships is mapping
+{#- a single entry, or a scalar (relationships: 3), without the list: named, not iterated -#}
+{%- set not_a_list = relationships is string or relationships is mapping
+    or relationships is not iterable %}
+{%- for relationship in ([relationships] if not_a_list else relationships) %}
+    {%- if not_a_list
         or relationship is not mapping
         or relationship.get('column') is none
         or relationship.get('to') is none
