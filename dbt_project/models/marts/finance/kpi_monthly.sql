@@ -34,7 +34,11 @@ charge_lines as (
         transactions.source_system,
         coalesce(payers.payer_name, 'Unknown') as payer_name,
         transactions.department_key,
-        transactions.charge_amount
+        transactions.charge_amount,
+        -- the days in A/R window ends at the as-of date: a service dated later is not in it
+        case
+            when transactions.service_date <= as_of.as_of_date then transactions.charge_amount else 0
+        end as charge_to_as_of_amount
     from transactions
     left join payers on transactions.payer_key = payers.payer_key
     inner join as_of
@@ -50,7 +54,8 @@ charges as (
         source_system,
         payer_name,
         department_key,
-        sum(charge_amount) as gross_charges_amount
+        sum(charge_amount) as gross_charges_amount,
+        sum(charge_to_as_of_amount) as charges_to_as_of_amount
     from charge_lines
     group by month_start_date, source_system, payer_name, department_key
 ),
@@ -89,7 +94,7 @@ prior_charges as (
         charges.source_system,
         charges.payer_name,
         charges.department_key,
-        sum(charges.gross_charges_amount) as charges_prior_3m_amount
+        sum(charges.charges_to_as_of_amount) as charges_prior_3m_amount
     from charges
     cross join month_offsets
     group by
@@ -259,14 +264,19 @@ final as (
         cast(summed.ar_open_balance_amount as decimal(18, 2)) as ar_open_balance_amount,
         cast(summed.ar_over_90_amount as decimal(18, 2)) as ar_over_90_amount,
         -- days in A/R denominator: charges of the 3 months ending with this one, and their days
-        -- (the window starts no earlier than the first month of data)
+        -- (the window starts no earlier than the first month of data, and ends at the as-of date:
+        -- in the as-of month, a partial month, the days after it hold no charges yet, and
+        -- counting them understated the daily charges and overstated days in A/R)
         cast(summed.charges_prior_3m_amount as decimal(18, 2)) as charges_prior_3m_amount,
         cast(
             {{ dbt.datediff(
                 "case when " ~ dbt.dateadd('month', -2, 'summed.month_start_date')
                 ~ " < as_of.first_month_start_date then as_of.first_month_start_date else "
                 ~ dbt.dateadd('month', -2, 'summed.month_start_date') ~ " end",
-                dbt.dateadd('month', 1, 'summed.month_start_date'),
+                "case when " ~ dbt.dateadd('month', 1, 'summed.month_start_date')
+                ~ " > " ~ dbt.dateadd('day', 1, 'as_of.as_of_date') ~ " then "
+                ~ dbt.dateadd('day', 1, 'as_of.as_of_date') ~ " else "
+                ~ dbt.dateadd('month', 1, 'summed.month_start_date') ~ " end",
                 'day',
             ) }} as {{ dbt.type_int() }}
         ) as days_prior_3m
