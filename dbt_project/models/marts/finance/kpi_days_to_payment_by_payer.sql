@@ -15,7 +15,7 @@ final as (
         source_system,
         payer_name,
         count(*) as paid_claims,
-        sum(days_to_payment) as days_to_payment_sum,
+        cast(sum(days_to_payment) as {{ dbt.type_int() }}) as days_to_payment_sum,
         cast(1.0 * sum(days_to_payment) / count(*) as decimal(18, 2)) as avg_days_to_payment
     from claim_outcomes
     group by submission_month_start_date, source_system, payer_name

@@ -20,7 +20,8 @@ final as (
         coalesce(initial_denial_reason_code, 'unknown') as denial_reason_code,
         count(*) as denied_claims,
         cast(sum(claim_amount) as decimal(18, 2)) as dollars_at_risk_amount,
-        sum(case when {{ is_true('is_finally_denied') }} then 1 else 0 end) as still_denied_claims,
+        cast(sum(case when {{ is_true('is_finally_denied') }} then 1 else 0 end) as {{ dbt.type_int() }})
+            as still_denied_claims,
         cast(sum(case when {{ is_true('is_finally_denied') }} then claim_amount else 0 end) as decimal(18, 2))
             as still_denied_amount
     from claim_outcomes

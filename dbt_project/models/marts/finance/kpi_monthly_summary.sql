@@ -51,9 +51,14 @@ final as (
         {{ surrogate_key(['month_start_date', 'source_system']) }} as kpi_monthly_summary_key,
         month_start_date,
         source_system,
-        -- components
+        -- components, typed as in kpi_monthly (a sum of integers is a 128-bit HUGEINT on DuckDB,
+        -- which a Parquet export writes as DOUBLE and Power BI reads as a decimal number)
         {%- for component in components %}
-            {{ component }},
+            {%- if component.endswith('_amount') %}
+                cast({{ component }} as decimal(18, 2)) as {{ component }},
+            {%- else %}
+                cast({{ component }} as {{ dbt.type_int() }}) as {{ component }},
+            {%- endif %}
         {%- endfor %}
         days_prior_3m,
         -- rates and averages

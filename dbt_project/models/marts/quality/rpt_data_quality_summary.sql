@@ -105,7 +105,7 @@ final as (
         check_kind,
         check_name,
         rows_checked,
-        coalesce(rows_failed, 0) as rows_failed,
+        cast(coalesce(rows_failed, 0) as {{ dbt.type_bigint() }}) as rows_failed,
         case
             when rows_checked = 0 then 0
             else cast(coalesce(rows_failed, 0) as {{ type_double() }}) / rows_checked
