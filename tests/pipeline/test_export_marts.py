@@ -1,0 +1,62 @@
+"""The README's Parquet path for Power BI exports the marts only, never the PHI.
+
+The README told Power BI users to run DuckDB's ``EXPORT DATABASE``, which copies every schema:
+restricted.dim_patient_phi, snapshots.snap_patients, the staging and CDM patient tables, with
+names, SSN, birth dates and addresses, into a folder handed to a BI tool.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from ingestion.export_marts import export_marts, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _warehouse(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute("create schema restricted")
+        con.execute("create schema snapshots")
+        con.execute(
+            "create table marts.fct_claims as "
+            "select 1::bigint as claim_key, 12.50::decimal(18, 2) as claim_amount"
+        )
+        con.execute("create view marts.kpi_view as select claim_key from marts.fct_claims")
+        con.execute("create table restricted.dim_patient_phi as select '123-45-6789' as ssn")
+        con.execute("create table snapshots.snap_patients as select 'Doe' as last_name")
+    return path
+
+
+def test_export_writes_the_marts_and_nothing_else(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "rcm.duckdb")
+    out = tmp_path / "export"
+    written = export_marts(warehouse, out)
+    assert sorted(p.name for p in written) == ["fct_claims.parquet", "kpi_view.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["fct_claims.parquet", "kpi_view.parquet"]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select claim_key, claim_amount from '{out / 'fct_claims.parquet'}'"
+        ).fetchall()
+    assert [(int(k), str(a)) for k, a in rows] == [(1, "12.50")]
+
+
+def test_main_names_the_folder(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    warehouse = _warehouse(tmp_path / "rcm.duckdb")
+    assert main(["--warehouse", str(warehouse), "--out", str(tmp_path / "pbi")]) == 0
+    assert "2 tables of schema marts written to" in capsys.readouterr().out
+
+
+def test_readme_power_bi_parquet_path_exports_only_the_marts() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Power BI and Synapse consumers", 1)[1].split("\n## ", 1)[0]
+    local = re.search(r"- \*\*Local DuckDB\*\*.*?(?=\n- \*\*)", section, re.S)
+    assert local, "no Local DuckDB item in the Power BI section"
+    text = local.group(0)
+    # no command that exports the whole database (EXPORT DATABASE ... (FORMAT parquet))
+    assert "FORMAT PARQUET" not in text.upper(), text
+    assert "python -m ingestion.export_marts" in text
