@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "bench": "ingestion.bench",
     "profile": "ingestion.profile",
     "alerts": "ingestion.alerts",
+    "export": "ingestion.export",
 }
 
 # The sub-commands that are dbt's work from start to end: the executable (``run`` below, not

@@ -1,4 +1,4 @@
-"""The README's Parquet path for Power BI exports the marts only, never the PHI.
+"""`rcm export`, the README's Parquet path for Power BI, exports the marts only, never the PHI.
 
 The README told Power BI users to run DuckDB's ``EXPORT DATABASE``, which copies every schema:
 restricted.dim_patient_phi, snapshots.snap_patients, the staging and CDM patient tables, with
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.export_marts import export_marts, main
+from ingestion.cli import main
+from ingestion.export import export_marts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,10 +46,17 @@ def test_export_writes_the_marts_and_nothing_else(tmp_path: Path) -> None:
     assert [(int(k), str(a)) for k, a in rows] == [(1, "12.50")]
 
 
-def test_main_names_the_folder(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_rcm_export_names_the_folder_and_a_missing_warehouse(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
     warehouse = _warehouse(tmp_path / "rcm.duckdb")
-    assert main(["--warehouse", str(warehouse), "--out", str(tmp_path / "pbi")]) == 0
+    assert main(["export", "--warehouse", str(warehouse), "--out", str(tmp_path / "pbi")]) == 0
     assert "2 tables of schema marts written to" in capsys.readouterr().out
+    missing = tmp_path / "none.duckdb"
+    assert main(["export", "--warehouse", str(missing), "--out", str(tmp_path / "pbi")]) == 1
+    assert f"no warehouse at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
 
 
 def test_readme_power_bi_parquet_path_exports_only_the_marts() -> None:
@@ -59,4 +67,4 @@ def test_readme_power_bi_parquet_path_exports_only_the_marts() -> None:
     text = local.group(0)
     # no command that exports the whole database (EXPORT DATABASE ... (FORMAT parquet))
     assert "FORMAT PARQUET" not in text.upper(), text
-    assert "python -m ingestion.export_marts" in text
+    assert "rcm export" in text

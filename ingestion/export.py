@@ -1,0 +1,77 @@
+"""``rcm export``: the gold tables (schema ``marts``) of the DuckDB warehouse as Parquet, one
+file per table or view, for Power BI's *Get data > Parquet*.
+
+Only ``marts``: DuckDB's ``EXPORT DATABASE`` copies every schema, and with them the PHI that
+the warehouse keeps out of ``marts`` (``restricted.dim_patient_phi``, the patient snapshots,
+staging and CDM tables: names, SSN, birth dates, addresses).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ingestion.alerts import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, default_warehouse
+
+MARTS_SCHEMA = "marts"
+
+
+def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list[Path]:
+    """Write each table and view of ``schema`` in ``warehouse`` (opened read-only) to
+    ``out/<name>.parquet``; the files written."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = [
+            str(row[0])
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "order by table_name",
+                [schema],
+            ).fetchall()
+        ]
+        for name in names:
+            target = out / f"{name}.parquet"
+            quoted = str(target).replace("'", "''")
+            con.execute(f'copy "{schema}"."{name}" to \'{quoted}\' (format parquet)')
+            written.append(target)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    warehouse: Path = args.warehouse or default_warehouse()
+    if not warehouse.is_file():
+        raise FileNotFoundError(
+            f"no warehouse at {warehouse}: run `make demo` (or `rcm build`) first, or point "
+            f"--warehouse (or {WAREHOUSE_ENV}) at it"
+        )
+    written = export_marts(warehouse, args.out)
+    if not written:
+        print(f"rcm export: {warehouse} has no schema {MARTS_SCHEMA}: run `rcm build` first")
+        return 1
+    print(f"{len(written)} tables of schema {MARTS_SCHEMA} written to {args.out}/ as Parquet")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write the marts (no PHI) to Parquet files for Power BI",
+        description=(
+            f"Write each table and view of schema {MARTS_SCHEMA} of the DuckDB warehouse "
+            "(opened read-only) to OUT/<name>.parquet. Only the marts: no PHI. "
+            f"Env: {WAREHOUSE_ENV}."
+        ),
+    )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help=f"DuckDB file (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE.as_posix()})",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("export"), help="folder to write (default: export)"
+    )
+    parser.set_defaults(func=run)
