@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from rcm_dbt_e2e import Advanced, Pipeline
 
@@ -386,6 +388,14 @@ def _land_claims_and_build(
     """Land ``rows`` (Bronze claim rows, in their columns' order) as hospital A's claims file
     ``name`` under tmp_path/sources, ingest it into ``lake`` (which must succeed), then build
     ``warehouse`` and return the build."""
+    _land_claims(tmp_path, warehouse, lake, name, rows)
+    return _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+
+
+def _land_claims(
+    tmp_path: Path, warehouse: Path, lake: Path, name: str, rows: list[dict[str, object]]
+) -> None:
+    """Land ``rows`` as hospital A's claims file ``name`` and ingest it (which must succeed)."""
     landing = tmp_path / "sources" / "landing" / "claims"
     landing.mkdir(parents=True, exist_ok=True)
     with (landing / name).open("w", newline="") as handle:
@@ -397,7 +407,6 @@ def _land_claims_and_build(
         "--only", "hospital_a.claims",
     )  # fmt: skip
     assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-    return _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
 
 
 def _assert_equals_a_full_rebuild(warehouse: Path, lake: Path, tmp_path: Path) -> None:
@@ -583,29 +592,14 @@ def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
     assert negative_before is not None and after == (negative_before[0] + 1,)
 
 
-def test_a_claims_line_without_an_id_landed_again_is_quarantined_once(
-    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
-) -> None:
-    """A line without a ClaimID has no key that staging's replace could match: every landing of
-    it was quarantined again, so a re-landed month counted its keyless lines twice. Quarantine
-    keeps the same line once, from its first landing, in an incremental build as in a full one
-    (the reconciliation test counts the repeats); a keyless line with other values is a line
-    of its own."""
-    assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
-    counted = (
-        "select count(*) from quarantine.int_claim_versions_quarantined "
-        "where source_system = 'hospital_a' and claim_id is null"
-    )
+def _keyless_bronze_line(warehouse: Path, lake: Path) -> dict[str, object]:
+    """A hospital A claims line without a ClaimID, as Bronze holds it (without lineage)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        before = con.execute(counted).fetchone()
         found = con.execute(
             "select load_id, source_row from staging.stg_hospital_a__claims "
             "where claim_id is null order by load_id, source_row limit 1"
         ).fetchone()
-    assert before is not None and found is not None, "hospital A has no claim line without id"
+    assert found is not None, "hospital A has no claim line without id"
     bronze = duckdb.connect().execute(
         f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
         f" from read_parquet('{lake}/bronze/hospital_a/claims/*/*.parquet', union_by_name = true,"
@@ -615,13 +609,90 @@ def test_a_claims_line_without_an_id_landed_again_is_quarantined_once(
     columns = [d[0] for d in bronze.description]
     line = dict(zip(columns, bronze.fetchone() or (), strict=True))
     assert line, f"the staged line {found} is not in Bronze"
+    return line
+
+
+KEYLESS_QUARANTINED = (
+    "select count(*) from quarantine.int_claim_versions_quarantined "
+    "where source_system = 'hospital_a' and claim_id is null"
+)
+
+
+def test_a_claims_line_without_an_id_landed_again_is_quarantined_once(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A line without a ClaimID has no key that staging's replace could match: every landing of
+    it was quarantined again, so a re-landed month counted its keyless lines twice. Quarantine
+    keeps the same line once, from its first landing, in an incremental build as in a full one
+    (the reconciliation test counts the repeats, and the data-quality summary checks the line
+    once); a keyless line with other values is a line of its own."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    checked = (
+        "select rows_checked, rows_failed from marts.rpt_data_quality_summary "
+        "where entity = 'claim_versions' and check_name = 'missing_claim_id'"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        before = con.execute(KEYLESS_QUARANTINED).fetchone()
+        summary_before = con.execute(checked).fetchone()
+    line = _keyless_bronze_line(warehouse, lake)
     other = line | {"ModifiedDate": "2025-02-05 09:00:00"}
     build = _land_claims_and_build(
         tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_05.csv", [line, line, other]
     )
     assert build.returncode == 0, build.stdout[-3000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        after = con.execute(counted).fetchone()
-    assert after == (before[0] + 1,)
+        after = con.execute(KEYLESS_QUARANTINED).fetchone()
+        summary_after = con.execute(checked).fetchone()
+    assert before is not None and after == (before[0] + 1,)
+    assert summary_before is not None
+    assert summary_after == (summary_before[0] + 1, summary_before[1] + 1)
+
+    _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
+
+
+def test_a_keyless_line_staged_late_from_an_earlier_load_is_kept_from_it_as_a_full_build_does(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Staging reads a load published late (by an ingest that ran alongside another) in a later
+    build, though its load id is the earlier one. A keyless line that landed in both is kept
+    from the earlier load, as a full build keeps it: an incremental run kept the copy it read
+    first. The late load is made here by renaming the second load's folder and ids to an
+    earlier id, since two ingests cannot be made to publish out of order on demand."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    line = _keyless_bronze_line(warehouse, lake) | {"ModifiedDate": "2025-02-06 09:00:00"}
+    claims = lake / "bronze" / "hospital_a" / "claims"
+    build = _land_claims_and_build(
+        tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_06.csv", [line]
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    first = max(p.name for p in claims.iterdir()).removeprefix("load_id=")
+    # the same line again, in a file with one more line (the same bytes would be skipped)
+    again = [line, line | {"ModifiedDate": "2025-02-07 09:00:00"}]
+    _land_claims(tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_07.csv", again)
+    late = max(p.name for p in claims.iterdir()).removeprefix("load_id=")
+    assert late > first
+    earlier = first[:9] + "000000" + first[15:]  # the same day's load id, at midnight
+    assert earlier < first
+    folder = claims / f"load_id={earlier}"
+    (claims / f"load_id={late}").rename(folder)
+    for file in folder.glob("*.parquet"):
+        table = pq.read_table(file)
+        index = table.schema.get_field_index("_load_id")
+        ids = pa.array([earlier] * table.num_rows, table.schema.field(index).type)
+        pq.write_table(table.set_column(index, "_load_id", ids), file)
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        kept = con.execute(
+            "select load_id, source_name from quarantine.int_claim_versions_quarantined "
+            "where claim_id is null and modified_at = timestamp '2025-02-06 09:00:00'"
+        ).fetchall()
+    assert kept == [(earlier, "hospital1_claim_data_2025_02_07.csv")]
 
     _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)

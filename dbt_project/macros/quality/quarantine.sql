@@ -84,6 +84,42 @@
 {%- endmacro %}
 
 
+{#- The rows of int_claim_versions_quarantined that a run replaces (strategy replace_scope):
+    those of the claims processed since its last run (processed_claims_scope), and every kept
+    landing of a line without a claim id that landed again since then, so the run keeps the
+    line's first landing among all of them, as a full build does, whichever order the loads
+    were staged in. -#}
+{% macro quarantined_claim_versions_scope(relation) -%}
+    ({{ processed_claims_scope(relation) }})
+    or (
+        claim_id is null
+        and {{ claim_line_fingerprint() }} in ({{ processed_claim_lines(relation) }})
+    )
+{%- endmacro %}
+
+
+{#- The fingerprints of the claim lines without a claim id (claim_line_columns) that
+    int_claim_versions_unioned processed since `relation`'s last run. -#}
+{% macro processed_claim_lines(relation) -%}
+    select {{ claim_line_fingerprint('processed.') }}
+    from {{ ref('int_claim_versions_unioned') }} as processed
+    where
+        processed.source_claim_id is null
+        and {{ processed_since_last_run('processed.processed_at', relation) }}
+{%- endmacro %}
+
+
+{#- A claims line's fingerprint: the md5 of its claim_line_columns as text. `prefix`: the
+    columns' table alias and dot. -#}
+{% macro claim_line_fingerprint(prefix='') -%}
+    {%- set columns = [] -%}
+    {%- for column in claim_line_columns() -%}
+        {%- do columns.append(prefix ~ column) -%}
+    {%- endfor -%}
+    {{ hashed_id(columns) }}
+{%- endmacro %}
+
+
 {#- The rows of int_transactions_quarantined that a run replaces (strategy replace_scope): those
     of the transactions int_transactions_unioned processed since the model's last run. -#}
 {% macro processed_transactions_scope(relation) -%}

@@ -2,34 +2,42 @@
     config(
         materialized='incremental',
         incremental_strategy=replace_scope_strategy(),
-        replace_scope_macro='processed_claims_scope',
+        replace_scope_macro='quarantined_claim_versions_scope',
         on_schema_change='fail'
     )
 }}
 
 -- Claim versions of int_claim_versions_unioned that fail at least one quarantine rule.
 --
--- Incremental (strategy replace_scope, macro processed_claims_scope): a run
--- replaces every row of the claims whose versions were processed since its last run (staging
--- rewrites every version of a claim that changed, so a replayed version that now passes
--- leaves) with their failing versions; a version without a claim id is added once, by the run
--- after the load that brought it.
---
 -- A line without a claim id has no key for a later landing to replace, so a re-landed month
 -- (or a line repeated in its file) brings it to staging again. The same line is one line here,
 -- kept from its first landing: lines are the same when every column but the lineage columns
--- is. Done here, where the failing rows are few: matching them in claims staging made the
--- slowest model of the build slower. The reconciliation test counts the repeats.
+-- is (claim_line_columns). Done here, where the failing rows are few: matching them in claims
+-- staging made the slowest model of the build slower. The reconciliation test counts the
+-- repeats.
+--
+-- Incremental (strategy replace_scope, macro quarantined_claim_versions_scope): a run replaces
+-- every row of the claims whose versions were processed since its last run (staging rewrites
+-- every version of a claim that changed, so a replayed version that now passes leaves) with
+-- their failing versions, and the kept landing of each line without a claim id that landed
+-- again with the first of all its landings (a load published late can hold an earlier one).
 {%- set line_columns = claim_line_columns() %}
 with
 
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
+    where {{ rules_filter(claim_quarantine_rules(), fails=true) }}
+),
+
+keyed as (
+    select * from claim_versions
     where
-        {{ rules_filter(claim_quarantine_rules(), fails=true) }}
+        source_claim_id is not null
         and {{ processed_since_last_run() if is_incremental() else '1 = 1' }}
 ),
 
+-- every landing of the lines without a claim id (an incremental run: of the lines that landed
+-- since its last run), the first landing of each line first
 keyless_landings as (
     select
         *,
@@ -38,31 +46,19 @@ keyless_landings as (
             order by load_id, source_name, source_row
         ) as landing
     from claim_versions
-    where claim_id is null
+    where
+        source_claim_id is null
+        and {{ claim_line_fingerprint() ~ ' in (' ~ processed_claim_lines(this) ~ ')'
+            if is_incremental() else '1 = 1' }}
 ),
 
 first_landings as (
     select {{ column_list(cdm_claim_version_columns() + ['failed_rules']) }}
-    from claim_versions
-    where claim_id is not null
+    from keyed
     union all
     select {{ column_list(cdm_claim_version_columns() + ['failed_rules']) }}
     from keyless_landings
     where landing = 1
-    {%- if is_incremental() %}
-        -- not a line an earlier run kept
-        and not exists (
-            select 1 from {{ this }} as kept
-            where
-                kept.claim_id is null
-                {%- for column in line_columns %}
-                    and (
-                        kept.{{ column }} = keyless_landings.{{ column }}
-                        or (kept.{{ column }} is null and keyless_landings.{{ column }} is null)
-                    )
-                {%- endfor %}
-        )
-    {%- endif %}
 ),
 
 final as (
