@@ -97,6 +97,25 @@ def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
         ) from exc
 
 
+def _type_family(column_type: sa.types.TypeEngine[Any]) -> str:
+    """A column type's family, as a watermark compares it: timestamp (with or without a time
+    zone), date, text, number, or the type's own name."""
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        return str(column_type).lower()
+    if python_type is datetime:
+        zoned = getattr(column_type, "timezone", False)
+        return "timestamp with time zone" if zoned else "timestamp"
+    if python_type is date:
+        return "date"
+    if python_type is str:
+        return "text"
+    if python_type in (int, float, Decimal):
+        return "number"
+    return str(column_type).lower()
+
+
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
@@ -125,6 +144,7 @@ class TableReader:
                 f"cannot read {entity.tablename} from {describe(engine)}: {_first_line(exc)}"
             ) from exc
         self.raw = engine.dialect.name == "sqlite"
+        declared = {c.name: c.type for c in self.table.columns}
         if self.raw:
             # SQLite stores what it was given: read and compare the stored values as they
             # are (a declared DATETIME would otherwise be re-formatted on the way in and out)
@@ -153,6 +173,33 @@ class TableReader:
                 f"{entity.tablename} in {describe(engine)} (columns: {', '.join(self.columns)}); "
                 "write the watermark column, and any fallback for when it is NULL, as the table "
                 f"names them in {entity.config_line('watermark')}; nothing was loaded"
+            )
+        self._check_fallback_types(engine, declared)
+
+    def _check_fallback_types(
+        self, engine: Engine, declared: dict[str, sa.types.TypeEngine[Any]]
+    ) -> None:
+        """Refuse watermark fallbacks whose declared types differ."""
+        entity = self.entity
+        if len(entity.watermark_columns) < 2:
+            return
+        names = entity.watermark_columns
+        families = [_type_family(declared[name]) for name in names]
+        if len(set(families)) > 1:
+            # a row's watermark is compared with the mark another column set: a date against
+            # a timestamp is cast to a date (the day's rows selected every run), a naive time
+            # against a zoned one is read in the session's zone, and text of two forms sorts
+            # apart from the times
+            shown = ", ".join(
+                f"{name} {declared[name].compile(dialect=engine.dialect)} ({family})"
+                for name, family in zip(names, families, strict=True)
+            )
+            raise SourceFormatError(
+                f"the watermark columns of {entity.tablename} in {describe(engine)} have "
+                f"different types ({shown}): a fallback is compared with the mark the column "
+                "before it set, so the columns must share one type (all timestamps, all dates "
+                f"or all text); name columns of one type in {entity.config_line('watermark')}, "
+                "or drop the fallback; nothing was loaded"
             )
 
     def unindexed_watermark(self) -> list[str]:

@@ -227,6 +227,43 @@ def test_a_row_inserted_with_a_null_watermark_loads_by_its_fallback_from_postgre
     assert load() == ("no_change", 0, "2024-02-03 00:00:00")
 
 
+def test_fallback_watermark_columns_of_different_types_are_refused_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A DATE InsertDate against a timestamp mark is compared as a date (the mark's day is read
+    again every run), a naive mark against a timestamptz one in the session's zone: the load
+    config's line and the columns' types are named, and nothing is read."""
+    base, _, _ = postgres_url.rpartition("/")
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS emr_mixed")
+        conn.execute("CREATE DATABASE emr_mixed")
+    url = f"{base}/emr_mixed"
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    edits = {"hospital_a.transactions": {"watermark": "ModifiedDate|InsertDate"}}
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+    env = {"RCM_EMR_HOSPITAL_A_URL": url}
+
+    def load(modified: str, inserted: str) -> tuple[str, str]:
+        types = {"ModifiedDate": modified, "InsertDate": inserted}
+        columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS transactions")
+            conn.execute(f"CREATE TABLE transactions ({columns})")
+        lake = tmp_path / f"lake-{modified}-{inserted}".replace(" ", "_")
+        entity = ingest(tmp_path / "sources", lake, config, env=env).entities[0]
+        return entity.status, entity.error or ""
+
+    status, error = load("timestamp", "date")
+    assert status == "failed"
+    assert f"config line 2 of {config}, watermark" in error
+    assert "ModifiedDate TIMESTAMP WITHOUT TIME ZONE (timestamp), InsertDate DATE (date)" in error
+    status, error = load("timestamp", "timestamptz")
+    assert status == "failed"
+    assert "InsertDate TIMESTAMP WITH TIME ZONE (timestamp with time zone)" in error
+    assert load("timestamptz", "timestamptz")[0] in ("success", "no_change")
+
+
 def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     postgres_url: str, tmp_path: Path
 ) -> None:

@@ -705,6 +705,41 @@ def test_a_watermark_fallback_the_table_lacks_fails_naming_the_config_line_and_f
     assert load_folders(lake, "hospital_a", "transactions") == []
 
 
+def _retype(db: Path, table: str, types: dict[str, str]) -> None:
+    """Declare ``table``'s columns in ``types`` with those types, keeping its rows (SQLite's
+    ALTER TABLE cannot change a column's type)."""
+    with sqlite3.connect(db) as conn:
+        info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        columns = ", ".join(f'"{c[1]}" {types.get(c[1], c[2])}' for c in info)
+        conn.execute(f"CREATE TABLE retyped ({columns})")
+        conn.execute(f"INSERT INTO retyped SELECT * FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE retyped RENAME TO {table}")
+
+
+def test_fallback_watermark_columns_of_different_types_are_refused_naming_the_line_and_types(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a date-only InsertDate sorts (SQLite) or is cast (PostgreSQL) apart from a timestamp
+    # mark: rows are lost or read again every run
+    db = sources / "emr" / "hospital_a.db"
+    _retype(db, "transactions", {"ModifiedDate": "DATETIME", "InsertDate": "DATE"})
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], FALLBACK)
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "failed"
+    error = entity.error or ""
+    assert f"config line 2 of {config}, watermark" in error
+    assert "ModifiedDate DATETIME (timestamp), InsertDate DATE (date)" in error
+    assert "must share one type" in error
+    assert load_folders(lake, "hospital_a", "transactions") == []
+    # one column alone is not compared with another: its type is its own
+    plain = write_config(tmp_path / "plain.csv", ["hospital_a.transactions"])
+    assert _load(sources, lake, plain)[0] == "success"
+    # columns of one family under two names (DATETIME, TIMESTAMP) are accepted
+    _retype(db, "transactions", {"InsertDate": "TIMESTAMP"})
+    assert ingest(sources, lake, config).entities[0].status in ("success", "no_change")
+
+
 def test_a_fallback_watermark_is_indexed_when_an_index_serves_its_null_rows(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
