@@ -17,7 +17,8 @@ is_active, targetpath`` - and adds what a metadata-driven loader needs:
 
 ``watermark`` names an incremental EMR load's cursor column; ``|`` adds fallbacks, read where
 the columns before them are NULL (``ModifiedDate|InsertDate``: an EMR that leaves a row's
-modified time NULL until its first update): the first non-NULL value is the row's watermark.
+modified time NULL until its first update): the first non-NULL value is the row's watermark,
+so the columns must share one type (and, compared as text, one form: sources/sql.py).
 
 Adding a table is one row. Where an EMR database is comes from the environment, never from
 this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default

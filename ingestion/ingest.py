@@ -19,6 +19,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -234,6 +235,9 @@ class _Marks:
     known: set[bytes]
     check: bool
     loaded_at: datetime | None = None
+    # the one form a watermark value must have to be a mark: fallback columns compared as text
+    # (TableReader.mark_form), where a date alone or a 'T' time sorts apart from its time
+    form: re.Pattern[str] | None = None
     high: str | None = None
     at_high: list[tuple[str | None, ...]] = field(default_factory=list)
     # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
@@ -251,7 +255,8 @@ class _Marks:
         the source's select compared); the indexes of its rows to skip."""
         marks = (batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))).to_pylist()
         present = [w for w in marks if w is not None]
-        bad_values = values.bad_marks(present, self.loaded_at) if self.check else set()
+        checked = self.check or self.form is not None
+        bad_values = values.bad_marks(present, self.loaded_at, self.form) if checked else set()
         bad: set[int] = set()
         if bad_values:
             present = [w for w in present if w not in bad_values]
@@ -290,11 +295,23 @@ class _Marks:
                 f"{self.since!r} were read by an earlier load and are skipped"
             )
         if self.new_unmarked or self.already_read_unmarked:
+            form = ""
+            if self.form is not None:
+                written = (
+                    values.CANONICAL_DATE_FORM
+                    if self.form is values.CANONICAL_DATE
+                    else values.CANONICAL_TIMESTAMP_FORM
+                )
+                form = (
+                    f" written as {written} (compared as text, the columns of a fallback "
+                    "sort as their times only in that one form)"
+                )
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark_label} that is not a timestamp or is later than this "
-                f"load, so they do not move the watermark; {self.already_read_unmarked:,} of them "
-                "were read by an earlier load and are skipped until they change"
+                f"have a {entity.watermark_label} that is not a timestamp{form} or is later "
+                "than this load, so they do not move the watermark; "
+                f"{self.already_read_unmarked:,} of them were read by an earlier load and are "
+                "skipped until they change"
             )
         return said
 
@@ -641,7 +658,7 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        tracker = _Marks(since, known, check_marks, writer.ingested_at)
+        tracker = _Marks(since, known, check_marks, writer.ingested_at, reader.mark_form)
         content = hashlib.sha256()
         try:
             for batch in reader.batches(since, self.settings.batch_rows):

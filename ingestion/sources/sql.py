@@ -12,6 +12,7 @@ the first of its columns that is not NULL, selected as ``ModifiedDate >= :mark O
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,7 +27,7 @@ from sqlalchemy.types import NullType
 
 from ingestion.bronze import text_array
 from ingestion.config import EntityConfig, emr_url_variable
-from ingestion.sources import SourceFormatError, SourceUnavailableError
+from ingestion.sources import SourceFormatError, SourceUnavailableError, values
 
 
 def safe_url(url: str) -> str:
@@ -174,15 +175,18 @@ class TableReader:
                 "write the watermark column, and any fallback for when it is NULL, as the table "
                 f"names them in {entity.config_line('watermark')}; nothing was loaded"
             )
-        self._check_fallback_types(engine, declared)
+        self.mark_form = self._fallback_form(engine, declared)
 
-    def _check_fallback_types(
+    def _fallback_form(
         self, engine: Engine, declared: dict[str, sa.types.TypeEngine[Any]]
-    ) -> None:
-        """Refuse watermark fallbacks whose declared types differ."""
+    ) -> re.Pattern[str] | None:
+        """Refuse watermark fallbacks whose declared types differ; for fallbacks compared as
+        text (SQLite's stored values, text columns), the one form their values must have to be
+        a mark (values.CANONICAL_*); None: one column, numbers, or typed columns the engine
+        compares as times."""
         entity = self.entity
         if len(entity.watermark_columns) < 2:
-            return
+            return None
         names = entity.watermark_columns
         families = [_type_family(declared[name]) for name in names]
         if len(set(families)) > 1:
@@ -201,6 +205,11 @@ class TableReader:
                 f"or all text); name columns of one type in {entity.config_line('watermark')}, "
                 "or drop the fallback; nothing was loaded"
             )
+        if families[0] == "number" or (not self.raw and families[0] != "text"):
+            return None
+        if families[0] == "date":
+            return values.CANONICAL_DATE
+        return values.CANONICAL_TIMESTAMP
 
     def unindexed_watermark(self) -> list[str]:
         """The watermark columns whose part of the incremental select no index serves, so that

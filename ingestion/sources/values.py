@@ -113,6 +113,14 @@ _ISO_TIME = re.compile(
 )
 # Arrow's cast takes a timestamp with its hour alone (2024-01-05 10, 2024-01-05T10: 13
 # characters), which DuckDB's refuses
+# The one form in which the columns of a watermark with fallbacks (ModifiedDate|InsertDate)
+# compared as text (SQLite's stored values, text columns) sort as their times do across both
+# columns: a date alone sorts before every time of its day, and a 'T' after every ' ' time of
+# it, so such a value may not be a mark (see is_mark); the form of date columns is the date.
+CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?", re.ASCII)
+CANONICAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+CANONICAL_TIMESTAMP_FORM = "YYYY-MM-DD HH:MM:SS[.ffffff]"
+CANONICAL_DATE_FORM = "YYYY-MM-DD"
 _HOUR_ONLY_LENGTH = 13
 _DATE_LENGTH = 10
 _ZONE_SAMPLE = 100
@@ -431,13 +439,16 @@ def _after_load_problem(landed: object, shown: object, loaded_at: datetime) -> s
     )
 
 
-def is_mark(text: str, loaded_at: datetime | None = None) -> bool:
+def is_mark(
+    text: str, loaded_at: datetime | None = None, form: re.Pattern[str] | None = None
+) -> bool:
     """Whether ``text`` can be an incremental load's high-water mark: a date or timestamp in ISO
     form that staging reads and, given the load's time, not later than it (see
     ``is_after_load``). The source compares marks as text, where `yesterday`, the text `NULL`,
     `infinity`, `2024-1-5` or a mistyped year (`2205-01-09`) sort after the dates that follow
-    them and would hide those rows from every later load."""
-    if not _ISO_TIME.fullmatch(text):
+    them and would hide those rows from every later load. ``form``: the one form a mark must
+    have besides (CANONICAL_TIMESTAMP for the text columns of a watermark with fallbacks)."""
+    if not _ISO_TIME.fullmatch(text) or (form is not None and not form.fullmatch(text)):
         return False
     try:
         when = datetime.fromisoformat(text)
@@ -458,16 +469,18 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def bad_marks(marks: Sequence[str], loaded_at: datetime | None = None) -> set[str]:
-    """The values of ``marks`` above the greatest one that can be a mark (is_mark) and that
-    cannot be one: greatest first, so a batch of good marks costs one max. A bad value below
-    that mark does not matter: it is below the next load's mark too."""
+def bad_marks(
+    marks: Sequence[str], loaded_at: datetime | None = None, form: re.Pattern[str] | None = None
+) -> set[str]:
+    """The values of ``marks`` above the greatest one that can be a mark (is_mark, with
+    ``form``) and that cannot be one: greatest first, so a batch of good marks costs one max.
+    A bad value below that mark does not matter: it is below the next load's mark too."""
     top = max(marks, default=None)
-    if top is None or is_mark(top, loaded_at):
+    if top is None or is_mark(top, loaded_at, form):
         return set()
     bad: set[str] = set()
     for mark in sorted(set(marks), reverse=True):  # at worst no value is a mark: one sort
-        if is_mark(mark, loaded_at):
+        if is_mark(mark, loaded_at, form):
             break
         bad.add(mark)
     return bad

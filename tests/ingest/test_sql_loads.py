@@ -740,6 +740,49 @@ def test_fallback_watermark_columns_of_different_types_are_refused_naming_the_li
     assert ingest(sources, lake, config).entities[0].status in ("success", "no_change")
 
 
+def test_a_fallback_value_in_another_text_form_never_becomes_the_mark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # compared as text, '2024-02-01T11:00:00' sorts after '2024-02-01 12:00:00': as the mark
+    # it hid the update at 12:00 from every later load
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], FALLBACK)
+    db = sources / "emr" / "hospital_a.db"
+    assert _load(sources, lake, config)[0] == "success"
+    insert(db, "transactions", [transaction_row(810, "2024-02-01 10:00:00")])
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 10:00:00")
+    insert(db, "transactions", [unmodified_row(811, "2024-02-01T11:00:00")])
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    # loaded (staging reads it), but the mark stays
+    assert (second.status, second.rows_written, second.watermark) == (
+        "success",
+        1,
+        "2024-02-01 10:00:00",
+    )
+    form = "is not a timestamp written as YYYY-MM-DD HH:MM:SS[.ffffff]"
+    assert [line for line in said if form in line], said
+    execute(
+        db,
+        "UPDATE transactions SET PaidAmount = 3.5, ModifiedDate = '2024-02-01 12:00:00' "
+        "WHERE TransactionID = 'TRANS000810'",
+    )
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01 12:00:00")
+    assert newest_rows(lake) == [("TRANS000810", "2024-02-01 12:00:00")]
+    # read again by `>=` (it sorts after the mark), the 'T' row is skipped until it changes
+    assert _load(sources, lake, config) == ("no_change", 0, 0, "2024-02-01 12:00:00")
+
+
+def test_a_single_watermark_column_in_another_text_form_still_sets_the_mark(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # one column is compared only with its own values: its form is its own, as before
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    db = sources / "emr" / "hospital_a.db"
+    assert _load(sources, lake, config)[0] == "success"
+    insert(db, "transactions", [transaction_row(820, "2024-02-01T11:00:00")])
+    assert _load(sources, lake, config) == ("success", 1, 0, "2024-02-01T11:00:00")
+
+
 def test_a_fallback_watermark_is_indexed_when_an_index_serves_its_null_rows(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
