@@ -24,21 +24,28 @@
 {%- set line_columns = claim_line_columns() %}
 with
 
+-- the failing versions of the claims processed since the last run, and every landing of the
+-- lines without a claim id that landed since then (a full build: all of them, in one scan; an
+-- incremental run: two selects, whose filters reach the staging scans, where one `or` of them
+-- would read every version)
 claim_versions as (
     select * from {{ ref('int_claim_versions_unioned') }}
-    where {{ rules_filter(claim_quarantine_rules(), fails=true) }}
-),
-
-keyed as (
-    select * from claim_versions
     where
-        source_claim_id is not null
-        and {{ processed_since_last_run() if is_incremental() else '1 = 1' }}
+        {{ rules_filter(claim_quarantine_rules(), fails=true) }}
+        and {{ 'source_claim_id is not null and ' ~ processed_since_last_run()
+            if is_incremental() else '1 = 1' }}
+    {%- if is_incremental() %}
+        union all
+        select * from {{ ref('int_claim_versions_unioned') }}
+        where
+            source_claim_id is null
+            and {{ claim_line_fingerprint() }} in ({{ processed_claim_lines(this) }})
+    {%- endif %}
 ),
 
--- every landing of the lines without a claim id (an incremental run: of the lines that landed
--- since its last run), the first landing of each line first
-keyless_landings as (
+-- the landings of each line ranked, the first landing first (a line with a claim id is one
+-- landing: staging keeps one row per version)
+ranked as (
     select
         *,
         row_number() over (
@@ -46,19 +53,12 @@ keyless_landings as (
             order by load_id, source_name, source_row
         ) as landing
     from claim_versions
-    where
-        source_claim_id is null
-        and {{ claim_line_fingerprint() ~ ' in (' ~ processed_claim_lines(this) ~ ')'
-            if is_incremental() else '1 = 1' }}
 ),
 
 first_landings as (
     select {{ column_list(cdm_claim_version_columns() + ['failed_rules']) }}
-    from keyed
-    union all
-    select {{ column_list(cdm_claim_version_columns() + ['failed_rules']) }}
-    from keyless_landings
-    where landing = 1
+    from ranked
+    where source_claim_id is not null or landing = 1
 ),
 
 final as (
