@@ -62,6 +62,7 @@ def _query(name: str, path: str, version: int, filters: Filters) -> pd.DataFrame
         "providers": queries.top_providers,
         "departments": queries.top_departments,
         "alerts": queries.alerts,
+        "alert_counts": queries.alert_counts,
     }
     return functions[name](Path(path), filters)
 
@@ -366,10 +367,15 @@ def alerts(path: str, version: int, filters: Filters, status: WarehouseStatus) -
     if frame.empty:
         st.success("No open alerts for the selection.")
         return
-    counts = frame["severity"].value_counts()
+    # counted in the warehouse: the table lists only the most severe ALERTS_SHOWN
+    by_severity = _query("alert_counts", path, version, filters)
+    counts = dict(zip(by_severity["severity"], by_severity["alerts"], strict=True))
+    total = sum(int(n) for n in counts.values())
+    shown = "" if total <= len(frame) else f"; the {len(frame):,} most severe are listed below"
     st.caption(
-        " · ".join(f"{counts.get(s, 0)} {s}" for s in ("high", "medium", "low"))
-        + " — post new ones to the team channel with `rcm alerts --post`."
+        " · ".join(f"{int(counts.get(s, 0)):,} {s}" for s in ("high", "medium", "low"))
+        + f" ({total:,} open{shown}) — post new ones to the team channel with "
+        "`rcm alerts --post`. The payer, department and month filters do not apply to alerts."
     )
     st.dataframe(
         frame.assign(source_system=frame["source_system"].map(hospital_label)),

@@ -384,8 +384,25 @@ def top_departments(path: Path, filters: Filters, limit: int = 10) -> pd.DataFra
     return _frame(path, _charges_sql("department_name", where, limit), where.params)
 
 
-def alerts(path: Path, filters: Filters, limit: int = 200) -> pd.DataFrame:
-    """The warehouse's alerts for the selected hospitals, most severe first."""
+ALERTS_SHOWN = 200
+
+
+def alert_counts(path: Path, filters: Filters) -> pd.DataFrame:
+    """How many alerts the selected hospitals have, by severity: all of them, not only the
+    ``ALERTS_SHOWN`` most severe that the table lists."""
+    where = _Where().among("source_system", filters.hospitals)
+    sql = f"""
+select severity, count(*) as alerts
+from {SCHEMA}.alerts
+{where.sql}
+group by severity
+"""
+    return _frame(path, sql, where.params)
+
+
+def alerts(path: Path, filters: Filters, limit: int = ALERTS_SHOWN) -> pd.DataFrame:
+    """The warehouse's alerts for the selected hospitals, most severe first (at most
+    ``limit`` of them: ``alert_counts`` counts them all)."""
     rows = read_alerts(path, hospitals=filters.hospitals, limit=limit)
     columns = [
         "severity",

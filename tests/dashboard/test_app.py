@@ -1,0 +1,67 @@
+"""The dashboard page run in-process by Streamlit's AppTest over fixture warehouses: what the
+page says, without a browser (the browser test, test_app_browser.py, checks the drawing)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import queries
+from tests.dashboard.warehouse_fixture import FixtureData, write_warehouse
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """The page caches queries per warehouse file and version, process-wide."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def open_page(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str | None = None
+) -> AppTest:
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(warehouse))
+    page = AppTest.from_file(APP, default_timeout=60)
+    page.run()
+    if section is not None:
+        page.session_state["section"] = section
+        page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    return page
+
+
+def test_alert_counts_cover_every_alert_not_only_the_listed_ones(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # more alerts than the table lists (200, the most severe first): the counts are of them all
+    data = copy.deepcopy(fixture_data)
+    severities = ["high"] * 150 + ["medium"] * 120 + ["low"] * 30
+    data.tables["alerts"] = [
+        {
+            "alert_id": f"a-{number:04d}",
+            "alert_type": "claim_unpaid_over_90_days",
+            "severity": severity,
+            "source_system": "hospital_a" if number % 3 else "hospital_b",
+            "subject": f"Claim {number}",
+            "detail": "Unpaid for 104 days",
+            "amount": 100.0 + number,
+            "as_of_date": dt.date(2024, 4, 30),
+        }
+        for number, severity in enumerate(severities)
+    ]
+    warehouse = write_warehouse(tmp_path / "rcm.duckdb", data)
+    page = open_page(warehouse, monkeypatch, section="Alerts")
+    want = Counter(severities)
+    caption = next(c.value for c in page.caption if "rcm alerts --post" in c.value)
+    assert f"{want['high']} high · {want['medium']} medium · {want['low']} low" in caption
+    assert f"{len(severities)} open; the 200 most severe are listed" in caption
