@@ -17,6 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `streamlit run dashboard/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -24,6 +25,7 @@ from dashboard import kpis, queries, svg_charts
 from dashboard.queries import FilterOptions, Filters, State, WarehouseStatus
 from dashboard.tiles import tiles_html
 from ingestion import build_state
+from ingestion.alerts import AlertsError
 
 TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Volume", ("gross_charges", "payments", "ar_open", "visits")),
@@ -405,6 +407,18 @@ def main() -> None:
     if status.state is not State.READY:
         show_unavailable(status)
         return
+    try:
+        page(warehouse, path, version, status)
+    except (duckdb.Error, AlertsError) as exc:
+        # A build took DuckDB's write lock after the status was read (and cached: the file's
+        # modification time changes later in the build); say so instead of a traceback.
+        st.error(
+            "**Warehouse unreadable.** " + queries.unreadable(warehouse, exc).message,
+            icon=":material/error:",
+        )
+
+
+def page(warehouse: Path, path: str, version: int, status: WarehouseStatus) -> None:
     options = _options(path, version)
     filters, prior = sidebar(options, status)
     st.title("Revenue cycle dashboard")

@@ -81,6 +81,16 @@ class WarehouseStatus:
         return table in self.tables
 
 
+def unreadable(path: Path, error: Exception) -> WarehouseStatus:
+    """The warehouse could not be read: most often a build holds DuckDB's write lock."""
+    return WarehouseStatus(
+        State.UNREADABLE,
+        path,
+        f"Cannot read `{path}` ({error}). If `make demo` or `rcm build` is writing it right "
+        "now, wait for it to finish and reload.",
+    )
+
+
 def check_warehouse(path: Path) -> WarehouseStatus:
     """Is there a warehouse with KPI rows to show? Says what to run when there is not."""
     if not path.exists():
@@ -111,12 +121,7 @@ def check_warehouse(path: Path) -> WarehouseStatus:
             )
             rows = int(count[0]) if count else 0
     except duckdb.Error as exc:
-        return WarehouseStatus(
-            State.UNREADABLE,
-            path,
-            f"Cannot read `{path}` ({exc}). If `make demo` or `rcm build` is writing it right "
-            "now, wait for it to finish and reload.",
-        )
+        return unreadable(path, exc)
     tables = frozenset(found & set(TABLES))
     if "kpi_monthly" not in tables or rows == 0:
         what = "has no `marts.kpi_monthly` table" if "kpi_monthly" not in tables else "is empty"

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,3 +69,51 @@ def test_alert_counts_cover_every_alert_not_only_the_listed_ones(
     caption = next(c.value for c in page.caption if "rcm alerts --post" in c.value)
     assert f"{want['high']} high · {want['medium']} medium · {want['low']} low" in caption
     assert f"{len(severities)} open; the 200 most severe are listed" in caption
+
+
+@contextmanager
+def build_holding_the_write_lock(warehouse: Path) -> Iterator[None]:
+    """Another process with the warehouse open read-write, as `rcm build` has it."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('locked', "
+            "flush=True); time.sleep(120)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("section", [None, "Alerts"])
+def test_a_build_starting_after_the_page_loaded_is_a_message_not_a_traceback(
+    tmp_path: Path,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    section: str | None,
+) -> None:
+    # the status (ready) is cached per file version, and a build locks the file before it
+    # changes its modification time: a new filter or tab then meets the lock
+    copy_ = tmp_path / "rcm.duckdb"
+    shutil.copyfile(warehouse, copy_)
+    page = open_page(copy_, monkeypatch)
+    if section is not None:  # the tiles of the filter are cached, the tab is not
+        page.sidebar.multiselect[0].set_value(["hospital_b"])
+        page.run()
+    with build_holding_the_write_lock(copy_):
+        if section is None:
+            page.sidebar.multiselect[0].set_value(["hospital_b"])
+        else:
+            page.session_state["section"] = section
+        page.run()
+    assert not page.exception, [e.value for e in page.exception][:1]
+    errors = [e.value for e in page.error]
+    assert any("wait for it to finish and reload" in e for e in errors), errors
