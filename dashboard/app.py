@@ -404,6 +404,10 @@ def main() -> None:
     warehouse = queries.warehouse_path()
     path, version = str(warehouse), queries.cache_key(warehouse)
     status = _status(path, version)
+    if status.state is State.UNREADABLE:
+        # most often a writer's lock: read again at the next load, even if the writer left the
+        # file's modification time (the cache key) as it was
+        _status.clear(path, version)
     if status.state is not State.READY:
         show_unavailable(status)
         return

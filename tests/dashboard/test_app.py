@@ -117,3 +117,21 @@ def test_a_build_starting_after_the_page_loaded_is_a_message_not_a_traceback(
     assert not page.exception, [e.value for e in page.exception][:1]
     errors = [e.value for e in page.error]
     assert any("wait for it to finish and reload" in e for e in errors), errors
+
+
+def test_the_page_reads_the_warehouse_again_once_the_lock_is_released(
+    tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a writer that changed nothing (a build that stopped early, a DuckDB shell or ODBC client
+    # opened read-write) leaves the file's modification time as it was: "wait and reload"
+    # must then work
+    copy_ = tmp_path / "rcm.duckdb"
+    shutil.copyfile(warehouse, copy_)
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(copy_))
+    page = AppTest.from_file(APP, default_timeout=60)
+    with build_holding_the_write_lock(copy_):
+        page.run()
+        assert any("wait for it to finish and reload" in e.value for e in page.error)
+    page.run()
+    assert not page.exception and not page.error, [e.value for e in page.error]
+    assert any("rcm-tiles" in h.proto.body for h in page.get("html"))
