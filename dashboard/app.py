@@ -41,6 +41,11 @@ TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# kpi_denials_by_reason and kpi_days_to_payment_by_payer have no department: say so, as the
+# tiles above them do apply the department filter
+DEPARTMENTS_NOT_APPLIED = "(all departments: the department filter does not apply)"
+
+
 # --- cached data access (keyed on the warehouse file's path and modification time) ---------
 
 
@@ -277,7 +282,10 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
             if days.empty:
                 st.info("No paid claims for the selection.")
             else:
-                st.caption("Average days from claim to payment, weighted by paid claims.")
+                st.caption(
+                    "Average days from claim to payment, weighted by paid claims "
+                    f"{DEPARTMENTS_NOT_APPLIED}."
+                )
                 bars(
                     days,
                     category="payer_name",
@@ -297,6 +305,10 @@ def denials(path: str, version: int, filters: Filters, status: WarehouseStatus) 
     if frame.empty:
         st.info("No denied claims for the selection.")
         return
+    st.caption(
+        "Claims denied at their first adjudication, by the month they were submitted "
+        f"{DEPARTMENTS_NOT_APPLIED}."
+    )
     left, right = st.columns([3, 2])
     with left:
         bars(

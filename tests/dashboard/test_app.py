@@ -135,3 +135,19 @@ def test_the_page_reads_the_warehouse_again_once_the_lock_is_released(
     page.run()
     assert not page.exception and not page.error, [e.value for e in page.error]
     assert any("rcm-tiles" in h.proto.body for h in page.get("html"))
+
+
+# how many of the tab's captions say so: denials; A/R aging and days to payment
+@pytest.mark.parametrize(("section", "want"), [("Denials", 1), ("A/R aging and payment", 2)])
+def test_tabs_say_when_the_department_filter_does_not_apply(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str, want: int
+) -> None:
+    # the tiles count Cardiology's denials; the denials and days-to-payment charts count every
+    # department's (their marts have no department): a reader must be told
+    page = open_page(warehouse, monkeypatch)
+    page.sidebar.multiselect[2].set_value(["Cardiology"])
+    page.session_state["section"] = section
+    page.run()
+    assert not page.exception
+    captions = [c.value for c in page.caption]
+    assert sum("department filter does not apply" in c for c in captions) == want, captions
