@@ -59,6 +59,11 @@ def _options(path: str, version: int) -> FilterOptions:
     return queries.filter_options(Path(path))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _as_of(path: str, version: int) -> dt.date | None:
+    return queries.as_of_date(Path(path))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _query(name: str, path: str, version: int, filters: Filters) -> pd.DataFrame:
     functions: dict[str, Callable[[Path, Filters], pd.DataFrame]] = {
@@ -452,6 +457,14 @@ def page(warehouse: Path, path: str, version: int, status: WarehouseStatus) -> N
         f"{month_label(filters.end_month or dt.date.max)}. "
         "Rest the pointer on a tile for its definition."
     )
+    as_of = _as_of(path, version) if status.has("int_reporting_as_of") else None
+    if as_of is not None:
+        # the warehouse's build time (sidebar) is not the date of the data
+        st.caption(
+            f"Figures as of **{as_of:%d %b %Y}**, the latest claim status in the data. "
+            "The latest months are still maturing: their claims are not all adjudicated and "
+            "paid yet, which lowers their payments, clean claim and collection rates."
+        )
     monthly = _query("monthly", path, version, filters)
     prior_monthly = None if prior is None else _query("monthly", path, version, prior)
     tiles(monthly, prior_monthly, filters, prior)

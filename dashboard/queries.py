@@ -37,6 +37,7 @@ TABLES: tuple[str, ...] = (
     "dim_provider",
     "dim_department",
     "alerts",
+    "int_reporting_as_of",
 )
 
 
@@ -174,6 +175,13 @@ def filter_options(path: Path) -> FilterOptions:
             departments=distinct("department_name"),
             months=months,
         )
+
+
+def as_of_date(path: Path) -> dt.date | None:
+    """The date the finance marts are as of (the latest claim status in the data), or None."""
+    with connect(path) as con:
+        row = con.execute(f"select max(as_of_date) from {SCHEMA}.int_reporting_as_of").fetchone()
+    return None if row is None or row[0] is None else row[0]
 
 
 @dataclass

@@ -151,3 +151,13 @@ def test_tabs_say_when_the_department_filter_does_not_apply(
     assert not page.exception
     captions = [c.value for c in page.caption]
     assert sum("department filter does not apply" in c for c in captions) == want, captions
+
+
+def test_the_page_says_what_date_the_figures_are_as_of(
+    warehouse: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the sidebar's "built" time is when the file was written, not the date of the data
+    (row,) = fixture_data.rows("int_reporting_as_of")
+    page = open_page(warehouse, monkeypatch)
+    captions = [c.value for c in page.caption]
+    assert any(f"as of **{row['as_of_date']:%d %b %Y}**" in c for c in captions), captions

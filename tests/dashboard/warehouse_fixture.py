@@ -127,6 +127,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "amount": "decimal(18,2)",
         "as_of_date": "date",
     },
+    "int_reporting_as_of": {"as_of_date": "date", "first_month_start_date": "date"},
 }
 
 
@@ -302,6 +303,9 @@ def make_rows(seed: int = 20240401) -> FixtureData:
             "amount": None,
             "as_of_date": dt.date(2024, 4, 30),
         },
+    ]
+    data.tables["int_reporting_as_of"] = [
+        {"as_of_date": dt.date(2024, 4, 27), "first_month_start_date": MONTHS[0]}
     ]
     return data
 
