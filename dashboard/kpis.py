@@ -140,7 +140,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "payments",
         "Payments",
-        "Sum of payments received in the period",
+        "Payments to date on the claims for services in the period (not cash received in it)",
         "money",
         _total("payments_amount"),
         higher_is_better=True,

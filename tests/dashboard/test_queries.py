@@ -226,6 +226,15 @@ def test_every_kpi_states_its_formula() -> None:
             assert kpi.target, kpi.key
 
 
+def test_payments_are_said_to_follow_the_service_month() -> None:
+    # kpi_monthly.payments_amount: payments known at the as-of date on the claims for services
+    # of the month, not the cash received in it (on the demo, $48k for Hospital A's December
+    # services, while its transaction lines record $0.77M paid in December)
+    formula = kpis.KPI_BY_KEY["payments"].formula
+    assert "received in the period" not in formula
+    assert "services in the period" in formula
+
+
 def test_formatting() -> None:
     assert kpis.format_value(0.1234, "percent") == "12.3 %"
     assert kpis.format_value(1234567.4, "money") == "$1,234,567"
