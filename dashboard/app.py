@@ -161,6 +161,13 @@ def tiles(
         filters.end_month or dt.date.max
     )
     st.html(tiles_html(TILE_ROWS, values, previous, period))
+    if prior is None:
+        # the tiles' hover text promises a change against the preceding period: say why none
+        st.caption(
+            "No change is shown: the warehouse has no months of the same length before "
+            f"{month_label(filters.start_month or dt.date.min)} to compare with. Narrow the "
+            "month range to see changes."
+        )
 
 
 def bars(

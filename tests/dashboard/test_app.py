@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
-from tests.dashboard.warehouse_fixture import FixtureData, write_warehouse
+from tests.dashboard.warehouse_fixture import MONTHS, FixtureData, write_warehouse
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -161,3 +161,19 @@ def test_the_page_says_what_date_the_figures_are_as_of(
     page = open_page(warehouse, monkeypatch)
     captions = [c.value for c in page.caption]
     assert any(f"as of **{row['as_of_date']:%d %b %Y}**" in c for c in captions), captions
+
+
+def test_the_page_says_why_the_tiles_show_no_change(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the default range takes every month of the fixture (the demo: 12 of 15), so there is no
+    # preceding period of the same length: no tile shows a change, and the page says why
+    page = open_page(warehouse, monkeypatch)
+    assert 'class="rcm-delta' not in next(
+        h.proto.body for h in page.get("html") if "rcm-tiles" in h.proto.body
+    )
+    assert any("No change is shown" in c.value for c in page.caption)
+    # two months of four: the preceding two are there, and each tile shows its change
+    page.sidebar.select_slider[0].set_value((MONTHS[2], MONTHS[3]))
+    page.run()
+    assert not any("No change is shown" in c.value for c in page.caption)
