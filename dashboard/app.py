@@ -170,6 +170,9 @@ def tiles(
         )
 
 
+LEGEND_COLUMNS = 4
+
+
 def bars(
     frame: pd.DataFrame,
     *,
@@ -195,7 +198,13 @@ def bars(
             "field": category,
             "type": "nominal",
             "sort": sort,
-            "axis": {"labelLimit": 260, "labelAngle": 0, "title": category_title or None},
+            # every category named: Vega drops every other label when they come close
+            "axis": {
+                "labelLimit": 260,
+                "labelAngle": 0,
+                "labelOverlap": False,
+                "title": category_title or None,
+            },
         },
         value_axis: {
             "field": value,
@@ -211,7 +220,8 @@ def bars(
             "field": color,
             "type": "nominal",
             "title": title,
-            "legend": {"orient": "bottom"},
+            # one row of eight payers is wider than the chart, which cut the last ones off
+            "legend": {"orient": "bottom", "columns": LEGEND_COLUMNS, "labelLimit": 160},
         }
     tooltip.append(
         {
@@ -331,6 +341,7 @@ def denials(path: str, version: int, filters: Filters, status: WarehouseStatus) 
             value_title="Denied claims",
             value_format=",.0f",
             color="payer_name",
+            height=360,  # the plot keeps its room under a legend of two rows
         )
     with right:
         by_reason = (
