@@ -90,8 +90,28 @@ def month_label(month: dt.date) -> str:
     return month.strftime("%b %Y")
 
 
+def show_build_in_progress(status: WarehouseStatus) -> bool:
+    """When the warehouse cannot be read because a build is running (it holds the write
+    lock): say so and to wait, and return True."""
+    outcome = build_state.last_outcome(status.path)
+    if status.state is not State.UNREADABLE or outcome is None or outcome.state != "running":
+        return False
+    # nothing to run, only to wait for
+    st.info(
+        f"**A warehouse build is in progress** (started at {outcome.local_time()}). The "
+        "dashboard can read the warehouse again when it ends: reload the page in a few "
+        "minutes. If it does not end, ask the data team: it may have been stopped.",
+        icon=":material/hourglass_top:",
+    )
+    with st.expander("Details"):
+        st.write(status.message)
+    return True
+
+
 def show_unavailable(status: WarehouseStatus) -> None:
     st.title("Revenue cycle dashboard")
+    if show_build_in_progress(status):
+        return
     if status.state is State.MISSING:
         st.error("**Warehouse not found.** " + status.message, icon=":material/database_off:")
     elif status.state is State.EMPTY:
@@ -451,10 +471,9 @@ def main() -> None:
     except (duckdb.Error, AlertsError) as exc:
         # A build took DuckDB's write lock after the status was read (and cached: the file's
         # modification time changes later in the build); say so instead of a traceback.
-        st.error(
-            "**Warehouse unreadable.** " + queries.unreadable(warehouse, exc).message,
-            icon=":material/error:",
-        )
+        unreadable = queries.unreadable(warehouse, exc)
+        if not show_build_in_progress(unreadable):
+            st.error("**Warehouse unreadable.** " + unreadable.message, icon=":material/error:")
 
 
 def page(warehouse: Path, path: str, version: int, status: WarehouseStatus) -> None:

@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
+from ingestion import build_state
 from tests.dashboard.warehouse_fixture import MONTHS, FixtureData, write_warehouse
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -197,3 +198,21 @@ def test_payer_legends_wrap_instead_of_losing_payers(
     for spec in specs:
         category = spec["encoding"]["y" if spec["encoding"]["x"].get("aggregate") else "x"]
         assert category["axis"].get("labelOverlap") is False, category
+
+
+def test_a_running_build_that_locks_the_warehouse_says_to_wait_not_to_run_make_demo(
+    tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rcm build records "running", then holds DuckDB's write lock for most of the build
+    copy_ = tmp_path / "rcm.duckdb"
+    shutil.copyfile(warehouse, copy_)
+    build_state.record_outcome(copy_, "running")
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(copy_))
+    page = AppTest.from_file(APP, default_timeout=60)
+    with build_holding_the_write_lock(copy_):
+        page.run()
+    assert not page.exception
+    shown = [i.value for i in page.info]
+    assert any("A warehouse build is in progress" in i for i in shown), shown
+    assert not page.error, "not an error: the build is doing its job"
+    assert not [c for c in page.code if "make demo" in c.value], "a second build would fail"
