@@ -101,6 +101,15 @@ def check_warehouse(path: Path) -> WarehouseStatus:
             f"No warehouse at `{path}`. Run `make demo` to generate the sources and build it "
             f"(or set {WAREHOUSE_ENV} to an existing warehouse file).",
         )
+    if path.is_dir():  # e.g. RCM_WAREHOUSE_PATH=warehouse: DuckDB's error read like a lock
+        inside = path / DEFAULT_WAREHOUSE.name
+        hint = f" (the warehouse in it is `{inside}`)" if inside.is_file() else ""
+        return WarehouseStatus(
+            State.UNREADABLE,
+            path,
+            f"`{path}` is a folder, not the warehouse file{hint}. Set {WAREHOUSE_ENV} to the "
+            "warehouse file, e.g. `warehouse/rcm.duckdb`.",
+        )
     wrong = not_a_warehouse(path)
     if wrong is not None:
         return WarehouseStatus(

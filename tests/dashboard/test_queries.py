@@ -84,6 +84,18 @@ def test_a_file_that_is_not_a_warehouse_is_unreadable(tmp_path: Path) -> None:
     assert queries.check_warehouse(path).state is State.UNREADABLE
 
 
+def test_a_folder_is_not_the_warehouse(tmp_path: Path, warehouse: Path) -> None:
+    # RCM_WAREHOUSE_PATH=warehouse: DuckDB's "Is a directory" came with "wait for the build
+    # to finish and reload", which no wait fixes
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    (folder / "rcm.duckdb").write_bytes(warehouse.read_bytes())
+    status = queries.check_warehouse(folder)
+    assert status.state is State.UNREADABLE
+    assert "is a folder" in status.message and str(folder / "rcm.duckdb") in status.message
+    assert "wait" not in status.message
+
+
 def test_queries_leave_the_file_untouched(warehouse: Path, fixture_data: FixtureData) -> None:
     before = warehouse.stat().st_mtime_ns, warehouse.stat().st_size
     queries.check_warehouse(warehouse)
