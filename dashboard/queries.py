@@ -410,22 +410,25 @@ ALERTS_SHOWN = 200
 
 
 def alert_counts(path: Path, filters: Filters) -> pd.DataFrame:
-    """How many alerts the selected hospitals have, by severity: all of them, not only the
-    ``ALERTS_SHOWN`` most severe that the table lists."""
+    """How many alerts the selected hospitals have, by type and severity: all of them, not
+    only the ``ALERTS_SHOWN`` most severe that the table lists."""
     where = _Where().among("source_system", filters.hospitals)
     sql = f"""
-select severity, count(*) as alerts
+select alert_type, severity, count(*) as alerts
 from {SCHEMA}.alerts
 {where.sql}
-group by severity
+group by alert_type, severity
+order by alert_type, severity
 """
     return _frame(path, sql, where.params)
 
 
-def alerts(path: Path, filters: Filters, limit: int = ALERTS_SHOWN) -> pd.DataFrame:
+def alerts(
+    path: Path, filters: Filters, limit: int = ALERTS_SHOWN, alert_types: Sequence[str] = ()
+) -> pd.DataFrame:
     """The warehouse's alerts for the selected hospitals, most severe first (at most
     ``limit`` of them: ``alert_counts`` counts them all)."""
-    rows = read_alerts(path, hospitals=filters.hospitals, limit=limit)
+    rows = read_alerts(path, alert_types=alert_types, hospitals=filters.hospitals, limit=limit)
     columns = [
         "severity",
         "alert_type",

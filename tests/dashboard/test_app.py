@@ -73,6 +73,54 @@ def test_alert_counts_cover_every_alert_not_only_the_listed_ones(
     assert f"{len(severities)} open; the 200 most severe are listed" in caption
 
 
+def test_an_alert_type_filter_reaches_the_alerts_behind_the_first_200(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the demo: 392 high claim-level alerts fill the table; its two medium "A/R over 90 days
+    # above threshold" alerts could not be seen on the dashboard
+    data = copy.deepcopy(fixture_data)
+    claims = [
+        {
+            "alert_id": f"c-{number:04d}",
+            "alert_type": "claim_unpaid_over_90_days",
+            "severity": "high",
+            "source_system": "hospital_a",
+            "subject": f"Claim {number}",
+            "detail": "Unpaid for 104 days",
+            "amount": 100.0 + number,
+            "as_of_date": dt.date(2024, 4, 30),
+        }
+        for number in range(250)
+    ]
+    ar = [
+        {
+            "alert_id": f"ar-{hospital}",
+            "alert_type": "ar_over_90_above_threshold",
+            "severity": "medium",
+            "source_system": hospital,
+            "subject": f"A/R over 90 days at 31 % ({hospital})",
+            "detail": "Above the 20 % threshold",
+            "amount": 45_000.0,
+            "as_of_date": dt.date(2024, 4, 30),
+        }
+        for hospital in ("hospital_a", "hospital_b")
+    ]
+    data.tables["alerts"] = claims + ar
+    warehouse = write_warehouse(tmp_path / "rcm.duckdb", data)
+    page = open_page(warehouse, monkeypatch, section="Alerts")
+    listed = page.dataframe[0].value
+    assert len(listed) == 200 and set(listed["severity"]) == {"high"}
+    kinds = [m for m in page.multiselect if m.label == "Alert type"]
+    assert kinds, "no way to list the alerts behind the first 200"
+    kinds[0].set_value(["ar_over_90_above_threshold"])
+    page.run()
+    assert not page.exception
+    listed = page.dataframe[0].value
+    assert sorted(listed["subject"]) == sorted(a["subject"] for a in ar)
+    caption = next(c.value for c in page.caption if "rcm alerts --post" in c.value)
+    assert "0 high · 2 medium · 0 low (2 open)" in caption
+
+
 @contextmanager
 def build_holding_the_write_lock(warehouse: Path) -> Iterator[None]:
     """Another process with the warehouse open read-write, as `rcm build` has it."""
