@@ -361,6 +361,14 @@ def test_the_latest_run_uniqueness_tests_catch_a_duplicate_the_latest_run_wrote(
     assert grain_column in failed[0], failed[0]
 
 
+def _copy_of(pipeline: Pipeline, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the built pipeline's lake and warehouse under tmp_path, for a test to change."""
+    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
+    shutil.copytree(pipeline.lake, lake)
+    shutil.copyfile(pipeline.warehouse, warehouse)
+    return lake, warehouse
+
+
 def _rcm_on(warehouse: Path, lake: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, RCM_WAREHOUSE_PATH=str(warehouse), RCM_LAKE_DIR=str(lake))
     return subprocess.run(
@@ -434,9 +442,7 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     reads only sources without a new load (providers, departments, code sets), but not the
     known-dirty tests, and must still equal the full rebuild."""
     assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
     recorded = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
     assert recorded.returncode == 0, recorded.stdout[-3000:]
     assert "not run" not in recorded.stdout, "a build with no record must run every node"
@@ -493,9 +499,7 @@ def test_a_claim_status_the_seed_does_not_know_is_quarantined_and_fixed_forward(
     included. The versions go to quarantine, the build passes, and the claims keep their last
     clean version; a later version with a known status is then their current one."""
     assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         found = con.execute(
             "select source_claim_id, claim_status from cdm.int_claims_conformed "
@@ -559,9 +563,7 @@ def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
     sent (no business rule says what else to do with it), and the data-quality summary counts
     it under negative_amount, where finance can find it."""
     assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
     counted = (
         "select rows_failed from marts.rpt_data_quality_summary "
         "where entity = 'claims' and check_kind = 'flag' and check_name = 'negative_amount'"
@@ -627,9 +629,7 @@ def test_a_claims_line_without_an_id_landed_again_is_quarantined_once(
     (the reconciliation test counts the repeats, and the data-quality summary checks the line
     once); a keyless line with other values is a line of its own."""
     assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
     checked = (
         "select rows_checked, rows_failed from marts.rpt_data_quality_summary "
         "where entity = 'claim_versions' and check_name = 'missing_claim_id'"
@@ -662,9 +662,7 @@ def test_a_keyless_line_staged_late_from_an_earlier_load_is_kept_from_it_as_a_fu
     first. The late load is made here by renaming the second load's folder and ids to an
     earlier id, since two ingests cannot be made to publish out of order on demand."""
     assert advanced.build.exit_code == 0
-    lake, warehouse = tmp_path / "lake", tmp_path / "rcm.duckdb"
-    shutil.copytree(pipeline.lake, lake)
-    shutil.copyfile(pipeline.warehouse, warehouse)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
     line = _keyless_bronze_line(warehouse, lake) | {"ModifiedDate": "2025-02-06 09:00:00"}
     claims = lake / "bronze" / "hospital_a" / "claims"
     build = _land_claims_and_build(

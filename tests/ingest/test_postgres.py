@@ -90,6 +90,19 @@ def postgres_url() -> Iterator[str]:
 COLUMNS = list(transaction_row(0, "2024-01-01 00:00:00"))
 
 
+def _new_database(postgres_url: str, name: str, *settings: str) -> str:
+    """A new, empty database ``name`` on the test server (dropped first if a run left it),
+    with ``settings`` (``ALTER DATABASE`` clauses) applied; its SQLAlchemy URL."""
+    base, _, _ = postgres_url.rpartition("/")
+    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+        for setting in settings:
+            conn.execute(f"ALTER DATABASE {name} {setting}")
+    return f"{base}/{name}"
+
+
 def _insert(url: str, rows: list[dict[str, object]]) -> None:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     names = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -162,12 +175,7 @@ def test_a_row_inserted_with_a_null_watermark_loads_by_its_fallback_from_postgre
     """``ModifiedDate|InsertDate``: a row an EMR inserts with a NULL ModifiedDate after the
     first load is selected by its InsertDate (typed timestamps bound natively), loaded once,
     and read again when an update sets its ModifiedDate."""
-    base, _, _ = postgres_url.rpartition("/")
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS emr_fallback")
-        conn.execute("CREATE DATABASE emr_fallback")
-    url = f"{base}/emr_fallback"
+    url = _new_database(postgres_url, "emr_fallback")
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     types = {"Amount": "double precision", "PaidAmount": "double precision"}
     types |= {"ModifiedDate": "timestamp", "InsertDate": "timestamp"}
@@ -233,12 +241,7 @@ def test_fallback_watermark_columns_of_different_types_are_refused_on_postgresql
     """A DATE InsertDate against a timestamp mark is compared as a date (the mark's day is read
     again every run), a naive mark against a timestamptz one in the session's zone: the load
     config's line and the columns' types are named, and nothing is read."""
-    base, _, _ = postgres_url.rpartition("/")
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS emr_mixed")
-        conn.execute("CREATE DATABASE emr_mixed")
-    url = f"{base}/emr_mixed"
+    url = _new_database(postgres_url, "emr_mixed")
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     edits = {"hospital_a.transactions": {"watermark": "ModifiedDate|InsertDate"}}
     config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
@@ -271,13 +274,7 @@ def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     local time. Across the autumn clock change that local time runs backwards, and staging's
     cast drops an offset: Bronze holds the instants in UTC, so versions keep their order and
     the watermark compares as an instant."""
-    base, _, _ = postgres_url.rpartition("/")
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS emr_zoned")
-        conn.execute("CREATE DATABASE emr_zoned")
-        conn.execute("ALTER DATABASE emr_zoned SET timezone TO 'America/New_York'")
-    url = f"{base}/emr_zoned"
+    url = _new_database(postgres_url, "emr_zoned", "SET timezone TO 'America/New_York'")
     types = {"Amount": "double precision", "PaidAmount": "double precision"}
     types |= {"ModifiedDate": "timestamptz", "InsertDate": "timestamptz"}
     columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
@@ -323,13 +320,10 @@ def test_end_to_end_with_postgresql_emr_databases(
     from ingestion.generate.generator import generate
     from ingestion.generate.settings import GeneratorSettings
 
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        for name in ("emr_a", "emr_b"):
-            conn.execute(f"DROP DATABASE IF EXISTS {name}")
-            conn.execute(f"CREATE DATABASE {name}")
-    base = postgres_url.rsplit("/", 1)[0]
-    urls = {"hospital_a": f"{base}/emr_a", "hospital_b": f"{base}/emr_b"}
+    urls = {
+        "hospital_a": _new_database(postgres_url, "emr_a"),
+        "hospital_b": _new_database(postgres_url, "emr_b"),
+    }
 
     runs = {}
     for kind in ("sqlite", "postgres"):
