@@ -205,6 +205,7 @@ def bars(
     category_title: str,
     value_title: str,
     value_format: str,
+    tooltip_format: str | None = None,
     color: str | None = None,
     horizontal: bool = True,
     order: Sequence[str] | None = None,
@@ -253,7 +254,7 @@ def bars(
             "aggregate": "sum",
             "type": "quantitative",
             "title": value_title,
-            "format": value_format,
+            "format": tooltip_format or value_format,
         }
     )
     encoding["tooltip"] = tooltip
@@ -315,6 +316,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
                     category_title="Days outstanding",
                     value_title="Open balance ($)",
                     value_format="$,.0f",
+                    tooltip_format="$,.2f",  # the axis is rounded, the tooltip to the cent
                     color="payer_name",
                     horizontal=False,
                     order=queries.AGING_BUCKETS,
@@ -412,6 +414,7 @@ def charges(path: str, version: int, filters: Filters, status: WarehouseStatus) 
                 category_title="",
                 value_title="Charges ($)",
                 value_format="$,.0f",
+                tooltip_format="$,.2f",
             )
     st.caption(
         "Top 10 in the selected months; (A) / (B) is the hospital. Charges are recorded before "

@@ -124,7 +124,8 @@ def format_value(value: float | None, unit: Unit) -> str:
     if unit == "days":
         return f"{value:.1f} days"
     if unit == "money":
-        return f"${value:,.0f}"
+        # to the cent: finance reconciles every amount with the warehouse
+        return f"${value:,.2f}"
     return f"{value:,.0f}"
 
 

@@ -48,8 +48,9 @@ def axis_label(value: float, unit: Unit) -> str:
 
 
 def value_label(value: float, unit: Unit) -> str:
+    """A point's tooltip: money to the cent, so it can be reconciled with the warehouse."""
     if unit == "$":
-        return f"${value:,.0f}"
+        return f"${value:,.2f}"
     if unit == "%":
         return f"{value:.1f} %"
     return f"{value:.1f} days"

@@ -264,3 +264,22 @@ def test_a_running_build_that_locks_the_warehouse_says_to_wait_not_to_run_make_d
     assert any("A warehouse build is in progress" in i for i in shown), shown
     assert not page.error, "not an error: the build is doing its job"
     assert not [c for c in page.code if "make demo" in c.value], "a second build would fail"
+
+
+@pytest.mark.parametrize("section", ["A/R aging and payment", "Top providers and departments"])
+def test_money_chart_tooltips_show_cents(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str
+) -> None:
+    # finance compares a bar's tooltip with the warehouse to the cent; the axis may round
+    page = open_page(warehouse, monkeypatch, section=section)
+    specs = [json.loads(chart.proto.spec) for chart in page.get("vega_lite_chart")]
+    values = [
+        (spec["encoding"]["x" if "aggregate" in spec["encoding"]["x"] else "y"], spec)
+        for spec in specs
+    ]
+    money = [
+        spec["encoding"]["tooltip"][-1] for axis, spec in values if "$" in axis["axis"]["format"]
+    ]
+    assert money, "a chart of amounts"
+    for tooltip in money:
+        assert tooltip["format"].startswith("$") and tooltip["format"].endswith(".2f"), tooltip

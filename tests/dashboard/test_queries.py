@@ -249,7 +249,7 @@ def test_payments_are_said_to_follow_the_service_month() -> None:
 
 def test_formatting() -> None:
     assert kpis.format_value(0.1234, "percent") == "12.3 %"
-    assert kpis.format_value(1234567.4, "money") == "$1,234,567"
+    assert kpis.format_value(1234567.4, "money") == "$1,234,567.40"
     assert kpis.format_value(38.25, "days") == "38.2 days"
     assert kpis.format_value(None, "days") == "n/a"
 

@@ -90,7 +90,11 @@ def test_each_point_is_a_dot_with_its_value_over_the_image() -> None:
     assert drawn == svg_charts.svg("Charges", MONTHS, SERIES, "$")
     tips = [p["title"] for p in chart.points]
     assert len(tips) == 7  # 3 of Gross (one month has no value) and 4 of Paid
-    assert tips[:3] == ["Gross, 2024-01: $100", "Gross, 2024-03: $50", "Gross, 2024-04: $0"]
+    assert tips[:3] == [
+        "Gross, 2024-01: $100.00",
+        "Gross, 2024-03: $50.00",
+        "Gross, 2024-04: $0.00",
+    ]
     # The first point (100 in January) sits at the top of the plot, half a step in.
     step = (WIDTH - LEFT - RIGHT) / 4
     left = (LEFT + step / 2) / WIDTH * 100
@@ -106,3 +110,13 @@ def test_many_months_thin_their_labels_and_names_are_escaped() -> None:
     chart = _chart(svg_charts.line_chart("A & <B>", months, {"<x>": [1.0] * 36}, "%"))
     assert chart.tags.count("b") == 0 and chart.tags.count("x") == 0
     assert chart.points[0]["title"] == "<x>, 2020-01: 1.0 %"
+
+
+def test_money_tooltips_show_cents_to_reconcile_with_the_warehouse() -> None:
+    # a point's tooltip is compared with the warehouse: $26.88 per visit was shown as $27
+    amounts = [26.88, 44_718_495.52]
+    markup = svg_charts.line_chart("Per visit", MONTHS[:2], {"Paid": amounts}, "$")
+    tips = [p["title"] for p in _chart(markup).points]
+    shown = [float(tip.split(": $", 1)[1].replace(",", "")) for tip in tips]
+    assert all(tip.rsplit(".", 1)[1].isdigit() and len(tip.rsplit(".", 1)[1]) == 2 for tip in tips)
+    assert shown == pytest.approx(amounts, abs=0.001)

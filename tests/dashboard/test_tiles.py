@@ -5,6 +5,7 @@ standard library's HTML parser, the way a browser would see the structure."""
 from __future__ import annotations
 
 import dataclasses
+from decimal import ROUND_HALF_EVEN, Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -79,6 +80,26 @@ def test_every_tile_shows_label_value_formula_and_target() -> None:
     assert visits["rcm-value"] == "1,234"
     assert "No fixed target" in visits["rcm-note"]
     assert "rcm-status" not in visits
+
+
+@pytest.mark.parametrize(
+    ("key", "numerator", "denominator"),
+    [
+        # the review's figures: $26.88 per visit was shown as $27, $44,718,495.52 as $44,718,496
+        ("payments_per_visit", 2_688.0, 100.0),
+        ("charges_per_visit", 1_234_567.0, 1_000.0),
+        ("payments", 44_718_495.52, 1.0),
+    ],
+)
+def test_money_tiles_show_cents_to_reconcile_with_the_warehouse(
+    key: str, numerator: float, denominator: float
+) -> None:
+    value = numerator / denominator
+    shown = _parse(tiles.tile(kpis.KPI_BY_KEY[key], value, None, "Q1")).tiles[key]["rcm-value"]
+    assert shown.startswith("$"), shown
+    cents = Decimal(str(numerator)) / Decimal(str(denominator))
+    want = cents.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    assert Decimal(shown[1:].replace(",", "")) == want, shown
 
 
 @pytest.mark.parametrize(
