@@ -39,23 +39,41 @@ STATUS_TEXT: dict[kpis.Status, str] = {
 }
 
 
-def delta_text(kpi: kpis.Kpi, value: float | None, previous: float | None) -> str | None:
-    """The change from ``previous`` to ``value`` in the KPI's unit: points for rates, days
-    for days, per cent for amounts and counts; None when there is nothing to compare."""
+def _change(kpi: kpis.Kpi, value: float | None, previous: float | None) -> float | None:
+    """The change from ``previous`` to ``value`` in the unit shown, rounded as shown (one
+    decimal): points for rates, days for days, per cent for amounts and counts."""
     if value is None or previous is None:
         return None
     if kpi.unit == "percent":
-        return f"{(value - previous) * 100:+.1f} pts"
-    if kpi.unit == "days":
-        return f"{value - previous:+.1f} days"
-    if previous == 0:
+        change = (value - previous) * 100
+    elif kpi.unit == "days":
+        change = value - previous
+    elif previous == 0:
         return None
-    return f"{(value - previous) / abs(previous) * 100:+.1f} %"
+    else:
+        change = (value - previous) / abs(previous) * 100
+    # 0.0 rather than -0.0: a change too small to show has no direction
+    return round(change, 1) + 0.0
+
+
+def delta_text(kpi: kpis.Kpi, value: float | None, previous: float | None) -> str | None:
+    """The change from ``previous`` to ``value`` in the KPI's unit: points for rates, days
+    for days, per cent for amounts and counts; None when there is nothing to compare. A change
+    that rounds to zero has no sign."""
+    change = _change(kpi, value, previous)
+    if change is None:
+        return None
+    number = f"{change:.1f}" if change == 0 else f"{change:+.1f}"
+    unit = {"percent": "pts", "days": "days"}.get(kpi.unit, "%")
+    return f"{number} {unit}"
 
 
 def delta_tone(kpi: kpis.Kpi, value: float | None, previous: float | None) -> str:
-    """good, bad or neutral: whether the change moved the KPI towards its target."""
+    """good, bad or neutral: whether the change moved the KPI towards its target (neutral when
+    the change rounds to zero at the precision shown)."""
     if value is None or previous is None or kpi.higher_is_better is None or value == previous:
+        return "neutral"
+    if _change(kpi, value, previous) == 0:
         return "neutral"
     return "good" if (value > previous) == kpi.higher_is_better else "bad"
 
@@ -76,10 +94,10 @@ def tile(kpi: kpis.Kpi, value: float | None, previous: float | None, period: str
     delta = delta_text(kpi, value, previous)
     if delta is not None:
         tone = delta_tone(kpi, value, previous)
-        arrow = "↑" if delta.startswith("+") else "↓"
+        arrow = {"+": "↑ ", "-": "↓ "}.get(delta[0], "")  # no arrow for a change of 0.0
         parts.append(
             f'<span class="rcm-delta {tone}" title="vs prior period">'
-            f"{arrow} {html.escape(delta)}</span>"
+            f"{arrow}{html.escape(delta)}</span>"
         )
     status = kpi.status(value)
     badge = (

@@ -125,6 +125,24 @@ def test_change_against_the_prior_period_has_direction_and_tone(
     assert shown["rcm-delta-class"] == f"rcm-delta {tone}"
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "previous", "text"),
+    [
+        # the review: Self-pay's denial rate moved by less than 0.05 pts and showed "↑ +0.0 pts"
+        ("initial_denial_rate", 0.05004, 0.05, "0.0 pts"),
+        ("initial_denial_rate", 0.05, 0.05004, "0.0 pts"),  # not "-0.0"
+        ("days_in_ar", 40.0, 40.04, "0.0 days"),
+        ("gross_charges", 1000.4, 1000.0, "0.0 %"),
+    ],
+)
+def test_a_change_that_rounds_to_zero_has_no_arrow_and_a_neutral_tone(
+    key: str, value: float, previous: float, text: str
+) -> None:
+    shown = _parse(tiles.tile(kpis.KPI_BY_KEY[key], value, previous, "Q1")).tiles[key]
+    assert shown["rcm-delta"] == text
+    assert shown["rcm-delta-class"] == "rcm-delta neutral"
+
+
 def test_no_change_shown_when_there_is_nothing_to_compare() -> None:
     kpi = kpis.KPI_BY_KEY["gross_charges"]
     assert tiles.delta_text(kpi, 100.0, 0.0) is None  # per cent of zero
