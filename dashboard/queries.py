@@ -329,7 +329,9 @@ order by 3 desc, 1, 2
 
 
 def days_to_payment_by_payer(path: Path, filters: Filters) -> pd.DataFrame:
-    """Average days to payment by payer over the range (weighted by paid claims)."""
+    """Average days to payment by payer over the range: the mart's summed days over its paid
+    claims, exact (re-weighting its 2-decimal ``avg_days_to_payment`` would carry its
+    rounding into the result)."""
     where = (
         _Where()
         .among("source_system", filters.hospitals)
@@ -341,7 +343,7 @@ select
     payer_name,
     cast(sum(paid_claims) as bigint) as paid_claims,
     cast(
-        sum(avg_days_to_payment * paid_claims) / nullif(sum(paid_claims), 0) as double
+        1.0 * sum(days_to_payment_sum) / nullif(sum(paid_claims), 0) as double
     ) as avg_days_to_payment
 from {SCHEMA}.kpi_days_to_payment_by_payer
 {where.sql}

@@ -86,6 +86,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "source_system": "varchar",
         "payer_name": "varchar",
         "paid_claims": "bigint",
+        "days_to_payment_sum": "bigint",
         "avg_days_to_payment": "decimal(18,2)",
     },
     "dim_department": {
@@ -224,13 +225,17 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                             "dollars_at_risk_amount": _money(rng, 500, 9_000),
                         }
                     )
+                paid_by_payer = rng.randint(10, 80)
+                days_sum = round(rng.uniform(10, 70) * paid_by_payer)
                 data.tables["kpi_days_to_payment_by_payer"].append(
                     {
                         "month_start_date": month,
                         "source_system": hospital,
                         "payer_name": payer,
-                        "paid_claims": rng.randint(10, 80),
-                        "avg_days_to_payment": round(rng.uniform(10, 70), 2),
+                        "paid_claims": paid_by_payer,
+                        "days_to_payment_sum": days_sum,
+                        # as the mart: the average rounded to 2 decimals
+                        "avg_days_to_payment": round(days_sum / paid_by_payer, 2),
                     }
                 )
         for prov_key, prov_id, first, last, dep_key, _hospital in PROVIDERS:
