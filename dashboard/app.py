@@ -150,8 +150,10 @@ def sidebar(options: FilterOptions, status: WarehouseStatus) -> tuple[Filters, F
             start = end = months[0]
         st.caption("An empty filter means all. Default range: the latest 12 months.")
         st.divider()
-        built = dt.datetime.fromtimestamp(queries.cache_key(status.path) / 1e9)
-        st.caption(f"Warehouse `{status.path.name}`, built {built:%Y-%m-%d %H:%M}")
+        # in UTC, said so: the server's local zone is not the reader's, and a naive time
+        # could be read as either
+        built = dt.datetime.fromtimestamp(queries.cache_key(status.path) / 1e9, tz=dt.UTC)
+        st.caption(f"Warehouse `{status.path.name}`, built {built:%Y-%m-%d %H:%M} UTC")
     current = Filters(tuple(hospitals), tuple(payers), tuple(departments), start, end)
     first, last = months.index(start), months.index(end)
     length = last - first + 1

@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -283,3 +285,23 @@ def test_money_chart_tooltips_show_cents(
     assert money, "a chart of amounts"
     for tooltip in money:
         assert tooltip["format"].startswith("$") and tooltip["format"].endswith(".2f"), tooltip
+
+
+def test_the_built_time_says_its_time_zone(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a server in New York wrote the file at 22:13 UTC; the sidebar showed "2023-11-14 17:13"
+    # with no zone, which a reader elsewhere cannot place
+    copy = tmp_path / warehouse.name
+    shutil.copy2(warehouse, copy)
+    written = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    os.utime(copy, (written.timestamp(), written.timestamp()))
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        page = open_page(copy, monkeypatch)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    captions = [c.value for c in page.sidebar.caption]
+    assert any("built 2023-11-14 22:13 UTC" in c for c in captions), captions
