@@ -80,6 +80,16 @@ def default_warehouse() -> Path:
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
+def add_warehouse_argument(parser: argparse.ArgumentParser) -> None:
+    """The read-only commands' `--warehouse` option (`rcm alerts`, `rcm export`)."""
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help=f"DuckDB file (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE.as_posix()})",
+    )
+
+
 def default_state_file(warehouse: Path) -> Path:
     return warehouse.parent / STATE_FILE_NAME
 
@@ -360,12 +370,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             f"Env: {WAREHOUSE_ENV}, {WEBHOOK_ENV}."
         ),
     )
-    parser.add_argument(
-        "--warehouse",
-        type=Path,
-        default=None,
-        help=f"DuckDB file (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE.as_posix()})",
-    )
+    add_warehouse_argument(parser)
     parser.add_argument(
         "--type",
         dest="types",

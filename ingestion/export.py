@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ingestion.alerts import DEFAULT_WAREHOUSE, WAREHOUSE_ENV, default_warehouse
+from ingestion.alerts import WAREHOUSE_ENV, add_warehouse_argument, default_warehouse
 
 MARTS_SCHEMA = "marts"
 
@@ -65,12 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             f"Env: {WAREHOUSE_ENV}."
         ),
     )
-    parser.add_argument(
-        "--warehouse",
-        type=Path,
-        default=None,
-        help=f"DuckDB file (default: ${WAREHOUSE_ENV}, else {DEFAULT_WAREHOUSE.as_posix()})",
-    )
+    add_warehouse_argument(parser)
     parser.add_argument(
         "--out", type=Path, default=Path("export"), help="folder to write (default: export)"
     )
