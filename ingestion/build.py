@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from ingestion import build_state, compaction, console, dbt_speedups, failing_rows
+from ingestion import build_state, compaction, console, dbt_speedups, failing_rows, model_logic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -94,6 +94,10 @@ class BuildResult:
     compacted: tuple[compaction.Compacted, ...] = ()
     # the first rows each failing or warning test found (failing_rows), by unique_id
     examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the incremental models whose SQL changed after their rows were built (model_logic)
+    changed_logic: tuple[str, ...] = ()
+    # of those, the ones that read none of the others (a full refresh of each and its readers)
+    rebuild_first: tuple[str, ...] = ()
 
     @property
     def failures(self) -> tuple[NodeResult, ...]:
@@ -397,6 +401,7 @@ def build_unless_up_to_date(
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
+    result = _check_logic(result, full_refresh=full_refresh, warehouse=warehouse)
     if scoped:
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
@@ -427,6 +432,23 @@ def build_unless_up_to_date(
     if inputs is not None and whole and result.exit_code == 0:
         build_state.remember(inputs)
     return result
+
+
+def _check_logic(result: BuildResult, *, full_refresh: bool, warehouse: Path | None) -> BuildResult:
+    """Name the incremental models whose logic changed after their rows were built."""
+    parsed = dbt_speedups.take_parsed()
+    if parsed is None:  # dbt stopped before its manifest
+        return result
+    manifest, project = parsed
+    built = [n.name for n in result.nodes if n.resource_type == "model" and n.status == "success"]
+    found = model_logic.check(
+        model_logic.logic_versions(manifest, project),
+        built,
+        full_refresh=full_refresh,
+        record=model_logic.record_path(warehouse, result.target_path),
+    )
+    first = model_logic.first_of(manifest, found.changed)
+    return dataclasses.replace(result, changed_logic=found.changed, rebuild_first=first)
 
 
 def run_docs(
@@ -578,6 +600,9 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
         for node in result.failures:
             lines.append(f"  {node.status.upper()}  {node.name}: {node.message}")
             lines += _example_lines(result, node)
+    if result.changed_logic:
+        lines.append(f"changed incremental models ({len(result.changed_logic)}):")
+        lines.append(f"  CHANGED  {model_logic.advice(result.changed_logic, result.rebuild_first)}")
     if result.exception:
         lines.append(f"dbt error: {result.exception}")
     lines += [f"what to do: {hint}" for hint in failure_hints(result)]

@@ -60,6 +60,8 @@ JINJA_CACHE_FILE = "jinja_code.marshal"
 MAX_KEPT_ENTRIES = 4000
 
 _lock = threading.Lock()
+# the manifest the last graph command parsed, and its project's name (manifest_written_once)
+_parsed: dict[str, Any] = {}
 
 
 def skip_unlogged_debug_events() -> None:
@@ -292,9 +294,17 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def take_parsed() -> tuple[Any, str] | None:
+    """The manifest that the last graph command run in :func:`manifest_written_once` parsed,
+    and its project's name (for ingestion/model_logic.py), if one was parsed; let go of it."""
+    manifest, project = _parsed.pop("manifest", None), _parsed.pop("project", None)
+    return (manifest, str(project)) if manifest is not None and project else None
+
+
 @contextlib.contextmanager
 def manifest_written_once() -> Iterator[None]:
-    """Leave out the manifest.json that dbt writes after parsing, for a graph command.
+    """Leave out the manifest.json that dbt writes after parsing, for a graph command; keep the
+    parsed manifest for :func:`take_parsed`.
 
     A graph command (build, run, test, retry) writes target/manifest.json again when it ends,
     with the compiled SQL of what it ran, so the write after parsing (0.2-0.5 s for the 2.4 MB
@@ -309,9 +319,13 @@ def manifest_written_once() -> Iterator[None]:
     def parse_manifest(
         runtime_config: Any, write_perf_info: bool, write: bool, write_json: bool, *rest: Any
     ) -> Any:
-        return parse(runtime_config, write_perf_info, False, write_json, *rest)
+        manifest = parse(runtime_config, write_perf_info, False, write_json, *rest)
+        _parsed["manifest"] = manifest
+        _parsed["project"] = getattr(runtime_config, "project_name", None)
+        return manifest
 
     requires.parse_manifest = parse_manifest  # type: ignore[attr-defined,assignment]
+    _parsed.clear()
     try:
         yield
     finally:

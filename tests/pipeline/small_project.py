@@ -1,0 +1,74 @@
+"""A small real dbt project (a DuckDB file, dbt through ingestion.build in a process of its own)
+for the tests of what `rcm build` says about edited incremental models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from ingestion.build import REPO_ROOT
+
+RUNNER = """
+import json, sys
+from pathlib import Path
+from ingestion.build import build_unless_up_to_date, format_summary
+project = Path(sys.argv[1])
+result = build_unless_up_to_date(
+    project_dir=project, profiles_dir=project, target_path=project / "target",
+    select=sys.argv[2:], full_refresh=bool(sys.argv[2:]),
+)
+print(format_summary(result))
+print("RESULT " + json.dumps({"exit_code": result.exit_code}))
+"""
+
+
+def make_project(root: Path, models: dict[str, str], macros: dict[str, str] | None = None) -> None:
+    """Write project ``edited`` under ``root``: its dbt_project.yml, a profile whose DuckDB file
+    is ``root/warehouse.duckdb``, and the given model and macro files (name -> text)."""
+    (root / "dbt_project.yml").write_text(
+        "name: edited\nversion: '1.0'\nprofile: edited\nmodel-paths: [models]\n"
+        "macro-paths: [macros]\n"
+    )
+    (root / "profiles.yml").write_text(
+        textwrap.dedent(
+            f"""\
+            edited:
+              target: local
+              outputs:
+                local:
+                  type: duckdb
+                  path: {root / "warehouse.duckdb"}
+                  threads: 1
+            """
+        )
+    )
+    for folder, files in (("models", models), ("macros", macros or {})):
+        (root / folder).mkdir(exist_ok=True)
+        for name, text in files.items():
+            (root / folder / name).write_text(text)
+
+
+def build(project: Path, *select: str) -> tuple[int, str]:
+    """`rcm build` of the project (with ``select``: a full refresh of that selection); its
+    exit code and its summary."""
+    env = {
+        **os.environ,
+        "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(project), *select],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, done.stdout + done.stderr
+    return int(json.loads(line.removeprefix("RESULT "))["exit_code"]), done.stdout

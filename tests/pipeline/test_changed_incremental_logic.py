@@ -1,0 +1,131 @@
+"""An analyst edits the SQL of an incremental model, or of a macro or model it reads: the rows
+it held keep what the old SQL made, so `rcm build` names the model and the full refresh that
+rebuilds it, until that refresh runs. An edit of comments or white space is not a change.
+
+A small real project (tests/pipeline/small_project.py): a view, an incremental model reading it
+whose logic is in a project macro (as several of the project's are), and a table reading that.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ingestion import model_logic
+from tests.pipeline.small_project import build, make_project
+
+STAGE = "select 1 as visit_id\n"
+MODEL = (
+    "{{ config(materialized='incremental') }}\n"
+    "select visit_id, {{ visit_year() }} as visit_year from {{ ref('stg_visits') }}\n"
+)
+MACRO = "{% macro visit_year() %}{{ return(YEAR) }}{% endmacro %}\n"
+READER = "{{ config(materialized='table') }}\nselect * from {{ ref('int_visits') }}\n"
+FLAGGED = "CHANGED  incremental model(s) int_visits: the SQL behind their rows changed"
+FIX = "`rcm build --full-refresh --select int_visits+`"
+
+
+def test_an_edited_incremental_model_is_named_until_rebuilt_in_full(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        {"stg_visits.sql": STAGE, "int_visits.sql": MODEL, "rpt_visits.sql": READER},
+        {"visit_year.sql": MACRO.replace("YEAR", "2024")},
+    )
+    code, out = build(tmp_path)
+    assert code == 0, out
+    assert "CHANGED" not in out, out
+    record = tmp_path / "target" / model_logic.RECORD_NAME
+    assert set(json.loads(record.read_text())["models"]) == {"int_visits"}
+
+    # comments and white space only: not a change
+    (tmp_path / "models" / "int_visits.sql").write_text(
+        "-- the visits\n" + MODEL.replace("select ", "select\n    ") + "{# checked #}\n"
+    )
+    code, out = build(tmp_path)
+    assert code == 0 and "CHANGED" not in out, out
+
+    # the macro it calls changes what it computes
+    (tmp_path / "macros" / "visit_year.sql").write_text(MACRO.replace("YEAR", "2025"))
+    for _ in range(2):  # named at every build, not only the first after the edit
+        code, out = build(tmp_path)
+        assert code == 0, out
+        assert FLAGGED in out and FIX in out, out
+
+    assert build(tmp_path, "int_visits+")[0] == 0  # the full refresh it names
+    code, out = build(tmp_path)
+    assert code == 0 and "CHANGED" not in out, out
+
+    # the view it reads changes
+    (tmp_path / "models" / "stg_visits.sql").write_text(STAGE.replace("1", "2"))
+    code, out = build(tmp_path)
+    assert code == 0, out
+    assert FLAGGED in out and FIX in out, out
+
+
+def test_the_record_takes_new_models_and_full_refreshes_and_drops_removed_ones(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "logic.json"
+    first = model_logic.check({"a": "1", "b": "1"}, ["a", "b"], full_refresh=False, record=record)
+    assert first.changed == ()
+    # b edited and built incrementally; c new (its first build); a removed from the project
+    second = model_logic.check({"b": "2", "c": "1"}, ["b", "c"], full_refresh=False, record=record)
+    assert second.changed == ("b",)
+    assert json.loads(record.read_text())["models"] == {"b": "1", "c": "1"}
+    # a full refresh that did not run b leaves it named
+    third = model_logic.check({"b": "2", "c": "1"}, ["c"], full_refresh=True, record=record)
+    assert third.changed == ("b",)
+    assert model_logic.check({"b": "2", "c": "1"}, ["b"], full_refresh=True, record=record) == (
+        model_logic.LogicCheck((), record)
+    )
+
+
+def _node(name: str, sql: str, parents: list[str], macros: list[str], **config: object) -> Any:
+    settings = {"materialized": "table", **config}
+    return SimpleNamespace(
+        resource_type="model",
+        name=name,
+        raw_code=sql,
+        depends_on=SimpleNamespace(nodes=parents, macros=macros),
+        config=SimpleNamespace(materialized=settings["materialized"], get=settings.get),
+    )
+
+
+def _macro(sql: str, calls: list[str]) -> SimpleNamespace:
+    return SimpleNamespace(macro_sql=sql, depends_on=SimpleNamespace(macros=calls))
+
+
+def _manifest(inner: str = "1", stage: str = "select 1", unique_key: str = "id") -> Any:
+    """A stand-in for dbt's parsed manifest, with only the attributes model_logic reads: view
+    s <- incremental a (calling macro outer, which calls inner) <- incremental b <- table r."""
+    incremental = {"materialized": "incremental", "unique_key": unique_key}
+    return SimpleNamespace(
+        nodes={
+            "model.p.s": _node("s", stage, [], []),
+            "model.p.a": _node(
+                "a", "select {{ outer() }}", ["model.p.s"], ["macro.p.outer"], **incremental
+            ),
+            "model.p.b": _node("b", "select * from a", ["model.p.a"], [], **incremental),
+            "model.p.r": _node("r", "select * from b", ["model.p.b"], []),
+        },
+        macros={
+            "macro.p.outer": _macro("{{ inner() }}", ["macro.p.inner", "macro.dbt.x"]),
+            "macro.p.inner": _macro(inner, []),
+        },
+    )
+
+
+def test_the_logic_covers_macros_called_by_macros_settings_and_what_a_model_reads() -> None:
+    base = model_logic.logic_versions(_manifest(), "p")
+    assert set(base) == {"a", "b"}  # the incremental models only
+    assert base == model_logic.logic_versions(_manifest(inner="  1 /* one */ "), "p")
+    for edited in (_manifest(inner="2"), _manifest(stage="select 2")):
+        assert model_logic.logic_versions(edited, "p").keys() == base.keys()
+        assert all(v != base[k] for k, v in model_logic.logic_versions(edited, "p").items())
+    keyed = model_logic.logic_versions(_manifest(unique_key="other_id"), "p")
+    assert keyed["a"] != base["a"] and keyed["b"] != base["b"]
+    # rebuilding a and what reads it rebuilds b too
+    assert model_logic.first_of(_manifest(), ["a", "b"]) == ("a",)
+    assert model_logic.first_of(_manifest(), ["b"]) == ("b",)
