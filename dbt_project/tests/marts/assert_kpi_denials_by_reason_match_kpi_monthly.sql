@@ -1,5 +1,6 @@
--- kpi_denials_by_reason sums, per month, hospital and payer, to kpi_monthly's initially denied
--- claims. Returns the rows that differ.
+-- kpi_denials_by_reason sums, per month, hospital, payer and department, to kpi_monthly's
+-- initially denied claims: the denials tab filtered to a department agrees with the tiles
+-- filtered to it. Returns the rows that differ.
 with
 
 by_reason as (
@@ -7,9 +8,10 @@ by_reason as (
         month_start_date,
         source_system,
         payer_name,
+        department_key,
         sum(denied_claims) as denied_claims
     from {{ ref('kpi_denials_by_reason') }}
-    group by month_start_date, source_system, payer_name
+    group by month_start_date, source_system, payer_name, department_key
 ),
 
 monthly as (
@@ -17,9 +19,10 @@ monthly as (
         month_start_date,
         source_system,
         payer_name,
+        department_key,
         sum(claims_initially_denied) as denied_claims
     from {{ ref('kpi_monthly') }}
-    group by month_start_date, source_system, payer_name
+    group by month_start_date, source_system, payer_name, department_key
 ),
 
 compared as (
@@ -27,6 +30,7 @@ compared as (
         coalesce(by_reason.month_start_date, monthly.month_start_date) as month_start_date,
         coalesce(by_reason.source_system, monthly.source_system) as source_system,
         coalesce(by_reason.payer_name, monthly.payer_name) as payer_name,
+        coalesce(by_reason.department_key, monthly.department_key) as department_key,
         coalesce(by_reason.denied_claims, 0) as by_reason_claims,
         coalesce(monthly.denied_claims, 0) as monthly_claims
     from by_reason
@@ -35,6 +39,7 @@ compared as (
             by_reason.month_start_date = monthly.month_start_date
             and by_reason.source_system = monthly.source_system
             and by_reason.payer_name = monthly.payer_name
+            and by_reason.department_key = monthly.department_key
 )
 
 select *

@@ -1,7 +1,7 @@
 -- One row per month end x hospital x payer x department x aging bucket: the open claims of
 -- fct_ar_snapshots and their balances, summed once for the two marts that report A/R
--- (kpi_ar_aging without the department, kpi_monthly without the bucket) instead of one pass
--- over every snapshot row (43 M at scale 10) for each of them.
+-- (kpi_ar_aging at this grain, kpi_monthly without the bucket) instead of one pass over
+-- every snapshot row (43 M at scale 10) for each of them.
 with
 
 ar_snapshots as (
