@@ -41,11 +41,6 @@ TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-# kpi_denials_by_reason and kpi_days_to_payment_by_payer have no department: say so, as the
-# tiles above them do apply the department filter
-DEPARTMENTS_NOT_APPLIED = "(all departments: the department filter does not apply)"
-
-
 # --- cached data access (keyed on the warehouse file's path and modification time) ---------
 
 
@@ -307,10 +302,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
                 st.info("No open A/R for the selection.")
             else:
                 as_of = pd.Timestamp(aging["month_end_date"].max()).date()
-                st.caption(
-                    f"Open balance by days outstanding, at {as_of:%d %b %Y} "
-                    "(the department filter does not apply)."
-                )
+                st.caption(f"Open balance by days outstanding, at {as_of:%d %b %Y}.")
                 bars(
                     aging.assign(aging_bucket=aging["aging_bucket"].astype(str)),
                     category="aging_bucket",
@@ -332,10 +324,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
             if days.empty:
                 st.info("No paid claims for the selection.")
             else:
-                st.caption(
-                    "Average days from claim to payment, weighted by paid claims "
-                    f"{DEPARTMENTS_NOT_APPLIED}."
-                )
+                st.caption("Average days from claim to payment, weighted by paid claims.")
                 bars(
                     days,
                     category="payer_name",
@@ -355,10 +344,7 @@ def denials(path: str, version: int, filters: Filters, status: WarehouseStatus) 
     if frame.empty:
         st.info("No denied claims for the selection.")
         return
-    st.caption(
-        "Claims denied at their first adjudication, by the month they were submitted "
-        f"{DEPARTMENTS_NOT_APPLIED}."
-    )
+    st.caption("Claims denied at their first adjudication, by the month they were submitted.")
     left, right = st.columns([3, 2])
     with left:
         bars(

@@ -272,11 +272,13 @@ order by month_start_date
 
 
 def ar_aging(path: Path, filters: Filters) -> pd.DataFrame:
-    """Open A/R by aging bucket and payer at the latest month end within the range."""
+    """Open A/R by aging bucket and payer at the latest month end within the range, summed
+    over the selected hospitals, payers and departments (the mart has one row per department)."""
     where = (
         _Where()
         .among("source_system", filters.hospitals)
         .among("payer_name", filters.payers)
+        .among("department_name", filters.departments)
         .between("month_end_date", None, _month_end(filters.end_month))
     )
     sql = f"""
@@ -307,11 +309,13 @@ order by 2, 3
 
 
 def denials_by_reason(path: Path, filters: Filters) -> pd.DataFrame:
-    """Denied claims and dollars at risk by denial reason and payer within the range."""
+    """Denied claims and dollars at risk by denial reason and payer within the range, summed
+    over the selected hospitals and departments."""
     where = (
         _Where()
         .among("source_system", filters.hospitals)
         .among("payer_name", filters.payers)
+        .among("department_name", filters.departments)
         .between("month_start_date", filters.start_month, filters.end_month)
     )
     sql = f"""
@@ -329,13 +333,14 @@ order by 3 desc, 1, 2
 
 
 def days_to_payment_by_payer(path: Path, filters: Filters) -> pd.DataFrame:
-    """Average days to payment by payer over the range: the mart's summed days over its paid
-    claims, exact (re-weighting its 2-decimal ``avg_days_to_payment`` would carry its
-    rounding into the result)."""
+    """Average days to payment by payer over the range and the selected hospitals and
+    departments: the mart's summed days over its paid claims, exact (re-weighting its 2-decimal
+    ``avg_days_to_payment`` would carry its rounding into the result)."""
     where = (
         _Where()
         .among("source_system", filters.hospitals)
         .among("payer_name", filters.payers)
+        .among("department_name", filters.departments)
         .between("month_start_date", filters.start_month, filters.end_month)
     )
     sql = f"""

@@ -189,20 +189,39 @@ def test_the_page_reads_the_warehouse_again_once_the_lock_is_released(
     assert any("rcm-tiles" in h.proto.body for h in page.get("html"))
 
 
-# how many of the tab's captions say so: denials; A/R aging and days to payment
-@pytest.mark.parametrize(("section", "want"), [("Denials", 1), ("A/R aging and payment", 2)])
-def test_tabs_say_when_the_department_filter_does_not_apply(
-    warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str, want: int
+@pytest.mark.parametrize("section", ["Denials", "A/R aging and payment"])
+def test_the_department_filter_applies_to_the_other_tabs(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str
 ) -> None:
-    # the tiles count Cardiology's denials; the denials and days-to-payment charts count every
-    # department's (their marts have no department): a reader must be told
+    # their marts have one row per department: no caption may say the filter does not apply
     page = open_page(warehouse, monkeypatch)
     page.sidebar.multiselect[2].set_value(["Cardiology"])
     page.session_state["section"] = section
     page.run()
     assert not page.exception
     captions = [c.value for c in page.caption]
-    assert sum("department filter does not apply" in c for c in captions) == want, captions
+    assert not [c for c in captions if "department filter does not apply" in c], captions
+
+
+def test_the_denials_table_shows_the_chosen_departments_denials(
+    warehouse: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the tiles count Oncology's denials; the denials tab must count the same department's
+    page = open_page(warehouse, monkeypatch)
+    page.sidebar.multiselect[2].set_value(["Oncology"])
+    page.session_state["section"] = "Denials"
+    page.run()
+    assert not page.exception
+    months = {r["month_start_date"] for r in fixture_data.rows("kpi_monthly")}
+    latest_12 = sorted(months)[-12:]  # the default month range
+    want: dict[str, int] = {}
+    for r in fixture_data.rows("kpi_denials_by_reason"):
+        if r["department_name"] == "Oncology" and r["month_start_date"] in latest_12:
+            reason = r["denial_reason_code"]
+            want[reason] = want.get(reason, 0) + r["denied_claims"]
+    (table,) = [d.value for d in page.dataframe]
+    got = dict(zip(table["denial_reason_code"], table["denied_claims"], strict=True))
+    assert got == want
 
 
 def test_the_page_says_what_date_the_figures_are_as_of(

@@ -258,23 +258,26 @@ def test_formatting() -> None:
 # --- the other panels ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "filters",
-    [
-        Filters(),
-        Filters(payers=("Aetna",), end_month=MONTHS[1]),
-        Filters(hospitals=("hospital_b",)),
-    ],
-)
+# the department filter of the tiles applies to the other tabs too (their marts have one row
+# per department): all departments, one in two hospitals, one in one hospital
+OTHER_TAB_CASES = [
+    Filters(),
+    Filters(payers=("Aetna",), end_month=MONTHS[1]),
+    Filters(hospitals=("hospital_b",)),
+    Filters(departments=("Cardiology",)),
+    Filters(departments=("Oncology",), start_month=MONTHS[1], end_month=MONTHS[2]),
+    Filters(hospitals=("hospital_a",), payers=("Medicare",), departments=("Cardiology",)),
+]
+
+
+@pytest.mark.parametrize("filters", OTHER_TAB_CASES)
 def test_ar_aging_at_the_latest_month_end(
     warehouse: Path, fixture_data: FixtureData, filters: Filters
 ) -> None:
     as_of = month_end(filters.end_month or MONTHS[-1])
     want: dict[tuple[str, str], float] = defaultdict(float)
     for r in fixture_data.rows("kpi_ar_aging"):
-        if r["month_end_date"] == as_of and selected(
-            {**r, "department_name": None}, Filters(filters.hospitals, filters.payers)
-        ):
+        if r["month_end_date"] == as_of and selected(r, filters):
             want[(r["aging_bucket"], r["payer_name"])] += r["open_balance_amount"]
     frame = queries.ar_aging(warehouse, filters)
     assert {d.date() if hasattr(d, "date") else d for d in frame["month_end_date"]} == {as_of}
@@ -286,18 +289,35 @@ def test_ar_aging_at_the_latest_month_end(
     assert list(dict.fromkeys(frame["aging_bucket"].astype(str))) == list(queries.AGING_BUCKETS)
 
 
-def test_denials_by_reason_and_payer(warehouse: Path, fixture_data: FixtureData) -> None:
-    f = Filters(hospitals=("hospital_a",), start_month=MONTHS[2])
+def _in_range(month: dt.date, f: Filters) -> bool:
+    return (f.start_month is None or month >= f.start_month) and (
+        f.end_month is None or month <= f.end_month
+    )
+
+
+@pytest.mark.parametrize(
+    "filters", [Filters(hospitals=("hospital_a",), start_month=MONTHS[2]), *OTHER_TAB_CASES]
+)
+def test_denials_by_reason_and_payer(
+    warehouse: Path, fixture_data: FixtureData, filters: Filters
+) -> None:
     want: dict[tuple[str, str], int] = defaultdict(int)
+    at_risk: dict[tuple[str, str], float] = defaultdict(float)
     for r in fixture_data.rows("kpi_denials_by_reason"):
-        if r["source_system"] == "hospital_a" and r["month_start_date"] >= MONTHS[2]:
+        if selected(r, filters) and _in_range(r["month_start_date"], filters):
             want[(r["denial_reason_code"], r["payer_name"])] += r["denied_claims"]
-    frame = queries.denials_by_reason(warehouse, f)
+            at_risk[(r["denial_reason_code"], r["payer_name"])] += r["dollars_at_risk_amount"]
+    frame = queries.denials_by_reason(warehouse, filters)
     got = {
         (r["denial_reason_code"], r["payer_name"]): r["denied_claims"]
         for r in frame.to_dict("records")
     }
     assert got == want
+    got_at_risk = {
+        (r["denial_reason_code"], r["payer_name"]): r["dollars_at_risk_amount"]
+        for r in frame.to_dict("records")
+    }
+    assert got_at_risk == pytest.approx(dict(at_risk))
     assert list(frame["denied_claims"]) == sorted(frame["denied_claims"], reverse=True)
 
 
@@ -317,6 +337,46 @@ def test_days_to_payment_is_summed_days_over_paid_claims(
     assert list(frame["payer_name"]) == ["Medicare"]
     assert frame["paid_claims"].iloc[0] == paid
     assert frame["avg_days_to_payment"].iloc[0] == pytest.approx(float(exact), rel=1e-12)
+
+
+@pytest.mark.parametrize("filters", OTHER_TAB_CASES)
+def test_days_to_payment_by_payer_over_the_selected_departments(
+    warehouse: Path, fixture_data: FixtureData, filters: Filters
+) -> None:
+    # over several departments (and months, hospitals), the summed days over the summed paid
+    # claims: an average of the departments' averages would weigh a small department as a big one
+    paid: dict[str, int] = defaultdict(int)
+    days: dict[str, int] = defaultdict(int)
+    for r in fixture_data.rows("kpi_days_to_payment_by_payer"):
+        if selected(r, filters) and _in_range(r["month_start_date"], filters):
+            paid[r["payer_name"]] += r["paid_claims"]
+            days[r["payer_name"]] += r["days_to_payment_sum"]
+    frame = queries.days_to_payment_by_payer(warehouse, filters)
+    got = {
+        r["payer_name"]: (r["paid_claims"], r["avg_days_to_payment"])
+        for r in queries.records(frame)
+    }
+    assert set(got) == set(paid)
+    for payer, (paid_claims, average) in got.items():
+        assert paid_claims == paid[payer]
+        assert average == pytest.approx(float(Fraction(days[payer], paid[payer])), rel=1e-12)
+
+
+def test_the_department_filter_changes_the_other_tabs(
+    warehouse: Path, fixture_data: FixtureData
+) -> None:
+    # Oncology is one of hospital_a's two departments: its aging, denials and days to payment
+    # are its own rows, a part of all departments' figures, never the whole
+    oncology = Filters(departments=("Oncology",))
+    for query, value in (
+        (queries.ar_aging, "open_balance_amount"),
+        (queries.denials_by_reason, "denied_claims"),
+        (queries.days_to_payment_by_payer, "paid_claims"),
+    ):
+        everything = float(query(warehouse, Filters())[value].sum())
+        hospital_a = float(query(warehouse, Filters(hospitals=("hospital_a",)))[value].sum())
+        one = float(query(warehouse, oncology)[value].sum())
+        assert 0 < one < hospital_a < everything, query.__name__
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "month_end_date": "date",
         "source_system": "varchar",
         "payer_name": "varchar",
+        "department_key": "bigint",
+        "department_name": "varchar",
         "aging_bucket": "varchar",
         "claims": "bigint",
         "open_balance_amount": "decimal(18,2)",
@@ -77,6 +79,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "month_start_date": "date",
         "source_system": "varchar",
         "payer_name": "varchar",
+        "department_key": "bigint",
+        "department_name": "varchar",
         "denial_reason_code": "varchar",
         "denied_claims": "bigint",
         "dollars_at_risk_amount": "decimal(18,2)",
@@ -85,6 +89,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "month_start_date": "date",
         "source_system": "varchar",
         "payer_name": "varchar",
+        "department_key": "bigint",
+        "department_name": "varchar",
         "paid_claims": "bigint",
         "days_to_payment_sum": "bigint",
         "avg_days_to_payment": "decimal(18,2)",
@@ -201,7 +207,9 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                         "days_prior_3m": days_in_prior_3_months(month),
                     }
                 )
-        for hospital in ("hospital_a", "hospital_b"):
+        # the marts of the other tabs: one row per department too (the department's own figures)
+        for hospital, dep_key, dep_name in DEPARTMENTS:
+            department = {"department_key": KEYS[dep_key], "department_name": dep_name}
             for payer in PAYERS:
                 for bucket in BUCKETS:
                     data.tables["kpi_ar_aging"].append(
@@ -209,6 +217,7 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                             "month_end_date": month_end(month),
                             "source_system": hospital,
                             "payer_name": payer,
+                            **department,
                             "aging_bucket": bucket,
                             "claims": rng.randint(1, 40),
                             "open_balance_amount": _money(rng, 1_000, 30_000),
@@ -220,6 +229,7 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                             "month_start_date": month,
                             "source_system": hospital,
                             "payer_name": payer,
+                            **department,
                             "denial_reason_code": reason,
                             "denied_claims": rng.randint(1, 12),
                             "dollars_at_risk_amount": _money(rng, 500, 9_000),
@@ -232,6 +242,7 @@ def make_rows(seed: int = 20240401) -> FixtureData:
                         "month_start_date": month,
                         "source_system": hospital,
                         "payer_name": payer,
+                        **department,
                         "paid_claims": paid_by_payer,
                         "days_to_payment_sum": days_sum,
                         # as the mart: the average rounded to 2 decimals
