@@ -86,6 +86,8 @@ def tile(kpi: kpis.Kpi, value: float | None, previous: float | None, period: str
         f"{kpi.label} = {kpi.formula}.\nTarget: {kpi.target or 'none set'}. "
         f"Value {when} {period}; the change is against the preceding period of the same length."
     )
+    if kpi.scope:
+        hover += f"\n{kpi.scope}."
     parts = [
         f'<div class="rcm-tile" data-kpi="{html.escape(kpi.key)}" title="{html.escape(hover)}">',
         f'<div class="rcm-label">{html.escape(kpi.label)}</div>',
@@ -108,6 +110,8 @@ def tile(kpi: kpis.Kpi, value: float | None, previous: float | None, period: str
     parts.append(
         f'<div class="rcm-note">{html.escape(kpi.formula)}<br>{html.escape(target)}{badge}</div>'
     )
+    if kpi.scope:  # what the value counts, right under the target it is compared with
+        parts.append(f'<div class="rcm-note rcm-scope">{html.escape(kpi.scope)}.</div>')
     parts.append("</div>")
     return "".join(parts)
 

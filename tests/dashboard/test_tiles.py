@@ -32,7 +32,7 @@ class _Tiles(HTMLParser):
         if "rcm-tile" in classes:
             self._tile = {"title": attributes.get("title") or ""}
             self.tiles[attributes.get("data-kpi") or ""] = self._tile
-        for part in ("rcm-label", "rcm-value", "rcm-delta", "rcm-note", "rcm-status"):
+        for part in ("rcm-label", "rcm-value", "rcm-delta", "rcm-note", "rcm-status", "rcm-scope"):
             if part in classes and self._tile is not None:
                 self._part = part
                 self._tile[f"{part}-class"] = " ".join(classes)
@@ -80,6 +80,25 @@ def test_every_tile_shows_label_value_formula_and_target() -> None:
     assert visits["rcm-value"] == "1,234"
     assert "No fixed target" in visits["rcm-note"]
     assert "rcm-status" not in visits
+
+
+def test_net_collection_rate_says_it_counts_no_patient_payments_next_to_its_target() -> None:
+    # the sources carry no patient payments (deductible, coinsurance, copay): against the 95 %
+    # target the tile read "off target" every month, which a finance reader took for a
+    # collections problem
+    parsed = _parse(
+        tiles.tiles_html(
+            ROWS, {"days_in_ar": 30.0, "net_collection_rate": 0.62, "visits": 10.0}, {}, "Q1"
+        )
+    )
+    collection = parsed.tiles["net_collection_rate"]
+    note = collection["rcm-note"]
+    assert "Target > 95 %" in note and collection["rcm-status"] == "off target"
+    for said in (collection["rcm-scope"], collection["title"]):
+        assert "Payer payments only" in said, said
+        assert "patient payments" in said and "not in the sources" in said, said
+    # a KPI whose sources are complete says nothing of the kind
+    assert "rcm-scope" not in parsed.tiles["days_in_ar"]
 
 
 @pytest.mark.parametrize(
