@@ -150,18 +150,8 @@ def sidebar(options: FilterOptions, status: WarehouseStatus) -> tuple[Filters, F
         built = dt.datetime.fromtimestamp(queries.cache_key(status.path) / 1e9, tz=dt.UTC)
         st.caption(f"Warehouse `{status.path.name}`, built {built:%Y-%m-%d %H:%M} UTC")
     current = Filters(tuple(hospitals), tuple(payers), tuple(departments), start, end)
-    first, last = months.index(start), months.index(end)
-    length = last - first + 1
-    prior = None
-    if first - length >= 0:
-        prior = Filters(
-            current.hospitals,
-            current.payers,
-            current.departments,
-            months[first - length],
-            months[first - 1],
-        )
-    return current, prior
+    # calendar months: the months in the data would skip a month that has no row
+    return current, queries.prior_period(current, months[0])
 
 
 def tiles(
@@ -189,6 +179,11 @@ def tiles(
             f"{month_label(filters.start_month or dt.date.min)} to compare with. Narrow the "
             "month range to see changes."
         )
+    elif not previous:  # the preceding months are in the data's range but have no rows
+        months = f"{month_label(prior.start_month or dt.date.min)} - " + month_label(
+            prior.end_month or dt.date.max
+        )
+        st.caption(f"No change is shown: the preceding period, {months}, has no data.")
 
 
 LEGEND_COLUMNS = 4

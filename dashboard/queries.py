@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -152,6 +152,28 @@ class Filters:
     departments: tuple[str, ...] = ()
     start_month: dt.date | None = None
     end_month: dt.date | None = None
+
+
+def add_months(month: dt.date, count: int) -> dt.date:
+    """The first day of the month ``count`` calendar months after ``month``'s (before, if < 0)."""
+    index = month.year * 12 + month.month - 1 + count
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def prior_period(filters: Filters, first_month: dt.date) -> Filters | None:
+    """The same filters over the calendar months just before the range, as many as it spans;
+    None when those months start before ``first_month`` (the first month of data).
+
+    Counted on the calendar, not on the months present in the data: with a month missing,
+    counting those would reach back past it and compare with the wrong months."""
+    if filters.start_month is None or filters.end_month is None:
+        return None
+    start, end = filters.start_month.replace(day=1), filters.end_month.replace(day=1)
+    length = (end.year - start.year) * 12 + end.month - start.month + 1
+    prior_start = add_months(start, -length)
+    if prior_start < first_month.replace(day=1):
+        return None
+    return replace(filters, start_month=prior_start, end_month=add_months(start, -1))
 
 
 @dataclass(frozen=True)

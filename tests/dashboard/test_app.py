@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,6 +249,51 @@ def test_the_page_says_why_the_tiles_show_no_change(
     page.sidebar.select_slider[0].set_value((MONTHS[2], MONTHS[3]))
     page.run()
     assert not any("No change is shown" in c.value for c in page.caption)
+
+
+def _tile_delta(page: AppTest, key: str) -> str | None:
+    body = next(h.proto.body for h in page.get("html") if "rcm-tiles" in h.proto.body)
+    tile = body.split(f'data-kpi="{key}"', 1)[1].split('class="rcm-tile"', 1)[0]
+    match = re.search(r'class="rcm-delta[^"]*"[^>]*>([^<]*)<', tile)
+    return None if match is None else match.group(1)
+
+
+def test_the_change_is_against_the_calendar_months_before_a_month_missing_in_the_data(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # February has no row: counting the months present, March - April had no two months
+    # before it (no change shown), and March alone was compared with January
+    data = copy.deepcopy(fixture_data)
+    january, february, march, april = MONTHS
+    data.tables["kpi_monthly"] = [
+        r for r in data.rows("kpi_monthly") if r["month_start_date"] != february
+    ]
+    page = open_page(write_warehouse(tmp_path / "rcm.duckdb", data), monkeypatch)
+
+    def charges(months: set[dt.date]) -> float:
+        return sum(
+            r["gross_charges_amount"]
+            for r in data.rows("kpi_monthly")
+            if r["month_start_date"] in months
+        )
+
+    page.sidebar.select_slider[0].set_value((march, april))
+    page.run()
+    assert not page.exception
+    # against January and February, whose charges are January's
+    current, prior = charges({march, april}), charges({january, february})
+    change = round((current - prior) / prior * 100, 1)
+    shown = _tile_delta(page, "gross_charges")
+    assert shown is not None and shown.endswith(f"{change:+.1f} %"), shown
+    assert not any("No change is shown" in c.value for c in page.caption)
+
+    # March alone: against February, which has no data, so no change (not one against January)
+    page.sidebar.select_slider[0].set_value((march, march))
+    page.run()
+    assert not page.exception
+    assert _tile_delta(page, "gross_charges") is None
+    captions = [c.value for c in page.caption]
+    assert any("Feb 2024 - Feb 2024, has no data" in c for c in captions), captions
 
 
 @pytest.mark.parametrize("section", ["A/R aging and payment", "Denials"])

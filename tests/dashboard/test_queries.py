@@ -431,3 +431,35 @@ def test_missing_optional_mart_is_reported(tmp_path: Path, fixture_data: Fixture
     status = queries.check_warehouse(path)
     assert status.state is State.READY
     assert status.has("kpi_monthly") and not status.has("kpi_ar_aging")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first", "want"),
+    [
+        # two months: the two calendar months before, whatever months the data holds
+        ((2024, 3), (2024, 4), (2024, 1), ((2024, 1), (2024, 2))),
+        # across a year end
+        ((2024, 1), (2024, 3), (2023, 10), ((2023, 10), (2023, 12))),
+        ((2024, 2), (2024, 2), (2023, 1), ((2024, 1), (2024, 1))),
+        # the preceding months would start before the data: nothing to compare with
+        ((2024, 1), (2024, 3), (2023, 11), None),
+        ((2024, 1), (2024, 4), (2024, 1), None),
+    ],
+)
+def test_the_prior_period_is_counted_in_calendar_months(
+    start: tuple[int, int],
+    end: tuple[int, int],
+    first: tuple[int, int],
+    want: tuple[tuple[int, int], tuple[int, int]] | None,
+) -> None:
+    def month(ym: tuple[int, int]) -> dt.date:
+        return dt.date(ym[0], ym[1], 1)
+
+    current = Filters(("hospital_a",), ("Aetna",), ("Cardiology",), month(start), month(end))
+    got = queries.prior_period(current, month(first))
+    if want is None:
+        assert got is None
+        return
+    assert got == Filters(
+        current.hospitals, current.payers, current.departments, month(want[0]), month(want[1])
+    )
