@@ -2,9 +2,11 @@
 ``streamlit run dashboard/app.py`` from the repository root.
 
 Reads the DuckDB warehouse (``$RCM_WAREHOUSE_PATH``, default warehouse/rcm.duckdb) read-only.
-Queries are cached per warehouse file version (its modification time), so a rebuild shows
-at the next page load. KPI formulas live in ``dashboard/kpis.py``, queries in
-``dashboard/queries.py``; this file only lays the page out.
+Queries are cached per warehouse file version (its modification time) and query code version
+(``queries.cache_version``), so a rebuild shows at the next page load, and so does an upgrade
+where a file watcher reloads the code (the shipped config has none: restart after an upgrade).
+KPI formulas live in ``dashboard/kpis.py``, queries in ``dashboard/queries.py``; this file
+only lays the page out.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ TILE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-# --- cached data access (keyed on the warehouse file's path and modification time) ---------
+# --- cached data access (keyed on the warehouse file's path, its and the code's version) ---
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -459,7 +461,7 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     warehouse = queries.warehouse_path()
-    path, version = str(warehouse), queries.cache_key(warehouse)
+    path, version = str(warehouse), queries.cache_version(warehouse)
     status = _status(path, version)
     if status.state is State.UNREADABLE:
         # most often a writer's lock: read again at the next load, even if the writer left the

@@ -8,6 +8,7 @@ sidebar's choices (an empty tuple means "all").
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,35 @@ def cache_key(path: Path) -> int:
         return path.stat().st_mtime_ns
     except FileNotFoundError:
         return 0
+
+
+# The code whose results the dashboard caches: the queries, the KPI components they sum and
+# the alerts reader.
+CODE_FILES: tuple[Path, ...] = (
+    Path(__file__).resolve(),
+    Path(kpis.__file__).resolve(),
+    REPO_ROOT / "ingestion" / "alerts.py",
+)
+
+
+def code_version() -> str:
+    """A digest of ``CODE_FILES``' contents: changes when an upgrade changes the query code."""
+    digest = hashlib.sha256()
+    for path in CODE_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_version(path: Path) -> int:
+    """The caches' key: the warehouse file's version and the query code's.
+
+    Streamlit keys a cached function on its own source and arguments only. Where a file
+    watcher reloads changed modules (``server.fileWatcherType`` other than ``none``), an
+    upgraded query module would otherwise be served the old code's cached results until a
+    restart. Read on every page run (three small files, well under a millisecond), so a
+    reloaded ``kpis`` counts even when ``queries`` itself was not reloaded."""
+    key = f"{cache_key(path)}:{code_version()}".encode()
+    return int(hashlib.sha256(key).hexdigest()[:15], 16)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -294,6 +295,45 @@ def test_the_change_is_against_the_calendar_months_before_a_month_missing_in_the
     assert _tile_delta(page, "gross_charges") is None
     captions = [c.value for c in page.caption]
     assert any("Feb 2024 - Feb 2024, has no data" in c for c in captions), captions
+
+
+def test_an_upgrade_of_the_query_code_is_not_served_the_old_code_s_cached_results(
+    tmp_path: Path,
+    warehouse: Path,
+    fixture_data: FixtureData,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Streamlit keys a cached function on its own source and arguments: where a file watcher
+    # reloads an upgraded dashboard/queries.py, the page kept the old code's results (the
+    # warehouse file, the other part of the key, had not changed)
+    code = tmp_path / "queries.py"
+    code.write_text("# the query code before the upgrade\n")
+    monkeypatch.setattr(queries, "CODE_FILES", (code,))
+    page = open_page(warehouse, monkeypatch)
+    rows = fixture_data.rows("kpi_monthly")
+    charges = sum(r["gross_charges_amount"] for r in rows)  # the default range: every month
+    assert _tile_value(page, "gross_charges") == f"${charges:,.2f}"
+
+    # the upgrade: a query that returns other figures (here: twice the charges)
+    monthly_components = queries.monthly_components
+
+    def upgraded(path: Path, filters: queries.Filters) -> pd.DataFrame:
+        frame = monthly_components(path, filters)
+        return frame.assign(gross_charges_amount=frame["gross_charges_amount"] * 2)
+
+    monkeypatch.setattr(queries, "monthly_components", upgraded)
+    code.write_text("# the query code after the upgrade\n")
+    page.run()
+    assert not page.exception
+    assert _tile_value(page, "gross_charges") == f"${2 * charges:,.2f}"
+
+
+def _tile_value(page: AppTest, key: str) -> str:
+    body = next(h.proto.body for h in page.get("html") if "rcm-tiles" in h.proto.body)
+    tile = body.split(f'data-kpi="{key}"', 1)[1]
+    match = re.search(r'class="rcm-value">([^<]*)<', tile)
+    assert match is not None
+    return match.group(1)
 
 
 @pytest.mark.parametrize("section", ["A/R aging and payment", "Denials"])

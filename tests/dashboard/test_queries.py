@@ -8,6 +8,7 @@ count summed over slices) or a filter that is ignored makes a test fail.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import defaultdict
 from fractions import Fraction
 from pathlib import Path
@@ -463,3 +464,25 @@ def test_the_prior_period_is_counted_in_calendar_months(
     assert got == Filters(
         current.hospitals, current.payers, current.departments, month(want[0]), month(want[1])
     )
+
+
+def test_the_cache_version_changes_with_the_warehouse_file_and_with_the_query_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse, code = tmp_path / "rcm.duckdb", tmp_path / "kpis.py"
+    warehouse.write_bytes(b"a warehouse")
+    code.write_text("# version 1\n")
+    monkeypatch.setattr(queries, "CODE_FILES", (code,))
+    first = queries.cache_version(warehouse)
+    assert queries.cache_version(warehouse) == first  # stable while nothing changes
+    code.write_text("# version 2\n")
+    upgraded = queries.cache_version(warehouse)
+    assert upgraded != first
+    os.utime(warehouse, ns=(0, queries.cache_key(warehouse) + 1_000_000_000))
+    assert queries.cache_version(warehouse) not in (first, upgraded)
+
+
+def test_the_code_version_covers_the_dashboard_s_query_and_kpi_modules() -> None:
+    covered = {path.resolve() for path in queries.CODE_FILES}
+    assert {Path(queries.__file__).resolve(), Path(kpis.__file__).resolve()} <= covered
+    assert all(path.is_file() for path in covered)
