@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,7 +62,7 @@ def cache_key(path: Path) -> int:
 CODE_FILES: tuple[Path, ...] = (
     Path(__file__).resolve(),
     Path(kpis.__file__).resolve(),
-    REPO_ROOT / "ingestion" / "alerts.py",
+    Path(inspect.getfile(read_alerts)).resolve(),
 )
 
 
