@@ -92,6 +92,8 @@ class BuildResult:
     skipped_unit_tests: bool = False
     # the tables rewritten after the build to drop their deleted rows (ingestion/compaction.py)
     compacted: tuple[compaction.Compacted, ...] = ()
+    # the dbt project built (dbt's compiled paths are relative to it)
+    project_dir: Path = REPO_ROOT
     # the first rows each failing or warning test found (failing_rows), by unique_id
     examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the incremental models whose SQL changed after their rows were built (model_logic)
@@ -131,6 +133,12 @@ def _dbt_args(
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     return args
+
+
+def _resolved_target_path(project_dir: Path, target_path: Path | None) -> Path:
+    """The target folder as a full path: dbt takes a relative --target-path from the project,
+    not from the working folder, so this reads dbt's artifacts where dbt wrote them."""
+    return project_dir / target_path if target_path else default_target_path(project_dir)
 
 
 def default_target_path(project_dir: Path) -> Path:
@@ -214,6 +222,7 @@ def run_build(
     extra_args: Sequence[str] = (),
 ) -> BuildResult:
     """Run ``dbt build`` and collect every node's outcome."""
+    target_path = _resolved_target_path(project_dir, target_path)
     args = _dbt_args(
         ["build"],
         project_dir=project_dir,
@@ -228,11 +237,10 @@ def run_build(
     if full_refresh:
         args.append("--full-refresh")
     args += list(extra_args)
-    target_path = target_path or default_target_path(project_dir)
-    return _build_result(_invoke(args, target_path), target_path)
+    return _build_result(_invoke(args, target_path), target_path, project_dir)
 
 
-def _build_result(outcome: Any, target_path: Path) -> BuildResult:
+def _build_result(outcome: Any, target_path: Path, project_dir: Path) -> BuildResult:
     results = getattr(outcome.result, "results", None) or []
     nodes = tuple(_node_result(result) for result in results)
     elapsed = float(getattr(outcome.result, "elapsed_time", 0.0) or 0.0)
@@ -243,6 +251,7 @@ def _build_result(outcome: Any, target_path: Path) -> BuildResult:
         target_path=target_path,
         exception=None if outcome.exception is None else str(outcome.exception),
         counts=_counts(nodes),
+        project_dir=project_dir,
     )
 
 
@@ -280,7 +289,7 @@ def retry_out_of_memory(
         target=target,
         target_path=target_path,  # the build's; none: where dbt put it (DBT_TARGET_PATH)
     )
-    retry = _build_result(_invoke(args, result.target_path), result.target_path)
+    retry = _build_result(_invoke(args, result.target_path), result.target_path, project_dir)
     again = {node.unique_id: node for node in retry.nodes}
     nodes = tuple(again.pop(node.unique_id, node) for node in result.nodes) + tuple(again.values())
     return dataclasses.replace(
@@ -459,6 +468,7 @@ def run_docs(
     target_path: Path | None = None,
 ) -> Path:
     """Run ``dbt docs generate --static``; return the single-file HTML site."""
+    target_path = _resolved_target_path(project_dir, target_path)
     args = _dbt_args(
         ["docs", "generate", "--static"],
         project_dir=project_dir,
@@ -466,7 +476,6 @@ def run_docs(
         target=target,
         target_path=target_path,
     )
-    target_path = target_path or default_target_path(project_dir)
     outcome = _invoke(args, target_path)
     if not outcome.success:
         raise RuntimeError(f"dbt docs generate failed: {outcome.exception}")
@@ -546,10 +555,20 @@ def failure_hints(result: BuildResult) -> list[str]:
     return hints
 
 
+def _from_here(path: Path) -> Path:
+    """``path`` as the user can open it: relative to the working folder when under it."""
+    path = path.resolve()
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def _example_lines(result: BuildResult, node: NodeResult) -> list[str]:
     rows = result.examples.get(node.unique_id, ())
     if rows and rows[-1] == failing_rows.MORE:
-        query = node.compiled_path or result.target_path / "compiled"
+        compiled = node.compiled_path or result.target_path / "compiled"
+        query = _from_here(result.project_dir / compiled)
         more = f"... (more; the test's query is in {query})"
         rows = (*rows[:-1], more)
     return [f"          {row}" for row in rows]

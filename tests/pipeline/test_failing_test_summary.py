@@ -22,7 +22,7 @@ from pathlib import Path
 from ingestion.build import build_unless_up_to_date, format_summary
 project = Path(sys.argv[1])
 result = build_unless_up_to_date(
-    project_dir=project, profiles_dir=project, target_path=project / "target"
+    project_dir=project, profiles_dir=project, target_path=Path("target")
 )
 print(format_summary(result))
 """
@@ -63,13 +63,19 @@ def test_the_summary_names_the_file_of_the_failing_tests_query(tmp_path: Path) -
         "RCM_LAKE_DIR": str(tmp_path / "lake"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    # run from another folder than the project, with a relative target path, as
+    # `rcm build --target-path target` run outside the repository does
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, str(tmp_path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert "result: FAILED" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     found = re.search(r"\.\.\. \(more; the test's query is in (\S+)\)", done.stdout)
     assert found, done.stdout[-3000:]
+    # as the user can open it from the folder rcm ran in, which is not the project's
     query = Path(found.group(1))
     assert query.suffix == ".sql" and query.name.startswith("accepted_values_rpt_codes_code")
-    assert "code_0" in (query if query.is_absolute() else tmp_path / query).read_text()
+    assert "code_0" in (query if query.is_absolute() else elsewhere / query).read_text()
