@@ -382,6 +382,7 @@ def build_unless_up_to_date(
             unchanged = []
     build_state.forget(inputs)
     warehouse = build_state.local_warehouse(target)
+    new_warehouse = warehouse is not None and not warehouse.exists()
     if warehouse is not None and project_wide:
         build_state.record_outcome(warehouse, "running")
     with _environment(build_state.RECONCILE_ENV, scope):
@@ -410,7 +411,13 @@ def build_unless_up_to_date(
             )
     if any(node.name == RECONCILIATION_TEST for node in result.nodes):
         result = dataclasses.replace(result, reconciled=scope)
-    result = _check_logic(result, full_refresh=full_refresh, warehouse=warehouse)
+    result = _check_logic(
+        result,
+        full_refresh=full_refresh,
+        warehouse=warehouse,
+        new_warehouse=new_warehouse,
+        target=target,
+    )
     if scoped:
         result = dataclasses.replace(
             result, unchanged_sources=tuple(unchanged), skipped_unit_tests=True
@@ -443,18 +450,26 @@ def build_unless_up_to_date(
     return result
 
 
-def _check_logic(result: BuildResult, *, full_refresh: bool, warehouse: Path | None) -> BuildResult:
+def _check_logic(
+    result: BuildResult,
+    *,
+    full_refresh: bool,
+    warehouse: Path | None,
+    new_warehouse: bool,
+    target: str | None,
+) -> BuildResult:
     """Name the incremental models whose logic changed after their rows were built."""
     parsed = dbt_speedups.take_parsed()
     if parsed is None:  # dbt stopped before its manifest
         return result
-    manifest, project = parsed
+    manifest, project, variables = parsed
     built = [n.name for n in result.nodes if n.resource_type == "model" and n.status == "success"]
     found = model_logic.check(
-        model_logic.logic_versions(manifest, project),
+        model_logic.logic_versions(manifest, project, variables),
         built,
         full_refresh=full_refresh,
-        record=model_logic.record_path(warehouse, result.target_path),
+        record=model_logic.record_path(warehouse, result.target_path, target),
+        new_warehouse=new_warehouse,
     )
     first = model_logic.first_of(manifest, found.changed)
     return dataclasses.replace(result, changed_logic=found.changed, rebuild_first=first)

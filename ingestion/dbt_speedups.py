@@ -294,11 +294,14 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def take_parsed() -> tuple[Any, str] | None:
-    """The manifest that the last graph command run in :func:`manifest_written_once` parsed,
-    and its project's name (for ingestion/model_logic.py), if one was parsed; let go of it."""
-    manifest, project = _parsed.pop("manifest", None), _parsed.pop("project", None)
-    return (manifest, str(project)) if manifest is not None and project else None
+def take_parsed() -> tuple[Any, str, dict[str, Any]] | None:
+    """What the last graph command run in :func:`manifest_written_once` parsed: the manifest,
+    its project's name and the vars it ran with (project vars, then --vars), for
+    ingestion/model_logic.py; none if it parsed nothing. Lets go of them."""
+    manifest, project = _parsed.get("manifest"), _parsed.get("project")
+    variables = _parsed.get("variables") or {}
+    _parsed.clear()
+    return (manifest, str(project), variables) if manifest is not None and project else None
 
 
 @contextlib.contextmanager
@@ -320,8 +323,13 @@ def manifest_written_once() -> Iterator[None]:
         runtime_config: Any, write_perf_info: bool, write: bool, write_json: bool, *rest: Any
     ) -> Any:
         manifest = parse(runtime_config, write_perf_info, False, write_json, *rest)
-        _parsed["manifest"] = manifest
-        _parsed["project"] = getattr(runtime_config, "project_name", None)
+        variables = dict(getattr(getattr(runtime_config, "vars", None), "vars", None) or {})
+        variables.update(getattr(runtime_config, "cli_vars", None) or {})
+        _parsed.update(
+            manifest=manifest,
+            project=getattr(runtime_config, "project_name", None),
+            variables=variables,
+        )
         return manifest
 
     requires.parse_manifest = parse_manifest  # type: ignore[attr-defined,assignment]

@@ -16,16 +16,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RECORD_NAME = "incremental-logic.json"
+RECORD_NAME = "incremental-logic"
+# beside the local warehouse: <warehouse file name><RECORD_SUFFIX>
+RECORD_SUFFIX = f".{RECORD_NAME}.json"
 RECORD_VERSION = 1
 # the settings that decide which rows an incremental run replaces
 _SETTINGS = ("unique_key", "incremental_strategy", "incremental_predicates")
+_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_VAR = re.compile(r"\bvar\(\s*['\"]([A-Za-z0-9_]+)['\"]")
+_REF = re.compile(r"\bref\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*\)")
+# vars that say where the data is or how the project compiles, not what the models compute
+_SETTING_VARS = frozenset(
+    {
+        "lake_root",
+        "bronze_schema",
+        "incremental_lookback_days",
+        "offline_compile",
+        "offline_incremental",
+    }
+)
 _COMMENTS = re.compile(r"\{#.*?#\}|/\*.*?\*/|--[^\n]*", re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
@@ -38,59 +54,106 @@ class LogicCheck:
     record: Path
 
 
-def record_path(warehouse: Path | None, target_path: Path) -> Path:
-    """Where the record lives: beside the local warehouse file, else in dbt's target folder."""
+def record_path(warehouse: Path | None, target_path: Path, target: str | None) -> Path:
+    """Where the record lives: beside the local warehouse file, else in dbt's target folder,
+    one per target (the engines' builds from one checkout share that folder)."""
     if warehouse is not None:
-        return warehouse.with_name(f"{warehouse.name}.{RECORD_NAME}")
-    return target_path / RECORD_NAME
+        return warehouse.with_name(warehouse.name + RECORD_SUFFIX)
+    name = target or os.environ.get("RCM_TARGET") or "local"  # the profile's choice
+    return target_path / f"{RECORD_NAME}.{name}.json"
 
 
 def _normalized(code: str) -> str:
     return _SPACE.sub(" ", _COMMENTS.sub(" ", code)).strip()
 
 
-def _project_macros(manifest: Any, macro_ids: Iterable[str], project: str) -> list[str]:
-    """The project's own macros among ``macro_ids`` and the macros they call, sorted."""
-    found: set[str] = set()
-    pending = [m for m in macro_ids if m.startswith(f"macro.{project}.")]
-    while pending:
-        macro_id = pending.pop()
-        if macro_id in found or macro_id not in manifest.macros:
-            continue
-        found.add(macro_id)
-        calls = manifest.macros[macro_id].depends_on.macros
-        pending += [m for m in calls if m.startswith(f"macro.{project}.")]
-    return sorted(found)
+class _Project:
+    """What the logic of a node is made of, looked up in dbt's parsed manifest by the text of
+    the SQL, never by dbt's dependency lists: dbt adds to a model's macros the ones it called
+    in the run's mode (a macro called only under ``is_incremental()`` appears after an
+    incremental run only), and to its parents the refs in ``-- depends_on:`` comments, which
+    order the run without feeding data."""
 
+    def __init__(self, manifest: Any, project: str, variables: Mapping[str, Any]) -> None:
+        self.manifest = manifest
+        self.variables = variables
+        # the project's macros by name, a dispatched one (duckdb__x, default__x) also under x
+        self.macros: dict[str, list[str]] = {}
+        for macro_id, macro in manifest.macros.items():
+            if getattr(macro, "package_name", project) != project:
+                continue
+            name = str(macro.name)
+            self.macros.setdefault(name, []).append(macro_id)
+            if "__" in name:
+                self.macros.setdefault(name.split("__", 1)[1], []).append(macro_id)
+        self.by_name = {str(node.name): uid for uid, node in manifest.nodes.items()}
 
-def _own_logic(manifest: Any, node: Any, project: str) -> str:
-    """A node's own logic: its SQL (a seed: its file's checksum), the project macros it calls
-    (directly or not) and its incremental settings, without comments and white space."""
-    if str(node.resource_type) == "seed":
-        return f"seed {node.checksum.checksum}"
-    digest = hashlib.sha256(_normalized(node.raw_code).encode())
-    for macro_id in _project_macros(manifest, node.depends_on.macros, project):
-        macro_sql = _normalized(manifest.macros[macro_id].macro_sql)
-        digest.update(f"\0{macro_id}\0{macro_sql}".encode())
-    settings = {name: node.config.get(name) for name in _SETTINGS}
-    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+    def macros_used(self, text: str, config: Mapping[str, Any]) -> list[str]:
+        """The project macros ``text`` calls, the ones named in ``config`` (a scope macro, the
+        incremental strategy's macro), and the ones those call, as macro ids, sorted."""
+        names = set(_CALL.findall(text))
+        names |= {str(value) for value in config.values() if isinstance(value, str)}
+        strategy = config.get("incremental_strategy")
+        if strategy:
+            names.add(f"get_incremental_{strategy}_sql")
+        found: set[str] = set()
+        pending = [m for name in names for m in self.macros.get(name, ())]
+        while pending:
+            macro_id = pending.pop()
+            if macro_id in found:
+                continue
+            found.add(macro_id)
+            body = _normalized(self.manifest.macros[macro_id].macro_sql)
+            pending += [m for name in _CALL.findall(body) for m in self.macros.get(name, ())]
+        return sorted(found)
+
+    def own_logic(self, node: Any) -> tuple[str, list[str]]:
+        """A node's own logic as a hash (its SQL, a seed's file checksum; the project macros it
+        uses, directly or not; its incremental settings; the vars they read), and the nodes
+        whose data it reads (its refs, outside comments)."""
+        if str(node.resource_type) == "seed":
+            return f"seed {node.checksum.checksum}", []
+        code = _normalized(node.raw_code)
+        config = {
+            key: value
+            for key, value in (getattr(node.config, "_extra", None) or {}).items()
+            if isinstance(value, str)
+        }
+        config.update({name: node.config.get(name) for name in _SETTINGS})
+        macros = self.macros_used(code, config)
+        digest = hashlib.sha256(code.encode())
+        texts = [code]
+        for macro_id in macros:
+            body = _normalized(self.manifest.macros[macro_id].macro_sql)
+            texts.append(body)
+            digest.update(f"\0{macro_id}\0{body}".encode())
+        digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+        read = sorted({name for text in texts for name in _VAR.findall(text)} - _SETTING_VARS)
+        values = {name: self.variables.get(name) for name in read}
+        digest.update(json.dumps(values, sort_keys=True, default=str).encode())
+        refs = {name for text in texts for name in _REF.findall(text)}
+        parents = sorted(self.by_name[name] for name in refs if name in self.by_name)
+        return digest.hexdigest(), parents
 
 
 def _is_incremental(node: Any) -> bool:
     return str(node.resource_type) == "model" and node.config.materialized == "incremental"
 
 
-def logic_versions(manifest: Any, project: str) -> dict[str, str]:
+def logic_versions(
+    manifest: Any, project: str, variables: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """A hash of the logic behind each incremental model's rows, by model name: its own logic
-    and that of every model, snapshot and seed it reads, directly or not."""
+    and that of every model, snapshot and seed it reads, directly or not. ``variables``: the
+    project's vars as the build saw them."""
+    lookup = _Project(manifest, project, variables or {})
     memo: dict[str, str] = {}
 
     def logic(unique_id: str) -> str:
         if unique_id not in memo:
-            node = manifest.nodes[unique_id]
-            parents = sorted(p for p in node.depends_on.nodes if p in manifest.nodes)
-            digest = hashlib.sha256(_own_logic(manifest, node, project).encode())
+            memo[unique_id] = ""  # a cycle (none in a dbt DAG) ends here
+            own, parents = lookup.own_logic(manifest.nodes[unique_id])
+            digest = hashlib.sha256(own.encode())
             for parent in parents:
                 digest.update(f"\0{parent}\0{logic(parent)}".encode())
             memo[unique_id] = digest.hexdigest()
@@ -142,22 +205,28 @@ def _save(path: Path, models: Mapping[str, str]) -> None:
 
 
 def check(
-    current: Mapping[str, str], built: Iterable[str], *, full_refresh: bool, record: Path
+    current: Mapping[str, str],
+    built: Iterable[str],
+    *,
+    full_refresh: bool,
+    record: Path,
+    new_warehouse: bool = False,
 ) -> LogicCheck:
     """Update the record after a build and name the models whose logic differs from it.
 
     ``current`` is :func:`logic_versions` of the project; ``built`` the models this build ran
     with success. A built model takes its current logic into the record when the build was a
     full refresh or the record has no entry for it (its first build, or a warehouse built
-    before this record existed). Models no longer in the project leave the record.
+    before this record existed). Models no longer in the project leave the record. A build
+    into a ``new_warehouse`` (none before it) starts a new record.
     """
-    recorded = _load(record)
+    recorded = {} if new_warehouse else _load(record)
     updated = {name: value for name, value in recorded.items() if name in current}
     for name in built:
         if name in current and (full_refresh or name not in updated):
             updated[name] = current[name]
     changed = tuple(sorted(name for name, value in updated.items() if current[name] != value))
-    if updated != recorded:
+    if updated != recorded or (new_warehouse and record.exists()):
         _save(record, updated)
     return LogicCheck(changed, record)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion import build_state, console
+from ingestion import build_state, console, model_logic
 from ingestion.generate.settings import GeneratorSettings
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "rcm.duckdb"
@@ -160,7 +160,12 @@ def _reset(lake: Path, warehouse: Path) -> None:
     if lake.is_dir() and not str(lake).startswith("abfss://"):
         console.info(f"[generate] --regenerate: removing the old lake {lake}")
         shutil.rmtree(lake)
-    stale = (".wal", build_state.STATE_SUFFIX, build_state.OUTCOME_SUFFIX)
+    stale = (
+        ".wal",
+        build_state.STATE_SUFFIX,
+        build_state.OUTCOME_SUFFIX,
+        model_logic.RECORD_SUFFIX,
+    )
     for path in (warehouse, *(warehouse.with_name(warehouse.name + end) for end in stale)):
         if path.exists():
             console.info(f"[generate] --regenerate: removing the old warehouse {path}")

@@ -17,11 +17,17 @@ from ingestion import model_logic
 from tests.pipeline.small_project import build, make_project
 
 STAGE = "select 1 as visit_id\n"
+# its macro visit_since is called only by an incremental run: dbt lists it among the model's
+# macros after such a run only, which must not read as an edit
 MODEL = (
     "{{ config(materialized='incremental') }}\n"
     "select visit_id, {{ visit_year() }} as visit_year from {{ ref('stg_visits') }}\n"
+    "{% if is_incremental() %}where visit_id > {{ visit_since() }}{% endif %}\n"
 )
-MACRO = "{% macro visit_year() %}{{ return(YEAR) }}{% endmacro %}\n"
+MACRO = (
+    "{% macro visit_year() %}{{ return(YEAR) }}{% endmacro %}\n"
+    "{% macro visit_since() %}{{ return(0) }}{% endmacro %}\n"
+)
 READER = "{{ config(materialized='table') }}\nselect * from {{ ref('int_visits') }}\n"
 FLAGGED = "CHANGED  incremental model(s) int_visits: the SQL behind their rows changed"
 FIX = "`rcm build --full-refresh --select int_visits+`"
@@ -36,7 +42,7 @@ def test_an_edited_incremental_model_is_named_until_rebuilt_in_full(tmp_path: Pa
     code, out = build(tmp_path)
     assert code == 0, out
     assert "CHANGED" not in out, out
-    record = tmp_path / "target" / model_logic.RECORD_NAME
+    record = tmp_path / "target" / f"{model_logic.RECORD_NAME}.other.json"  # target other
     assert set(json.loads(record.read_text())["models"]) == {"int_visits"}
 
     # comments and white space only: not a change
@@ -82,50 +88,62 @@ def test_the_record_takes_new_models_and_full_refreshes_and_drops_removed_ones(
     )
 
 
-def _node(name: str, sql: str, parents: list[str], macros: list[str], **config: object) -> Any:
+def _node(name: str, sql: str, parents: list[str], **config: object) -> Any:
     settings = {"materialized": "table", **config}
     return SimpleNamespace(
         resource_type="model",
         name=name,
         raw_code=sql,
-        depends_on=SimpleNamespace(nodes=parents, macros=macros),
+        depends_on=SimpleNamespace(nodes=parents),
         config=SimpleNamespace(materialized=settings["materialized"], get=settings.get),
     )
 
 
-def _macro(sql: str, calls: list[str]) -> SimpleNamespace:
-    return SimpleNamespace(macro_sql=sql, depends_on=SimpleNamespace(macros=calls))
+def _macro(name: str, sql: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, package_name="p", macro_sql=sql)
 
 
-def _manifest(inner: str = "1", stage: str = "select 1", unique_key: str = "id") -> Any:
+def _manifest(
+    inner: str = "1", stage: str = "select 1", unique_key: str = "id", order_only: str = "t"
+) -> Any:
     """A stand-in for dbt's parsed manifest, with only the attributes model_logic reads: view
-    s <- incremental a (calling macro outer, which calls inner) <- incremental b <- table r."""
+    s <- incremental a (calling macro outer, which calls inner, dispatched; reading var v)
+    <- incremental b <- table r; a runs after ``order_only`` (a `-- depends_on:` comment)."""
     incremental = {"materialized": "incremental", "unique_key": unique_key}
+    a_sql = (
+        f"-- depends_on: {{{{ ref('{order_only}') }}}}\n"
+        "select {{ outer() }}, {{ var('v') }} from {{ ref('s') }}"
+    )
     return SimpleNamespace(
         nodes={
-            "model.p.s": _node("s", stage, [], []),
-            "model.p.a": _node(
-                "a", "select {{ outer() }}", ["model.p.s"], ["macro.p.outer"], **incremental
-            ),
-            "model.p.b": _node("b", "select * from a", ["model.p.a"], [], **incremental),
-            "model.p.r": _node("r", "select * from b", ["model.p.b"], []),
+            "model.p.s": _node("s", stage, []),
+            "model.p.a": _node("a", a_sql, ["model.p.s", f"model.p.{order_only}"], **incremental),
+            "model.p.b": _node("b", "select * from {{ ref('a') }}", ["model.p.a"], **incremental),
+            "model.p.r": _node("r", "select * from {{ ref('b') }}", ["model.p.b"]),
+            "model.p.t": _node("t", "select 1", []),
+            "model.p.u": _node("u", "select 2", []),
         },
         macros={
-            "macro.p.outer": _macro("{{ inner() }}", ["macro.p.inner", "macro.dbt.x"]),
-            "macro.p.inner": _macro(inner, []),
+            "macro.p.outer": _macro("outer", "{{ inner() }} {{ dbt.x() }}"),
+            "macro.p.default__inner": _macro("default__inner", inner),
         },
     )
 
 
-def test_the_logic_covers_macros_called_by_macros_settings_and_what_a_model_reads() -> None:
-    base = model_logic.logic_versions(_manifest(), "p")
+def test_the_logic_covers_macros_called_by_macros_settings_vars_and_what_a_model_reads() -> None:
+    def versions(manifest: Any, v: int = 1) -> dict[str, str]:
+        return model_logic.logic_versions(manifest, "p", {"v": v})
+
+    base = versions(_manifest())
     assert set(base) == {"a", "b"}  # the incremental models only
-    assert base == model_logic.logic_versions(_manifest(inner="  1 /* one */ "), "p")
-    for edited in (_manifest(inner="2"), _manifest(stage="select 2")):
-        assert model_logic.logic_versions(edited, "p").keys() == base.keys()
-        assert all(v != base[k] for k, v in model_logic.logic_versions(edited, "p").items())
-    keyed = model_logic.logic_versions(_manifest(unique_key="other_id"), "p")
-    assert keyed["a"] != base["a"] and keyed["b"] != base["b"]
+    assert base == versions(_manifest(inner="  1 /* one */ "))
+    # a model it only runs after (a comment) is not what it reads
+    assert base == versions(_manifest(order_only="u"))
+    for edited in (versions(_manifest(inner="2")), versions(_manifest(stage="select 2"))):
+        assert edited.keys() == base.keys()
+        assert all(v != base[k] for k, v in edited.items())
+    for changed in (versions(_manifest(unique_key="other_id")), versions(_manifest(), v=2)):
+        assert changed["a"] != base["a"] and changed["b"] != base["b"]
     # rebuilding a and what reads it rebuilds b too
     assert model_logic.first_of(_manifest(), ["a", "b"]) == ("a",)
     assert model_logic.first_of(_manifest(), ["b"]) == ("b",)
