@@ -1,8 +1,10 @@
 -- kpi_days_to_payment_by_payer, per submission month x hospital x payer x department, holds
 -- (1) the paid claims and summed days to payment of fct_claims, computed here from the fact
--- (its claim date, first paid date, days to payment, payer and department), not from
--- int_claim_kpi_outcomes; fct_claims holds the latest state, so this check applies at the
--- default as-of date (the latest claim change) and is left out with var alerts_as_of_date;
+-- (its claim date, first paid date, payer and department), not from int_claim_kpi_outcomes,
+-- except for a claim without a claim date: as in the mart, its month and its days run from
+-- its submission date (int_claim_kpi_outcomes: the first date a version of it was known);
+-- fct_claims holds the latest state, so this check applies at the default as-of date (the
+-- latest claim change) and is left out with var alerts_as_of_date;
 -- (2) the same parts as kpi_monthly, the KPI tiles, in its reporting months: a department's
 -- days-to-payment chart agrees with its tile. Returns the slices that differ.
 with
@@ -22,20 +24,40 @@ mart as (
     from {{ ref('kpi_days_to_payment_by_payer') }}
 ),
 
+claims as (
+    select * from {{ ref('fct_claims') }}
+    where first_paid_date is not null
+),
+
+outcomes as (
+    select * from {{ ref('int_claim_kpi_outcomes') }}
+),
+
+-- the mart's rule: the claim date, else the first date a version of the claim was known
+paid_claims as (
+    select
+        claims.source_system,
+        coalesce(claims.payer_name, 'Unknown') as payer_name,
+        claims.department_key,
+        claims.first_paid_date,
+        coalesce(claims.claim_date, outcomes.submission_date) as submission_date
+    from claims
+    left join outcomes on claims.claim_key = outcomes.claim_key
+),
+
 facts as (
     select
-        cast({{ dbt.date_trunc('month', 'claim_date') }} as date) as month_start_date,
+        cast({{ dbt.date_trunc('month', 'submission_date') }} as date) as month_start_date,
         source_system,
-        coalesce(payer_name, 'Unknown') as payer_name,
+        payer_name,
         department_key,
         count(*) as paid_claims,
-        sum(days_to_payment) as days_to_payment_sum
-    from {{ ref('fct_claims') }}
-    where first_paid_date is not null
+        sum({{ dbt.datediff('submission_date', 'first_paid_date', 'day') }}) as days_to_payment_sum
+    from paid_claims
     group by
-        cast({{ dbt.date_trunc('month', 'claim_date') }} as date),
+        cast({{ dbt.date_trunc('month', 'submission_date') }} as date),
         source_system,
-        coalesce(payer_name, 'Unknown'),
+        payer_name,
         department_key
 ),
 
