@@ -292,7 +292,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
     with left:
         st.subheader("A/R aging", divider="gray")
         if not status.has("kpi_ar_aging"):
-            st.info("`marts.kpi_ar_aging` is not built yet: run `make demo`.")
+            st.info(status.unavailable("kpi_ar_aging"))
         else:
             aging = _query("aging", path, version, filters)
             if aging.empty:
@@ -315,7 +315,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
     with right:
         st.subheader("Days to payment by payer", divider="gray")
         if not status.has("kpi_days_to_payment_by_payer"):
-            st.info("`marts.kpi_days_to_payment_by_payer` is not built yet: run `make demo`.")
+            st.info(status.unavailable("kpi_days_to_payment_by_payer"))
         else:
             days = _query("days_to_payment", path, version, filters)
             if days.empty:
@@ -335,7 +335,7 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
 def denials(path: str, version: int, filters: Filters, status: WarehouseStatus) -> None:
     st.subheader("Denials by reason and payer", divider="gray")
     if not status.has("kpi_denials_by_reason"):
-        st.info("`marts.kpi_denials_by_reason` is not built yet: run `make demo`.")
+        st.info(status.unavailable("kpi_denials_by_reason"))
         return
     frame = _query("denials", path, version, filters)
     if frame.empty:

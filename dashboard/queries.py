@@ -41,6 +41,13 @@ TABLES: tuple[str, ...] = (
     "alerts",
     "int_reporting_as_of",
 )
+# Columns the dashboard reads that a mart gained after it first shipped: a warehouse built
+# before then has the table without them (and a query filtering on them fails) until the
+# marts are rebuilt.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    table: ("department_name",)
+    for table in ("kpi_ar_aging", "kpi_denials_by_reason", "kpi_days_to_payment_by_payer")
+}
 
 
 def warehouse_path() -> Path:
@@ -108,9 +115,22 @@ class WarehouseStatus:
     path: Path
     message: str
     tables: frozenset[str] = frozenset()
+    # tables present but built by an older version: they lack columns the dashboard reads
+    outdated: frozenset[str] = frozenset()
 
     def has(self, table: str) -> bool:
-        return table in self.tables
+        """Is ``table`` there with every column the dashboard reads?"""
+        return table in self.tables and table not in self.outdated
+
+    def unavailable(self, table: str) -> str:
+        """What to run to get ``table`` (when ``has(table)`` is False)."""
+        if table in self.outdated:
+            missing = ", ".join(f"`{column}`" for column in ADDED_COLUMNS[table])
+            return (
+                f"`{SCHEMA}.{table}` was built by an older version of the project (it has no "
+                f"{missing}): run `rcm build` (or `make demo`) to rebuild the marts."
+            )
+        return f"`{SCHEMA}.{table}` is not built yet: run `make demo`."
 
 
 def unreadable(path: Path, error: Exception) -> WarehouseStatus:
@@ -161,9 +181,22 @@ def check_warehouse(path: Path) -> WarehouseStatus:
                 else None
             )
             rows = int(count[0]) if count else 0
+            columns = {
+                (str(table), str(column))
+                for table, column in con.execute(
+                    "select table_name, column_name from information_schema.columns "
+                    "where table_schema = ?",
+                    [SCHEMA],
+                ).fetchall()
+            }
     except duckdb.Error as exc:
         return unreadable(path, exc)
     tables = frozenset(found & set(TABLES))
+    outdated = frozenset(
+        table
+        for table, added in ADDED_COLUMNS.items()
+        if table in tables and any((table, column) not in columns for column in added)
+    )
     if "kpi_monthly" not in tables or rows == 0:
         what = "has no `marts.kpi_monthly` table" if "kpi_monthly" not in tables else "is empty"
         return WarehouseStatus(
@@ -173,7 +206,7 @@ def check_warehouse(path: Path) -> WarehouseStatus:
             "Run `make demo` (or `rcm build` on existing sources).",
             tables,
         )
-    return WarehouseStatus(State.READY, path, "", tables)
+    return WarehouseStatus(State.READY, path, "", tables, outdated)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import streamlit as st
@@ -410,3 +411,23 @@ def test_the_built_time_says_its_time_zone(
         time.tzset()
     captions = [c.value for c in page.sidebar.caption]
     assert any("built 2023-11-14 22:13 UTC" in c for c in captions), captions
+
+
+@pytest.mark.parametrize("section", ["A/R aging and payment", "Denials"])
+def test_marts_built_before_they_had_a_department_say_to_run_rcm_build(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch, section: str
+) -> None:
+    # a warehouse not rebuilt since the marts gained a department: choosing a department
+    # is a message to rebuild, not a traceback
+    path = write_warehouse(tmp_path / "rcm.duckdb", fixture_data)
+    with duckdb.connect(str(path)) as con:
+        for table in ("kpi_ar_aging", "kpi_denials_by_reason", "kpi_days_to_payment_by_payer"):
+            for column in ("department_name", "department_key"):
+                con.execute(f"alter table marts.{table} drop column {column}")
+    page = open_page(path, monkeypatch, section)
+    page.sidebar.multiselect[2].set_value(["Cardiology"])
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    assert not page.error, [e.value for e in page.error]  # was "Warehouse unreadable"
+    infos = [i.value for i in page.info if "rcm build" in i.value]
+    assert len(infos) == (2 if section == "A/R aging and payment" else 1), infos

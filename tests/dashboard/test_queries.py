@@ -434,6 +434,37 @@ def test_missing_optional_mart_is_reported(tmp_path: Path, fixture_data: Fixture
     assert status.has("kpi_monthly") and not status.has("kpi_ar_aging")
 
 
+DEPARTMENT_MARTS = ("kpi_ar_aging", "kpi_denials_by_reason", "kpi_days_to_payment_by_payer")
+
+
+def warehouse_before_departments(path: Path, data: FixtureData) -> Path:
+    """A warehouse built before the aging, denials and days-to-payment marts had a department."""
+    write_warehouse(path, data)
+    with duckdb.connect(str(path)) as con:
+        for table in DEPARTMENT_MARTS:
+            for column in ("department_name", "department_key"):
+                con.execute(f"alter table marts.{table} drop column {column}")
+    return path
+
+
+def test_marts_built_before_they_had_a_department_say_to_rebuild(
+    tmp_path: Path, fixture_data: FixtureData
+) -> None:
+    path = warehouse_before_departments(tmp_path / "old.duckdb", fixture_data)
+    status = queries.check_warehouse(path)
+    assert status.state is State.READY  # the tiles still work
+    assert status.outdated == frozenset(DEPARTMENT_MARTS)
+    for table in DEPARTMENT_MARTS:
+        assert not status.has(table)
+        assert "rcm build" in status.unavailable(table)
+        assert f"marts.{table}" in status.unavailable(table)
+    assert status.has("kpi_monthly") and status.has("alerts")
+    # a current warehouse has none outdated
+    current = queries.check_warehouse(write_warehouse(tmp_path / "new.duckdb", fixture_data))
+    assert current.outdated == frozenset()
+    assert all(current.has(table) for table in DEPARTMENT_MARTS)
+
+
 @pytest.mark.parametrize(
     ("start", "end", "first", "want"),
     [
