@@ -62,6 +62,11 @@ def _as_of(path: str, version: int) -> dt.date | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def _aging_month_end(path: str, version: int, filters: Filters) -> dt.date | None:
+    return queries.ar_aging_month_end(Path(path), filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def _alerts(path: str, version: int, filters: Filters, types: tuple[str, ...]) -> pd.DataFrame:
     return queries.alerts(Path(path), filters, alert_types=types)
 
@@ -295,11 +300,14 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
             st.info(status.unavailable("kpi_ar_aging"))
         else:
             aging = _query("aging", path, version, filters)
-            if aging.empty:
-                st.info("No open A/R for the selection.")
+            month_end = _aging_month_end(path, version, filters)
+            if month_end is None:
+                st.info("No open A/R up to the end of the range.")
+            elif aging.empty:
+                # the month end is the range's, whatever the selection: never an earlier one's
+                st.info(f"No open A/R at {month_end:%d %b %Y} for this selection.")
             else:
-                as_of = pd.Timestamp(aging["month_end_date"].max()).date()
-                st.caption(f"Open balance by days outstanding, at {as_of:%d %b %Y}.")
+                st.caption(f"Open balance by days outstanding, at {month_end:%d %b %Y}.")
                 bars(
                     aging.assign(aging_bucket=aging["aging_bucket"].astype(str)),
                     category="aging_bucket",

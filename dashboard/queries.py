@@ -357,33 +357,46 @@ order by month_start_date
     return frame
 
 
+# the latest month end up to the range's end (a null parameter: no range end), unfiltered
+_AGING_MONTH_END = f"""
+select max(month_end_date) from {SCHEMA}.kpi_ar_aging
+where ?::date is null or month_end_date <= ?::date
+"""
+
+
+def ar_aging_month_end(path: Path, filters: Filters) -> dt.date | None:
+    """The month end the A/R aging shows: the latest in ``kpi_ar_aging`` up to the range's end,
+    whatever the hospitals, payers and departments chosen (a selection with no open A/R then
+    has none at that month end, never an earlier month's shown as current); None without rows.
+    """
+    with connect(path) as con:
+        end = _month_end(filters.end_month)
+        row = con.execute(_AGING_MONTH_END, [end, end]).fetchone()
+    return None if row is None or row[0] is None else row[0]
+
+
 def ar_aging(path: Path, filters: Filters) -> pd.DataFrame:
-    """Open A/R by aging bucket and payer at the latest month end within the range, summed
-    over the selected hospitals, payers and departments (the mart has one row per department)."""
+    """Open A/R by aging bucket and payer at the month end ``ar_aging_month_end`` gives, summed
+    over the selected hospitals, payers and departments (the mart has one row per department);
+    no rows when the selection has no open A/R then."""
+    end = _month_end(filters.end_month)
     where = (
         _Where()
         .among("source_system", filters.hospitals)
         .among("payer_name", filters.payers)
         .among("department_name", filters.departments)
-        .between("month_end_date", None, _month_end(filters.end_month))
     )
+    where.clauses.append(f"month_end_date = ({_AGING_MONTH_END})")
+    where.params += [end, end]
     sql = f"""
-with
-aging as (
-    select * from {SCHEMA}.kpi_ar_aging
-    {where.sql}
-),
-latest as (
-    select max(month_end_date) as month_end_date from aging
-)
 select
-    aging.month_end_date,
-    aging.aging_bucket,
-    aging.payer_name,
-    cast(sum(aging.claims) as bigint) as claims,
-    cast(sum(aging.open_balance_amount) as double) as open_balance_amount
-from aging
-inner join latest on aging.month_end_date = latest.month_end_date
+    month_end_date,
+    aging_bucket,
+    payer_name,
+    cast(sum(claims) as bigint) as claims,
+    cast(sum(open_balance_amount) as double) as open_balance_amount
+from {SCHEMA}.kpi_ar_aging
+{where.sql}
 group by 1, 2, 3
 order by 2, 3
 """

@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
 from ingestion import build_state
-from tests.dashboard.warehouse_fixture import MONTHS, FixtureData, write_warehouse
+from tests.dashboard.warehouse_fixture import MONTHS, FixtureData, month_end, write_warehouse
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -411,6 +411,33 @@ def test_the_built_time_says_its_time_zone(
         time.tzset()
     captions = [c.value for c in page.sidebar.caption]
     assert any("built 2023-11-14 22:13 UTC" in c for c in captions), captions
+
+
+def test_a_department_without_open_ar_at_the_range_end_says_so(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Oncology has no open A/R at the range's last month end: the tab says so for that month
+    # end instead of drawing the month before's aging as if it were current
+    last = month_end(MONTHS[-1])
+    data = copy.deepcopy(fixture_data)
+    data.tables["kpi_ar_aging"] = [
+        r
+        for r in data.rows("kpi_ar_aging")
+        if not (r["department_name"] == "Oncology" and r["month_end_date"] == last)
+    ]
+    path = write_warehouse(tmp_path / "rcm.duckdb", data)
+    page = open_page(path, monkeypatch, "A/R aging and payment")
+    page.sidebar.multiselect[2].set_value(["Oncology"])
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    infos = [i.value for i in page.info]
+    assert f"No open A/R at {last:%d %b %Y} for this selection." in infos, infos
+    assert not [c.value for c in page.caption if "Open balance by days outstanding" in c.value]
+    # Cardiology has open A/R at that month end: its aging is drawn, at that date
+    page.sidebar.multiselect[2].set_value(["Cardiology"])
+    page.run()
+    captions = [c.value for c in page.caption]
+    assert f"Open balance by days outstanding, at {last:%d %b %Y}." in captions, captions
 
 
 @pytest.mark.parametrize("section", ["A/R aging and payment", "Denials"])

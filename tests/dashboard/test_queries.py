@@ -7,6 +7,7 @@ count summed over slices) or a filter that is ignored makes a test fail.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 from collections import defaultdict
@@ -14,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from dashboard import kpis, queries
@@ -288,6 +290,65 @@ def test_ar_aging_at_the_latest_month_end(
     }
     assert got == pytest.approx(dict(want))
     assert list(dict.fromkeys(frame["aging_bucket"].astype(str))) == list(queries.AGING_BUCKETS)
+
+
+def without_aging_at(data: FixtureData, department: str, month_end_date: dt.date) -> FixtureData:
+    """The fixture rows with no open A/R for ``department`` at ``month_end_date``."""
+    changed = copy.deepcopy(data)
+    changed.tables["kpi_ar_aging"] = [
+        r
+        for r in data.rows("kpi_ar_aging")
+        if not (r["department_name"] == department and r["month_end_date"] == month_end_date)
+    ]
+    return changed
+
+
+def test_a_selection_without_open_ar_at_the_range_end_shows_none_not_an_earlier_month(
+    tmp_path: Path, fixture_data: FixtureData
+) -> None:
+    # Oncology has no open A/R at the last month end: its aging is empty at that month end,
+    # not the month before's shown as if current; the other departments still have theirs
+    last = month_end(MONTHS[-1])
+    data = without_aging_at(fixture_data, "Oncology", last)
+    path = write_warehouse(tmp_path / "rcm.duckdb", data)
+    oncology = Filters(departments=("Oncology",))
+    assert queries.ar_aging_month_end(path, oncology) == last
+    assert queries.ar_aging(path, oncology).empty
+    cardiology = Filters(departments=("Cardiology",))
+    assert queries.ar_aging_month_end(path, cardiology) == last
+    frame = queries.ar_aging(path, cardiology)
+    assert {pd.Timestamp(d).date() for d in frame["month_end_date"]} == {last}
+    want = sum(
+        r["open_balance_amount"]
+        for r in data.rows("kpi_ar_aging")
+        if r["department_name"] == "Cardiology" and r["month_end_date"] == last
+    )
+    assert frame["open_balance_amount"].sum() == pytest.approx(want)
+    # a range ending a month earlier: Oncology's A/R at that month end
+    earlier = Filters(departments=("Oncology",), end_month=MONTHS[-2])
+    assert queries.ar_aging_month_end(path, earlier) == month_end(MONTHS[-2])
+    want_earlier = sum(
+        r["open_balance_amount"]
+        for r in data.rows("kpi_ar_aging")
+        if r["department_name"] == "Oncology" and r["month_end_date"] == month_end(MONTHS[-2])
+    )
+    assert queries.ar_aging(path, earlier)["open_balance_amount"].sum() == pytest.approx(
+        want_earlier
+    )
+
+
+def test_the_aging_month_end_is_the_latest_up_to_the_range_end(
+    warehouse: Path, fixture_data: FixtureData
+) -> None:
+    ends = sorted({r["month_end_date"] for r in fixture_data.rows("kpi_ar_aging")})
+    assert queries.ar_aging_month_end(warehouse, Filters()) == ends[-1]
+    for month in MONTHS:
+        want = max(e for e in ends if e <= month_end(month))
+        assert queries.ar_aging_month_end(warehouse, Filters(end_month=month)) == want
+    # before the first month end: nothing
+    before = Filters(end_month=dt.date(2023, 12, 1))
+    assert queries.ar_aging_month_end(warehouse, before) is None
+    assert queries.ar_aging(warehouse, before).empty
 
 
 def _in_range(month: dt.date, f: Filters) -> bool:
