@@ -26,12 +26,23 @@ from typing import Any
 RECORD_NAME = "incremental-logic"
 # beside the local warehouse: <warehouse file name><RECORD_SUFFIX>
 RECORD_SUFFIX = f".{RECORD_NAME}.json"
-RECORD_VERSION = 1
-# the settings that decide which rows an incremental run replaces
-_SETTINGS = ("unique_key", "incremental_strategy", "incremental_predicates")
+RECORD_VERSION = 2
+# the settings that decide which rows an incremental run replaces, and a snapshot's
+_SETTINGS = (
+    "unique_key",
+    "incremental_strategy",
+    "incremental_predicates",
+    "strategy",
+    "check_cols",
+    "updated_at",
+    "hard_deletes",
+    "invalidate_hard_deletes",
+)
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _VAR = re.compile(r"\bvar\(\s*['\"]([A-Za-z0-9_]+)['\"]")
-_REF = re.compile(r"\bref\(\s*['\"]([A-Za-z0-9_]+)['\"]\s*\)")
+# ref('model'), ref('package', 'model'), ref('model', v=2)
+_REF = re.compile(r"\bref\(\s*(?:['\"][\w.]+['\"]\s*,\s*)?['\"](\w+)['\"]\s*(?:,[^)]*)?\)")
+_DISPATCH = re.compile(r"\bdispatch\(\s*(?:macro_name\s*=\s*)?['\"](\w+)['\"]")
 # vars that say where the data is or how the project compiles, not what the models compute
 _SETTING_VARS = frozenset(
     {
@@ -42,8 +53,12 @@ _SETTING_VARS = frozenset(
         "offline_incremental",
     }
 )
-_COMMENTS = re.compile(r"\{#.*?#\}|/\*.*?\*/|--[^\n]*", re.DOTALL)
+# a quoted string (kept: '--' or '/*' in it starts no comment), else a comment (dropped)
+_COMMENTS = re.compile(
+    r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")|\{#.*?#\}|/\*.*?\*/|--[^\n]*""", re.DOTALL
+)
 _SPACE = re.compile(r"\s+")
+_NON_WORD = re.compile(r"\W")
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,23 @@ def record_path(warehouse: Path | None, target_path: Path, target: str | None) -
 
 
 def _normalized(code: str) -> str:
-    return _SPACE.sub(" ", _COMMENTS.sub(" ", code)).strip()
+    uncommented = _COMMENTS.sub(lambda found: found.group(1) or " ", code)
+    return _SPACE.sub(" ", uncommented).strip()
+
+
+def _dispatch_prefixes(manifest: Any) -> set[str] | None:
+    """The macro prefixes dbt's dispatch may pick on the manifest's adapter (its own, its
+    parents', default); None when the adapter is unknown (then every prefix counts)."""
+    adapter = getattr(getattr(manifest, "metadata", None), "adapter_type", None)
+    if not adapter:
+        return None
+    try:
+        from dbt.adapters.factory import get_adapter_type_names
+
+        names = list(get_adapter_type_names(str(adapter)))
+    except Exception:  # the adapter's plugin is not loaded in this process
+        names = [str(adapter)]
+    return {*names, "default"}
 
 
 class _Project:
@@ -77,25 +108,28 @@ class _Project:
     def __init__(self, manifest: Any, project: str, variables: Mapping[str, Any]) -> None:
         self.manifest = manifest
         self.variables = variables
-        # the project's macros by name, a dispatched one (duckdb__x, default__x) also under x
+        # the project's macros by name; a dispatched one (duckdb__x, default__x) also under x
+        # when dispatch may pick it on this adapter (a Synapse variant is no DuckDB logic)
+        prefixes = _dispatch_prefixes(manifest)
         self.macros: dict[str, list[str]] = {}
         for macro_id, macro in manifest.macros.items():
             if getattr(macro, "package_name", project) != project:
                 continue
             name = str(macro.name)
             self.macros.setdefault(name, []).append(macro_id)
-            if "__" in name:
-                self.macros.setdefault(name.split("__", 1)[1], []).append(macro_id)
+            prefix, dispatched, base = name.partition("__")
+            if dispatched and (prefixes is None or prefix in prefixes):
+                self.macros.setdefault(base, []).append(macro_id)
         self.by_name = {str(node.name): uid for uid, node in manifest.nodes.items()}
 
     def macros_used(self, text: str, config: Mapping[str, Any]) -> list[str]:
         """The project macros ``text`` calls, the ones named in ``config`` (a scope macro, the
         incremental strategy's macro), and the ones those call, as macro ids, sorted."""
-        names = set(_CALL.findall(text))
+        names = {*_CALL.findall(text), *_DISPATCH.findall(text)}
         names |= {str(value) for value in config.values() if isinstance(value, str)}
         strategy = config.get("incremental_strategy")
-        if strategy:
-            names.add(f"get_incremental_{strategy}_sql")
+        if strategy:  # dbt's name for it: delete+insert -> get_incremental_delete_insert_sql
+            names.add("get_incremental_" + _NON_WORD.sub("_", str(strategy)) + "_sql")
         found: set[str] = set()
         pending = [m for name in names for m in self.macros.get(name, ())]
         while pending:
@@ -104,7 +138,8 @@ class _Project:
                 continue
             found.add(macro_id)
             body = _normalized(self.manifest.macros[macro_id].macro_sql)
-            pending += [m for name in _CALL.findall(body) for m in self.macros.get(name, ())]
+            called = {*_CALL.findall(body), *_DISPATCH.findall(body)}
+            pending += [m for name in called for m in self.macros.get(name, ())]
         return sorted(found)
 
     def own_logic(self, node: Any) -> tuple[str, list[str]]:
@@ -112,7 +147,8 @@ class _Project:
         uses, directly or not; its incremental settings; the vars they read), and the nodes
         whose data it reads (its refs, outside comments)."""
         if str(node.resource_type) == "seed":
-            return f"seed {node.checksum.checksum}", []
+            types = json.dumps(node.config.get("column_types"), sort_keys=True, default=str)
+            return f"seed {node.checksum.checksum} {types}", []
         code = _normalized(node.raw_code)
         config = {
             key: value
@@ -121,7 +157,7 @@ class _Project:
         }
         config.update({name: node.config.get(name) for name in _SETTINGS})
         macros = self.macros_used(code, config)
-        digest = hashlib.sha256(code.encode())
+        digest = hashlib.sha256(f"v{RECORD_VERSION}\0{code}".encode())
         texts = [code]
         for macro_id in macros:
             body = _normalized(self.manifest.macros[macro_id].macro_sql)

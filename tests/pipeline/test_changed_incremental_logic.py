@@ -88,14 +88,18 @@ def test_the_record_takes_new_models_and_full_refreshes_and_drops_removed_ones(
     )
 
 
-def _node(name: str, sql: str, parents: list[str], **config: object) -> Any:
+def _node(
+    name: str, sql: str, parents: list[str], extra: dict[str, str] | None = None, **config: object
+) -> Any:
     settings = {"materialized": "table", **config}
     return SimpleNamespace(
         resource_type="model",
         name=name,
         raw_code=sql,
         depends_on=SimpleNamespace(nodes=parents),
-        config=SimpleNamespace(materialized=settings["materialized"], get=settings.get),
+        config=SimpleNamespace(
+            materialized=settings["materialized"], get=settings.get, _extra=extra or {}
+        ),
     )
 
 
@@ -147,3 +151,55 @@ def test_the_logic_covers_macros_called_by_macros_settings_vars_and_what_a_model
     # rebuilding a and what reads it rebuilds b too
     assert model_logic.first_of(_manifest(), ["a", "b"]) == ("a",)
     assert model_logic.first_of(_manifest(), ["b"]) == ("b",)
+
+
+def _scoped(**bodies: str) -> Any:
+    """A stand-in manifest on DuckDB: incremental model a, its scope macro named in its config,
+    its strategy's macro, a macro dispatched per adapter, and view s, which a reads after a
+    `'--'` in a string."""
+    macros = {
+        "scope_m": "1",
+        "get_incremental_replace_scope_sql": "2",
+        "duckdb__helper": "3",
+        "synapse__helper": "4",
+    } | bodies
+    a_sql = "select '--', {{ helper() }}, {{ var('lake_root') }} from {{ ref('s') }}"
+    incremental = {"materialized": "incremental", "incremental_strategy": "replace_scope"}
+    return SimpleNamespace(
+        metadata=SimpleNamespace(adapter_type="duckdb"),
+        nodes={
+            "model.p.s": _node("s", bodies.get("s", "select 1"), []),
+            "model.p.a": _node(
+                "a", a_sql, ["model.p.s"], {"replace_scope_macro": "scope_m"}, **incremental
+            ),
+        },
+        macros={f"macro.p.{name}": _macro(name, body) for name, body in macros.items()},
+    )
+
+
+def test_the_logic_covers_config_named_macros_and_this_adapters_dispatch_only() -> None:
+    def version(manifest: Any, lake_root: str = "lake") -> str:
+        return model_logic.logic_versions(manifest, "p", {"lake_root": lake_root})["a"]
+
+    base = version(_scoped())
+    for edit in ("scope_m", "get_incremental_replace_scope_sql", "duckdb__helper", "s"):
+        assert version(_scoped(**{edit: "select 9"})) != base, edit
+    # another engine's variant, and where the data is, are not this warehouse's logic
+    assert version(_scoped(synapse__helper="9")) == base
+    assert version(_scoped(), lake_root="abfss://lake") == base
+
+
+def test_a_new_warehouse_or_a_record_of_another_version_starts_a_new_record(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "logic.json"
+    model_logic.check({"a": "1"}, ["a"], full_refresh=False, record=record)
+    # the warehouse was removed and is built from nothing: its tables are new
+    fresh = model_logic.check(
+        {"a": "2"}, ["a"], full_refresh=False, record=record, new_warehouse=True
+    )
+    assert fresh.changed == ()
+    assert json.loads(record.read_text())["models"] == {"a": "2"}
+    # a record another version of the check wrote hashed otherwise: not compared
+    record.write_text(json.dumps({"version": model_logic.RECORD_VERSION - 1, "models": {"a": "1"}}))
+    assert model_logic.check({"a": "2"}, ["a"], full_refresh=False, record=record).changed == ()
