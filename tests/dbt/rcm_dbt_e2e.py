@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -90,6 +91,21 @@ def dbt_test(
         text=True,
         check=False,
     )
+
+
+def dbt_test_on_copy(
+    pipeline: Pipeline, folder: Path, test: str, *statements: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `statements` on a copy of the built warehouse in `folder` (the session's own
+    warehouse stays as its build left it), then `dbt test --select test` on the copy with
+    every row checked."""
+    folder.mkdir(parents=True)
+    copy = folder / "rcm.duckdb"
+    shutil.copyfile(pipeline.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        for statement in statements:
+            con.execute(statement)
+    return dbt_test(copy, pipeline.lake, folder / "target", test, "all")
 
 
 def rcm(*args: str) -> None:

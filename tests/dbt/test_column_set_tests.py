@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from rcm_dbt_e2e import Pipeline, dbt_test
+from rcm_dbt_e2e import Pipeline, dbt_test_on_copy
 
 from ingestion.build import REPO_ROOT
 
@@ -38,16 +38,9 @@ def failures(result: subprocess.CompletedProcess[str], test: str) -> int:
 
 
 def failures_on_copy(pipeline: Pipeline, folder: Path, test: str, *statements: str) -> int:
-    """Run `statements` on a copy of the built warehouse in `folder` (the session's own
-    warehouse stays as its build left it), then `test` on the copy with every row checked;
-    return the failure count dbt reported."""
-    folder.mkdir(parents=True)
-    copy = folder / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, copy)
-    with duckdb.connect(str(copy)) as con:
-        for statement in statements:
-            con.execute(statement)
-    return failures(dbt_test(copy, pipeline.lake, folder / "target", test, "all"), test)
+    """Run `statements` on a copy of the built warehouse in `folder`, then `test` on the copy
+    with every row checked; return the failure count dbt reported."""
+    return failures(dbt_test_on_copy(pipeline, folder, test, *statements), test)
 
 
 def failing_rows(folder: Path, test: str) -> list[tuple[object, ...]]:

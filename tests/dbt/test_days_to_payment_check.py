@@ -12,11 +12,9 @@ checked.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import duckdb
-from rcm_dbt_e2e import Pipeline, dbt_test
+from rcm_dbt_e2e import Pipeline, dbt_test_on_copy
 
 TEST = "assert_kpi_days_to_payment_by_department_match_fct_claims"
 
@@ -33,14 +31,7 @@ def paid_claim(pipeline: Pipeline) -> int:
 
 def run_on_copy(pipeline: Pipeline, folder: Path, *statements: str) -> str:
     """Run `statements` on a copy of the built warehouse, then the test on it; dbt's output."""
-    folder.mkdir(parents=True)
-    copy = folder / "rcm.duckdb"
-    shutil.copyfile(pipeline.warehouse, copy)
-    with duckdb.connect(str(copy)) as con:
-        for statement in statements:
-            con.execute(statement)
-    result = dbt_test(copy, pipeline.lake, folder / "target", TEST, "all")
-    return result.stdout
+    return dbt_test_on_copy(pipeline, folder, TEST, *statements).stdout
 
 
 def without_claim_date(key: int) -> str:

@@ -52,16 +52,20 @@ def make_project(root: Path, models: dict[str, str], macros: dict[str, str] | No
             (root / folder / name).write_text(text)
 
 
-def build(project: Path, *select: str) -> tuple[int, str]:
-    """`rcm build` of the project (with ``select``: a full refresh of that selection); its
-    exit code and its summary."""
+def run(
+    runner: str, project: Path, *args: str, settings: dict[str, str] | None = None
+) -> tuple[dict[str, object], str]:
+    """Run ``runner`` (Python code that prints a line ``RESULT <json>``) in a process of its
+    own on the project, outside the RCM warehouse, with ``settings`` added to the environment;
+    that JSON and the process's output."""
     env = {
         **os.environ,
         "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(settings or {}),
     }
     done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(project), *select],
+        [sys.executable, "-c", runner, str(project), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -71,4 +75,11 @@ def build(project: Path, *select: str) -> tuple[int, str]:
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, done.stdout + done.stderr
-    return int(json.loads(line.removeprefix("RESULT "))["exit_code"]), done.stdout
+    return json.loads(line.removeprefix("RESULT ")), done.stdout
+
+
+def build(project: Path, *select: str) -> tuple[int, str]:
+    """`rcm build` of the project (with ``select``: a full refresh of that selection); its
+    exit code and its summary."""
+    result, out = run(RUNNER, project, *select)
+    return int(str(result["exit_code"])), out

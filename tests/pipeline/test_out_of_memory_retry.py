@@ -11,15 +11,11 @@ and the level of dbt's log file.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from ingestion import build_state
-from ingestion.build import REPO_ROOT
+from tests.pipeline.small_project import run
 
 OOM = "Out of Memory Error: failed to allocate data of size 4.0 KiB (simulated)"
 
@@ -65,24 +61,7 @@ def _project(root: Path, models: dict[str, str]) -> Path:
 
 
 def _build(project: Path, **settings: str) -> tuple[dict[str, object], str]:
-    env = {
-        **os.environ,
-        "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **settings,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(project)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-    assert line is not None, done.stdout + done.stderr
-    return json.loads(line.removeprefix("RESULT ")), done.stdout
+    return run(RUNNER, project, settings=settings)
 
 
 def _fails_with_threads(message: str, above: int) -> str:
