@@ -56,7 +56,7 @@ from ingestion.config import (
     emr_url_variable,
     load_config,
 )
-from ingestion.lake import Lake, open_lake
+from ingestion.lake import Lake, ingest_lock, open_lake
 from ingestion.sources import SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
@@ -1109,13 +1109,22 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     """Recover, then load every selected entity; never raises for a failing entity.
 
     With ``settings.workers`` > 1 the entities are loaded by that many forked processes
-    (the API look-up of NPIs, which reads the providers just loaded, runs last, here)."""
-    global _WORKER_STATE
+    (the API look-up of NPIs, which reads the providers just loaded, runs last, here).
+    Raises :class:`ingestion.lake.LakeBusyError` when another run is loading into the lake."""
     config = load_config(settings.config_path)
     entities = select_entities(config, settings.only)
     _check_sources_folder(settings, entities)
-    started = datetime.now(UTC)
     lake = open_lake(settings.lake)
+    with ingest_lock(lake):
+        return _run_ingest_locked(settings, config, entities, lake)
+
+
+def _run_ingest_locked(
+    settings: IngestSettings, config: LoadConfig, entities: list[EntityConfig], lake: Lake
+) -> IngestResult:
+    """:func:`run_ingest` once it holds the lake: no other run reads or writes it meanwhile."""
+    global _WORKER_STATE
+    started = datetime.now(UTC)
     run_id = new_load_id(started)
     audit = AuditLog.read(lake)
     run = _Run(settings, lake, audit, run_id)

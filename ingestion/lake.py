@@ -8,11 +8,19 @@ Both publish data with an atomic rename, so a reader never sees a half-written f
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+# the file at a local lake's root that one ingest run holds locked while it loads
+INGEST_LOCK = ".ingest.lock"
 
 
 @runtime_checkable
@@ -108,6 +116,68 @@ class LocalLake:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+
+
+class LakeBusyError(RuntimeError):
+    """Another ingest run is loading into the lake: this one must not start."""
+
+
+@contextlib.contextmanager
+def ingest_lock(lake: Lake) -> Iterator[None]:
+    """Hold a local lake for one ingest run, or raise :class:`LakeBusyError` at once.
+
+    Two runs at once read the same high-water marks and load the same rows twice, and each
+    run's recovery removes the other's loads in progress as abandoned. The lock is an
+    ``flock`` on ``<lake>/.ingest.lock``: the kernel lets go of it when the run ends, however
+    it ends, so a killed run leaves nothing to clean; the forked workers inherit it, so a run
+    killed while its workers still load keeps the lake until they end. An ADLS lake is not
+    locked (one ingest at a time is then the scheduler's to ensure)."""
+    if not isinstance(lake, LocalLake):
+        yield
+        return
+    lake.root.mkdir(parents=True, exist_ok=True)
+    path = lake.root / INGEST_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LakeBusyError(_busy_message(lake.root, os.pread(fd, 4096, 0))) from None
+        holder = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _busy_message(root: Path, holder_json: bytes) -> str:
+    try:
+        holder = json.loads(holder_json)
+        pid, started = int(holder["pid"]), str(holder["started_at"])
+    except (ValueError, KeyError, TypeError):
+        who = "another run"
+    else:
+        who = f"the run of pid {pid}, started {started}"
+        if not _alive(pid):
+            who += (
+                ", has ended but its worker processes are still loading their tables"
+                " (they end on their own when done)"
+            )
+    return (
+        f"another `rcm ingest` or `rcm run` is loading into the lake {root} ({who}): wait "
+        "for it to end, then run again. Two runs at once would load the same rows twice"
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def open_lake(location: str | os.PathLike[str]) -> Lake:

@@ -3,6 +3,7 @@ no partial data is visible, and the next run recovers."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -218,3 +219,40 @@ def test_an_error_writing_a_refused_files_audit_row_takes_its_rejects_back(
     refused = [r for r in read_audit(lake) if r["source_name"] == path.name]
     assert [(r["status"], r["rows_rejected"]) for r in refused][-1] == ("failed", 3)
     assert folder.name == f"load_id={refused[-1]['load_id']}"
+
+
+def test_a_second_run_while_one_loads_is_refused_and_nothing_loads_twice(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    """A nightly run still going when the next starts (or a person reruns by hand): the second
+    `rcm ingest` must not read the same marks, nor remove the first run's load in progress as
+    abandoned; it stops at once and says which run holds the lake."""
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCM_")}
+    command = [sys.executable, "-m", "ingestion.cli", "ingest", "--sources", str(sources)]
+    command += ["--lake", str(lake), "--config", str(config)]
+    second: list[subprocess.CompletedProcess[str]] = []
+
+    def start_another_run(stage: str, load_id: str) -> None:
+        if stage == "before_publish" and not second:
+            second.append(
+                subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+            )
+
+    result = ingest(sources, lake, config, hook=start_another_run)
+
+    assert result.ok
+    (other,) = second
+    assert other.returncode == 1, other.stdout + other.stderr
+    message = " ".join(other.stderr.split())
+    assert "another `rcm ingest` or `rcm run` is loading into the lake" in message
+    assert str(lake.resolve()) in message and f"pid {os.getpid()}," in message
+    assert "wait for it to end, then run again" in message
+    expected = source_count(sources, "hospital_a", "transactions")
+    assert visible_rows(lake, "hospital_a", "transactions") == expected
+    assert [r["status"] for r in read_audit(lake)] == ["success"]
+
+    # the lake is let go when the run ends: the next run finds nothing new
+    again = ingest(sources, lake, config)
+    assert [e.status for e in again.entities] == ["no_change"]
+    assert visible_rows(lake, "hospital_a", "transactions") == expected
