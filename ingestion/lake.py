@@ -122,6 +122,11 @@ class LakeBusyError(RuntimeError):
     """Another ingest run is loading into the lake: this one must not start."""
 
 
+class LakeUnwritableError(RuntimeError):
+    """The lake folder cannot be made or written (permissions, a read-only mount, a file in
+    its place): checked before anything is read or moved, so nothing is half done."""
+
+
 @contextlib.contextmanager
 def ingest_lock(lake: Lake) -> Iterator[None]:
     """Hold a local lake for one ingest run, or raise :class:`LakeBusyError` at once.
@@ -135,9 +140,17 @@ def ingest_lock(lake: Lake) -> Iterator[None]:
     if not isinstance(lake, LocalLake):
         yield
         return
-    lake.root.mkdir(parents=True, exist_ok=True)
     path = lake.root / INGEST_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lake.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise LakeUnwritableError(
+            f"cannot write to the lake {lake.root}: {error.strerror} ({error.filename}); "
+            "nothing was loaded. Make the folder writable by the user that runs `rcm ingest` "
+            "and check its disk has free space, or pass --lake (or set RCM_LAKE_DIR to) a "
+            "folder that is"
+        ) from error
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -293,3 +294,26 @@ def test_a_landing_file_no_pattern_matches_fails_the_command_after_loading_the_r
     # renamed to the pattern, it loads and the command succeeds
     misnamed.rename(landing / "hospital1_claim_data_2024_01_31.csv")
     assert run(sources, lake) == 0
+
+
+@pytest.mark.parametrize("how", ["a file in its place", "a read-only folder"])
+def test_an_unwritable_lake_is_one_error_before_anything_is_read_or_moved(
+    sources: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    lake = tmp_path / "lake"
+    if how == "a file in its place":
+        lake.write_text("not a folder")
+        lake = lake / "bronze_lake"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes through a read-only folder's permissions")
+        lake.mkdir()
+        lake.chmod(0o555)
+    landing = sorted(p.name for p in (sources / "landing" / "claims").iterdir())
+
+    assert run(sources, lake) == 1
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot write to the lake {lake}" in err
+    assert "nothing was loaded" in err and "pass --lake" in err
+    assert sorted(p.name for p in (sources / "landing" / "claims").iterdir()) == landing
