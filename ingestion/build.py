@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -659,6 +660,9 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
             f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); point "
             f"--warehouse (or {WAREHOUSE_ENV}) at a file in a folder you can write"
         )
+    busy = _held_by_another_process(warehouse)
+    if busy is not None:
+        return busy
     lake = build_state.local_lake()
     if not need_bronze or lake is None:
         return None
@@ -667,6 +671,28 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
             f"the lake {lake} holds no Bronze data (no load under {lake / 'bronze'}): run "
             f"`rcm ingest --lake {lake}` first, or point --lake (or {LAKE_ENV}) at the lake you "
             "ingested into"
+        )
+    return None
+
+
+def _held_by_another_process(warehouse: Path) -> str | None:
+    """What to tell the user when another process holds the warehouse file open (a
+    dashboard, a DuckDB shell, a Python session): DuckDB lets one process write a file, or
+    several read it, and dbt would stop after parsing with a traceback of some 200 lines."""
+    if not warehouse.is_file():
+        return None
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.IOException as error:
+        text = str(error)
+        if "lock" not in text:
+            return None  # another fault of the file: dbt's own error says it
+        holder = re.search(r"is held in (.*?) \(PID (\d+)\)", text)
+        who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+        return (
+            f"the warehouse {warehouse} is open in {who}: a dashboard, `rcm alerts` or "
+            "`rcm export`, a DuckDB shell or a Python session. Close it, or wait for it to "
+            "end, and run the command again; nothing was built"
         )
     return None
 

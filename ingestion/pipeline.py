@@ -141,9 +141,17 @@ def _ingest(sources: Path, lake: str, report: RunReport) -> str:
 
 
 def _build(target: str | None) -> str:
-    from ingestion.build import SkippedBuild, build_unless_up_to_date, format_summary
+    from ingestion.build import (
+        SkippedBuild,
+        build_unless_up_to_date,
+        format_summary,
+        local_preflight,
+    )
 
     console.info("[build] dbt build")
+    problem = local_preflight(target, need_bronze=False)
+    if problem is not None:
+        raise StageFailedError(problem)
     result = build_unless_up_to_date(target=target)
     if isinstance(result, SkippedBuild):
         console.info(f"[build] {result.reason}")

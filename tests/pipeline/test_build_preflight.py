@@ -5,11 +5,14 @@ and one "No files found" per source model for the lake). `--lake` and `--warehou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingestion import build_state
@@ -20,6 +23,8 @@ from ingestion.build import (
     local_preflight,
 )
 from ingestion.cli import main
+from ingestion.pipeline import StageFailedError
+from ingestion.pipeline import _build as pipeline_build
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,3 +188,60 @@ def test_docs_takes_the_warehouse_option_and_another_target_refuses_it(
         out = capsys.readouterr().out
         assert f"rcm {command}: --lake is the folder the local target reads Bronze from" in out
         assert "synapse" in out
+
+
+def test_a_warehouse_another_process_holds_open_stops_rcm_build_naming_it(
+    tmp_path: Path,
+) -> None:
+    # a dashboard or a Python session left open on the file: dbt parsed the project, then
+    # stopped with a traceback of some 200 lines and no word of what to do
+    warehouse = tmp_path / "wh" / "rcm.duckdb"
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table t as select 1 as x")
+    lake = tmp_path / "lake"
+    part = lake / "bronze" / "hospital_a" / "claims" / "load_id=20240101T000000Z-x" / "p.parquet"
+    part.parent.mkdir(parents=True)
+    duckdb.sql(f"copy (select 1 as x) to '{part}' (format parquet)")
+    with _held_open(warehouse) as pid:
+        done = _rcm_build(tmp_path, lake, warehouse)
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, out
+    assert f"the warehouse {warehouse} is open in process {pid} (" in out
+    assert "Close it, or wait for it to end, and run the command again; nothing was built" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "t").exists()  # dbt never ran
+
+
+def test_rcm_run_stops_at_the_build_stage_naming_the_process_that_holds_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "rcm.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    with _held_open(warehouse) as pid, pytest.raises(StageFailedError) as stopped:
+        pipeline_build(None)
+    assert f"the warehouse {warehouse} is open in process {pid} (" in str(stopped.value)
+
+
+@contextlib.contextmanager
+def _held_open(warehouse: Path) -> Iterator[int]:
+    """Another process with ``warehouse`` open for writing, for the block's length."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield holder.pid
+    finally:
+        holder.communicate("", timeout=30)
