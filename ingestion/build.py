@@ -832,6 +832,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# what to run when, for the person paged at night (`rcm build --help`)
+BUILD_EPILOG = """\
+re-run (after a failed build, or one killed mid-way): `rcm build`. Models built before the
+  failure keep their rows; the rest are built.
+full refresh: `rcm build --full-refresh` rebuilds every incremental model from all of
+  Bronze; `rcm build --full-refresh --select MODEL+` only MODEL and what reads it.
+a build although nothing changed (an environment variable a model reads): `rcm build --force`.
+a backfill: load it with `rcm ingest` (see `rcm ingest --help`), then `rcm build`."""
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     build = subparsers.add_parser(
         "build",
@@ -840,6 +850,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "Run `dbt build` on the warehouse. Env: RCM_TARGET, RCM_LAKE_DIR (--lake), "
             "RCM_WAREHOUSE_PATH (--warehouse)."
         ),
+        epilog=BUILD_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(build)
     build.add_argument("--select", "-s", nargs="+", default=None, help="dbt node selection")

@@ -1248,6 +1248,19 @@ def _command(args: argparse.Namespace) -> int:
     return 0
 
 
+# what to run when, for the person paged at night (`rcm ingest --help`)
+INGEST_EPILOG = """\
+re-run (after a failure, or a run killed mid-way): run the same command again. It removes
+  half-written loads, audits the published ones, and loads nothing twice: each entity goes
+  on from its high-water mark in the audit log. One run at a time per lake: a second one
+  stops, naming the run that holds the lake.
+backfill or reload of an EMR table (rows the marks missed, a source fixed in the past): set
+  its loadtype to full in the load config for one run, then back to incremental
+  (README, "Ingestion"). Only that entity: add --only DATASOURCE.TABLE.
+a claims or CPT file again: land the corrected file in its landing folder; a file whose
+  content was loaded before is skipped."""
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "ingest",
@@ -1258,6 +1271,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "loaded, 1 when any failed or a landing file matches no entity's file_pattern, 2 "
             "for a bad config or arguments."
         ),
+        epilog=INGEST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--sources", type=Path, default=Path("sources"), help="sources folder (default sources)"

@@ -149,3 +149,24 @@ def test_every_option_has_help_and_an_environment_default_names_its_fallback() -
                     f"{option}: {action.help!r} does not say what is used when the variable "
                     "is unset (write 'default: $VARIABLE, else VALUE')"
                 )
+
+
+@pytest.mark.parametrize("command", ["ingest", "build"])
+def test_help_says_what_to_run_for_a_rerun_a_backfill_and_a_full_refresh(command: str) -> None:
+    # the person paged at night reads `--help`, not the README: what to run for each case is
+    # there, and every option it names is one the command has
+    parser = build_parser(command)
+    (sub,) = (
+        action.choices[command]
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    epilog = sub.epilog or ""
+    for case in ("re-run", "backfill", "full" if command == "ingest" else "full refresh"):
+        assert case in epilog, f"rcm {command} --help says nothing of {case}"
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", epilog))
+    assert named, epilog
+    options = {flag for action in sub._actions for flag in action.option_strings}
+    assert named <= options, f"rcm {command} --help names options it lacks: {named - options}"
+    shown = _rcm(command, "--help")
+    assert shown.returncode == 0 and epilog.splitlines()[0] in shown.stdout
