@@ -16,14 +16,28 @@ from ingestion.alerts import WAREHOUSE_ENV, add_warehouse_argument, default_ware
 MARTS_SCHEMA = "marts"
 
 
+class ExportError(RuntimeError):
+    """The warehouse cannot be read: the message says why and what to do."""
+
+
 def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list[Path]:
     """Write each table and view of ``schema`` in ``warehouse`` (opened read-only) to
     ``out/<name>.parquet``; the files written."""
     import duckdb
 
+    try:
+        opened = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        # a build writing it (DuckDB lets one process write a file, or several read it), or a
+        # file that is no DuckDB database: a message, not a traceback
+        raise ExportError(
+            f"cannot open the warehouse {warehouse} read-only ({error}); nothing was "
+            "exported. If `rcm build` or another process that writes it is running, wait for "
+            "it to end and run `rcm export` again"
+        ) from error
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with opened as con:
         names = [
             str(row[0])
             for row in con.execute(
