@@ -1115,7 +1115,7 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     entities = select_entities(config, settings.only)
     _check_sources_folder(settings, entities)
     lake = open_lake(settings.lake)
-    with ingest_lock(lake):
+    with ingest_lock(lake, settings.progress or console.info):
         return _run_ingest_locked(settings, config, entities, lake)
 
 

@@ -9,12 +9,13 @@ Both publish data with an atomic rename, so a reader never sees a half-written f
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -128,7 +129,7 @@ class LakeUnwritableError(RuntimeError):
 
 
 @contextlib.contextmanager
-def ingest_lock(lake: Lake) -> Iterator[None]:
+def ingest_lock(lake: Lake, warn: Callable[[str], None] = print) -> Iterator[None]:
     """Hold a local lake for one ingest run, or raise :class:`LakeBusyError` at once.
 
     Two runs at once read the same high-water marks and load the same rows twice, and each
@@ -156,12 +157,26 @@ def ingest_lock(lake: Lake) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LakeBusyError(_busy_message(lake.root, os.pread(fd, 4096, 0))) from None
+        except OSError as error:
+            if error.errno not in _NO_LOCKS:
+                raise
+            # a network share without locks: load as before, and say what is not guarded
+            warn(
+                f"warning: the lake {lake.root} cannot be locked ({error.strerror}): make "
+                "sure no other `rcm ingest` or `rcm run` loads into it at the same time"
+            )
+            yield
+            return
         holder = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         yield
     finally:
         os.close(fd)
+
+
+# flock's errors on a file system that keeps no locks (some NFS and SMB mounts)
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 def _busy_message(root: Path, holder_json: bytes) -> str:
