@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -1013,6 +1014,22 @@ def _load_in_worker(name: str) -> EntityResult:
         run.close()
 
 
+def _end_with_parent(parent: int) -> None:
+    """A worker's initializer: end the worker as soon as the process that forked it is gone.
+
+    A run killed by its pid alone (a scheduler's timeout, `kill PID`) left its workers waiting
+    on the pool's queue for ever: they held the lake's lock, so every later run was refused,
+    and they kept loading with nobody to report to. The table a worker was loading is then
+    half written under ``_tmp/``, which the next run removes."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def _relay(messages: Any, progress: Progress) -> None:
     """Hand the workers' progress lines to this process's callback until ``None`` arrives."""
     while (message := messages.get()) is not None:
@@ -1155,7 +1172,12 @@ def _run_ingest_locked(
             relay.start()
             _WORKER_STATE = (settings, config, run_id, messages, tuple(audit.records))
             try:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                with ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=context,
+                    initializer=_end_with_parent,
+                    initargs=(os.getpid(),),
+                ) as pool:
                     futures = {e.name: pool.submit(_load_in_worker, e.name) for e in pooled}
                     for name, future in futures.items():
                         by_name[name] = future.result()

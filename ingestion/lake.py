@@ -136,7 +136,8 @@ def ingest_lock(lake: Lake, warn: Callable[[str], None] = print) -> Iterator[Non
     run's recovery removes the other's loads in progress as abandoned. The lock is an
     ``flock`` on ``<lake>/.ingest.lock``: the kernel lets go of it when the run ends, however
     it ends, so a killed run leaves nothing to clean; the forked workers inherit it, so a run
-    killed while its workers still load keeps the lake until they end. An ADLS lake is not
+    killed while its workers still load keeps the lake until they end (within a second:
+    ``ingestion.ingest._end_with_parent``). An ADLS lake is not
     locked (one ingest at a time is then the scheduler's to ensure)."""
     if not isinstance(lake, LocalLake):
         yield
@@ -188,10 +189,7 @@ def _busy_message(root: Path, holder_json: bytes) -> str:
     else:
         who = f"the run of pid {pid}, started {started}"
         if not _alive(pid):
-            who += (
-                ", has ended but its worker processes are still loading their tables"
-                " (they end on their own when done)"
-            )
+            who += ", has ended; its worker processes stop within a second"
     return (
         f"another `rcm ingest` or `rcm run` is loading into the lake {root} ({who}): wait "
         "for it to end, then run again. Two runs at once would load the same rows twice"

@@ -3,15 +3,21 @@ no partial data is visible, and the next run recovers."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from ingestion.bronze import WriteSettings
 
 from .conftest import (
     CLAIM_COLUMNS,
@@ -256,3 +262,64 @@ def test_a_second_run_while_one_loads_is_refused_and_nothing_loads_twice(
     again = ingest(sources, lake, config)
     assert [e.status for e in again.entities] == ["no_change"]
     assert visible_rows(lake, "hospital_a", "transactions") == expected
+
+
+def _end_processes_of(lake: Path) -> None:
+    """Kill what is left of an `rcm ingest` on ``lake`` (its orphaned workers), by pid."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(lake).encode() in command and b"ingest" in command:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
+def test_a_run_killed_by_its_pid_alone_lets_go_of_the_lake(sources: Path, lake: Path) -> None:
+    """A scheduler's timeout kills the run's pid, not its forked workers: they waited on the
+    pool's queue for ever, holding the lake, so every later run was refused."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCM_")}
+    command = [sys.executable, "-m", "ingestion.cli", "ingest", "--sources", str(sources)]
+    command += ["--lake", str(lake), "--workers", "2"]
+    try:
+        run = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env | {"PYTHONUNBUFFERED": "1"},
+        )
+        assert run.stdout is not None
+        # a worker has started the ICD-10-CM list, seconds of work
+        seen = []
+        for line in run.stdout:
+            seen.append(line)
+            if "codesets.icd10cm_codes: full load" in line:
+                break
+        else:
+            pytest.fail("the run ended before it loaded the ICD-10-CM list:\n" + "".join(seen))
+        run.kill()
+        run.wait(timeout=30)
+
+        deadline = time.monotonic() + 15
+        with (lake / ".ingest.lock").open("rb") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    assert time.monotonic() < deadline, "the killed run's workers hold the lake"
+                    time.sleep(0.1)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        _end_processes_of(lake)
+
+    # the rows of the next run: written in the default batches (the ICD-10-CM list is large)
+    result = ingest(sources, lake, batch_rows=50_000, write=WriteSettings())
+    assert result.ok
+    expected = source_count(sources, "hospital_a", "transactions")
+    assert visible_rows(lake, "hospital_a", "transactions") == expected
+    assert not list((lake / "_tmp").iterdir())
