@@ -9,6 +9,8 @@ staging and CDM tables: names, SSN, birth dates, addresses).
 from __future__ import annotations
 
 import argparse
+import shutil
+import tempfile
 from pathlib import Path
 
 from ingestion.alerts import WAREHOUSE_ENV, add_warehouse_argument, default_warehouse
@@ -36,21 +38,36 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
             "it to end and run `rcm export` again"
         ) from error
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    with opened as con:
-        names = [
-            str(row[0])
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "order by table_name",
-                [schema],
-            ).fetchall()
-        ]
-        for name in names:
-            target = out / f"{name}.parquet"
-            quoted = str(target).replace("'", "''")
-            con.execute(f'copy "{schema}"."{name}" to \'{quoted}\' (format parquet)')
-            written.append(target)
+    # every file is written beside the folder's, and they replace the old ones only once all
+    # are written: an export that fails half way (a view that no longer binds, a full disk)
+    # leaves the last export whole, never a mix of two days' marts for Power BI to read
+    # (beside the folder, not in it: Power BI's Folder source reads sub-folders too)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    try:
+        with opened as con:
+            names = [
+                str(row[0])
+                for row in con.execute(
+                    "select table_name from information_schema.tables where table_schema = ? "
+                    "order by table_name",
+                    [schema],
+                ).fetchall()
+            ]
+            for name in names:
+                quoted = str(staging / f"{name}.parquet").replace("'", "''")
+                try:
+                    con.execute(f'copy "{schema}"."{name}" to \'{quoted}\' (format parquet)')
+                except duckdb.Error as error:
+                    raise ExportError(
+                        f"cannot export {schema}.{name} of {warehouse} ({error}); nothing was "
+                        f"changed in {out}. Run `rcm build` and fix what its summary names, "
+                        "then `rcm export` again"
+                    ) from error
+        written = [out / f"{name}.parquet" for name in names]
+        for target in written:
+            (staging / target.name).replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return written
 
 

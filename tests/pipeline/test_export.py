@@ -101,3 +101,28 @@ def test_a_warehouse_being_built_is_a_message_not_a_traceback(
     assert f"(PID {holder.pid})" in err
     assert "wait for it to end and run `rcm export` again" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_that_fails_half_way_leaves_the_last_one_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # yesterday's export, then a mart after fct_claims that no longer reads (a view whose
+    # table is gone): Power BI must not read today's fct_claims beside yesterday's others
+    warehouse = _warehouse(tmp_path / "rcm.duckdb")
+    out = tmp_path / "pbi"
+    export_marts(warehouse, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update marts.fct_claims set claim_amount = claim_amount + 1")
+        con.execute("create table marts.scratch as select 1 as x")
+        con.execute("create view marts.zz_broken as select x from marts.scratch")
+        con.execute("drop table marts.scratch")
+
+    code = main(["export", "--warehouse", str(warehouse), "--out", str(out)])
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1
+    assert f"cannot export marts.zz_broken of {warehouse}" in err
+    assert f"nothing was changed in {out}" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pbi", "rcm.duckdb"]
