@@ -137,8 +137,8 @@ def ingest_lock(lake: Lake, warn: Callable[[str], None] = print) -> Iterator[Non
     ``flock`` on ``<lake>/.ingest.lock``: the kernel lets go of it when the run ends, however
     it ends, so a killed run leaves nothing to clean; the forked workers inherit it, so a run
     killed while its workers still load keeps the lake until they end (within a second:
-    ``ingestion.ingest._end_with_parent``). An ADLS lake is not
-    locked (one ingest at a time is then the scheduler's to ensure)."""
+    ``ingestion.ingest._end_with_parent``). An ADLS lake is not locked (one ingest at a time
+    is then the scheduler's to ensure)."""
     if not isinstance(lake, LocalLake):
         yield
         return
@@ -154,26 +154,32 @@ def ingest_lock(lake: Lake, warn: Callable[[str], None] = print) -> Iterator[Non
             "folder that is"
         ) from error
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LakeBusyError(_busy_message(lake.root, os.pread(fd, 4096, 0))) from None
-        except OSError as error:
-            if error.errno not in _NO_LOCKS:
-                raise
-            # a network share without locks: load as before, and say what is not guarded
-            warn(
-                f"warning: the lake {lake.root} cannot be locked ({error.strerror}): make "
-                "sure no other `rcm ingest` or `rcm run` loads into it at the same time"
-            )
-            yield
-            return
-        holder = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        if _lock(fd, lake.root, warn):
+            holder = {"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
         yield
     finally:
         os.close(fd)
+
+
+def _lock(fd: int, root: Path, warn: Callable[[str], None]) -> bool:
+    """Lock the open lock file ``fd``: True when locked, False on a file system that keeps
+    no locks (said with ``warn``); :class:`LakeBusyError` when another run holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LakeBusyError(_busy_message(root, os.pread(fd, 4096, 0))) from None
+    except OSError as error:
+        if error.errno not in _NO_LOCKS:
+            raise
+        # a network share without locks: load as before, and say what is not guarded
+        warn(
+            f"warning: the lake {root} cannot be locked ({error.strerror}): make sure no "
+            "other `rcm ingest` or `rcm run` loads into it at the same time"
+        )
+        return False
+    return True
 
 
 # flock's errors on a file system that keeps no locks (some NFS and SMB mounts)
