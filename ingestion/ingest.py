@@ -399,6 +399,7 @@ class _Run:
         error: str | None = None,
         watermark_before: str | None = None,
         watermark_after: str | None = None,
+        write: bool = True,
     ) -> AuditRecord:
         record = AuditRecord(
             run_id=self.run_id,
@@ -420,7 +421,8 @@ class _Run:
             status=status,
             error=error,
         )
-        self.audit.append(record, entity.audit_file_name)
+        if write:
+            self.audit.append(record, entity.audit_file_name)
         return record
 
     def _manifest(
@@ -537,7 +539,18 @@ class _Run:
             error = str(exc)
         except Exception as exc:
             error = str(exc) or type(exc).__name__
-            records.append(self._record(entity, "failed", started, error=error))
+            failed = self._record(entity, "failed", started, error=error, write=False)
+            try:
+                self.audit.append(failed, entity.audit_file_name)
+            except OSError as audit_error:
+                # the lake's disk is full or its audit folder unwritable: the run still ends
+                # with its summary (this escaped, and a worker's took the whole run down)
+                error += (
+                    f"; its audit row could not be written either ({audit_error}): fix that, "
+                    "and the next run audits what this one published (status recovered)"
+                )
+                failed = dataclasses.replace(failed, error=error)
+            records.append(failed)
         seconds = (datetime.now(UTC) - started).total_seconds()
         # the loads that published rows: a failed file whose every line was rejected
         # published its rejected rows

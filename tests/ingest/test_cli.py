@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -317,3 +318,27 @@ def test_an_unwritable_lake_is_one_error_before_anything_is_read_or_moved(
     assert f"cannot write to the lake {lake}" in err
     assert "nothing was loaded" in err and "pass --lake" in err
     assert sorted(p.name for p in (sources / "landing" / "claims").iterdir()) == landing
+
+
+def test_an_audit_log_that_cannot_be_written_fails_the_entities_not_the_run(
+    sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a full disk, or an audit folder that cannot be written: the failed entity's own audit
+    # row failed too, that error escaped, and the run ended on a bare errno, no summary
+    (lake / "audit").mkdir(parents=True)
+    (lake / "audit" / "load_audit").write_text("not a folder")
+
+    assert run(sources, lake) == 1
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "entity mode rows rejected watermark seconds status" in out
+    assert "FAILED hospital_a.transactions:" in out
+    assert "its audit row could not be written either" in out
+    assert "the next run audits what this one published (status recovered)" in out
+
+    (lake / "audit" / "load_audit").unlink()
+    assert run(sources, lake) == 0
+    assert "status recovered" in capsys.readouterr().out
+    with sqlite3.connect(sources / "emr" / "hospital_a.db") as emr:
+        ((expected,),) = emr.execute("select count(*) from transactions").fetchall()
+    assert read_bronze(lake, "hospital_a", "transactions").num_rows == expected
