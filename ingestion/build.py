@@ -465,14 +465,19 @@ def _check_logic(
         return result
     manifest, project, variables = parsed
     built = [n.name for n in result.nodes if n.resource_type == "model" and n.status == "success"]
-    found = model_logic.check(
-        model_logic.logic_versions(manifest, project, variables),
-        built,
-        full_refresh=full_refresh,
-        record=model_logic.record_path(warehouse, result.target_path, target),
-        new_warehouse=new_warehouse,
-    )
-    first = model_logic.first_of(manifest, found.changed)
+    try:
+        found = model_logic.check(
+            model_logic.logic_versions(manifest, project, variables),
+            built,
+            full_refresh=full_refresh,
+            record=model_logic.record_path(warehouse, result.target_path, target),
+            new_warehouse=new_warehouse,
+        )
+        first = model_logic.first_of(manifest, found.changed)
+    except (AttributeError, KeyError, TypeError, ValueError, OSError) as error:
+        # a check of the build, not the build: its tables are as dbt left them
+        console.info(f"rcm build: could not check the incremental models' logic: {error!r}")
+        return result
     return dataclasses.replace(result, changed_logic=found.changed, rebuild_first=first)
 
 

@@ -212,7 +212,8 @@ def first_of(manifest: Any, changed: Iterable[str]) -> tuple[str, ...]:
     def above(unique_id: str) -> set[str]:
         if unique_id not in ancestors:
             ancestors[unique_id] = set()
-            for parent in manifest.nodes[unique_id].depends_on.nodes:
+            # a seed's depends_on lists macros only
+            for parent in getattr(manifest.nodes[unique_id].depends_on, "nodes", ()):
                 if parent in manifest.nodes:
                     ancestors[unique_id] |= {parent, *above(parent)}
         return ancestors[unique_id]

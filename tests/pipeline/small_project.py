@@ -26,12 +26,17 @@ print("RESULT " + json.dumps({"exit_code": result.exit_code}))
 """
 
 
-def make_project(root: Path, models: dict[str, str], macros: dict[str, str] | None = None) -> None:
+def make_project(
+    root: Path,
+    models: dict[str, str],
+    macros: dict[str, str] | None = None,
+    seeds: dict[str, str] | None = None,
+) -> None:
     """Write project ``edited`` under ``root``: its dbt_project.yml, a profile whose DuckDB file
-    is ``root/warehouse.duckdb``, and the given model and macro files (name -> text)."""
+    is ``root/warehouse.duckdb``, and the given model, macro and seed files (name -> text)."""
     (root / "dbt_project.yml").write_text(
         "name: edited\nversion: '1.0'\nprofile: edited\nmodel-paths: [models]\n"
-        "macro-paths: [macros]\n"
+        "macro-paths: [macros]\nseed-paths: [seeds]\n"
     )
     (root / "profiles.yml").write_text(
         textwrap.dedent(
@@ -46,7 +51,7 @@ def make_project(root: Path, models: dict[str, str], macros: dict[str, str] | No
             """
         )
     )
-    for folder, files in (("models", models), ("macros", macros or {})):
+    for folder, files in (("models", models), ("macros", macros or {}), ("seeds", seeds or {})):
         (root / folder).mkdir(exist_ok=True)
         for name, text in files.items():
             (root / folder / name).write_text(text)

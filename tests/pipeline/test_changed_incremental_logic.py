@@ -16,7 +16,9 @@ from typing import Any
 from ingestion import model_logic
 from tests.pipeline.small_project import build, make_project
 
-STAGE = "select 1 as visit_id\n"
+# the view reads a seed, as the project's models do (a seed's dependencies are macros only)
+STAGE = "select 1 as visit_id from {{ ref('visit_codes') }}\n"
+SEED = "code\nA\n"
 # its macro visit_since is called only by an incremental run: dbt lists it among the model's
 # macros after such a run only, which must not read as an edit
 MODEL = (
@@ -38,6 +40,7 @@ def test_an_edited_incremental_model_is_named_until_rebuilt_in_full(tmp_path: Pa
         tmp_path,
         {"stg_visits.sql": STAGE, "int_visits.sql": MODEL, "rpt_visits.sql": READER},
         {"visit_year.sql": MACRO.replace("YEAR", "2024")},
+        {"visit_codes.csv": SEED},
     )
     code, out = build(tmp_path)
     assert code == 0, out
@@ -120,7 +123,15 @@ def _manifest(
     )
     return SimpleNamespace(
         nodes={
-            "model.p.s": _node("s", stage, []),
+            "model.p.s": _node("s", stage + " from {{ ref('codes') }}", ["seed.p.codes"]),
+            # a seed's depends_on has no nodes (dbt's MacroDependsOn)
+            "seed.p.codes": SimpleNamespace(
+                resource_type="seed",
+                name="codes",
+                checksum=SimpleNamespace(checksum="c1"),
+                depends_on=SimpleNamespace(macros=[]),
+                config=SimpleNamespace(materialized="seed", get={}.get),
+            ),
             "model.p.a": _node("a", a_sql, ["model.p.s", f"model.p.{order_only}"], **incremental),
             "model.p.b": _node("b", "select * from {{ ref('a') }}", ["model.p.a"], **incremental),
             "model.p.r": _node("r", "select * from {{ ref('b') }}", ["model.p.b"]),
