@@ -1,13 +1,16 @@
-"""A small real dbt project (a DuckDB file, dbt through ingestion.build in a process of its own)
-for the tests of what `rcm build` says about edited incremental models."""
+"""Helpers of the tests that run real processes: a small real dbt project (a DuckDB file, dbt
+through ingestion.build in a process of its own) for what `rcm build` says about edited
+incremental models, and a process that holds a warehouse file open."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 from ingestion.build import REPO_ROOT
@@ -88,3 +91,25 @@ def build(project: Path, *select: str) -> tuple[int, str]:
     exit code and its summary."""
     result, out = run(RUNNER, project, *select)
     return int(str(result["exit_code"])), out
+
+
+@contextlib.contextmanager
+def held_open(warehouse: Path) -> Iterator[int]:
+    """Another process with ``warehouse`` open for writing, for the block's length."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        yield holder.pid
+    finally:
+        holder.communicate("", timeout=30)

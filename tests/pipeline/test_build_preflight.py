@@ -5,11 +5,9 @@ and one "No files found" per source model for the lake). `--lake` and `--warehou
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -25,6 +23,7 @@ from ingestion.build import (
 from ingestion.cli import main
 from ingestion.pipeline import StageFailedError
 from ingestion.pipeline import _build as pipeline_build
+from tests.pipeline.small_project import held_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -203,7 +202,7 @@ def test_a_warehouse_another_process_holds_open_stops_rcm_build_naming_it(
     part = lake / "bronze" / "hospital_a" / "claims" / "load_id=20240101T000000Z-x" / "p.parquet"
     part.parent.mkdir(parents=True)
     duckdb.sql(f"copy (select 1 as x) to '{part}' (format parquet)")
-    with _held_open(warehouse) as pid:
+    with held_open(warehouse) as pid:
         done = _rcm_build(tmp_path, lake, warehouse)
     out = " ".join((done.stdout + done.stderr).split())
     assert done.returncode == 1, out
@@ -220,28 +219,6 @@ def test_rcm_run_stops_at_the_build_stage_naming_the_process_that_holds_the_ware
     duckdb.connect(str(warehouse)).close()
     monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(warehouse))
     monkeypatch.delenv("RCM_TARGET", raising=False)
-    with _held_open(warehouse) as pid, pytest.raises(StageFailedError) as stopped:
+    with held_open(warehouse) as pid, pytest.raises(StageFailedError) as stopped:
         pipeline_build(None)
     assert f"the warehouse {warehouse} is open in process {pid} (" in str(stopped.value)
-
-
-@contextlib.contextmanager
-def _held_open(warehouse: Path) -> Iterator[int]:
-    """Another process with ``warehouse`` open for writing, for the block's length."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-            "sys.stdin.read()",
-            str(warehouse),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        yield holder.pid
-    finally:
-        holder.communicate("", timeout=30)

@@ -8,8 +8,6 @@ names, SSN, birth dates and addresses, into a folder handed to a BI tool.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -17,6 +15,7 @@ import pytest
 
 from ingestion.cli import main
 from ingestion.export import export_marts
+from tests.pipeline.small_project import held_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,27 +77,12 @@ def test_a_warehouse_being_built_is_a_message_not_a_traceback(
 ) -> None:
     # `rcm export` scheduled after the nightly build, while the build still runs
     warehouse = _warehouse(tmp_path / "rcm.duckdb")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-            "sys.stdin.read()",
-            str(warehouse),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+    with held_open(warehouse) as pid:
         code = main(["export", "--warehouse", str(warehouse), "--out", str(tmp_path / "out")])
-    finally:
-        holder.communicate("", timeout=30)
     err = " ".join(capsys.readouterr().err.split())
     assert code == 1
     assert f"cannot open the warehouse {warehouse} read-only" in err
-    assert f"(PID {holder.pid})" in err
+    assert f"(PID {pid})" in err
     assert "wait for it to end and run `rcm export` again" in err
     assert not (tmp_path / "out").exists()
 
