@@ -9,10 +9,12 @@ staging and CDM tables: names, SSN, birth dates, addresses).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from pathlib import Path
 
+from ingestion import console
 from ingestion.alerts import WAREHOUSE_ENV, add_warehouse_argument, default_warehouse
 
 MARTS_SCHEMA = "marts"
@@ -68,7 +70,36 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
             (staging / target.name).replace(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _remove_dropped(out, {path.name for path in written})
     return written
+
+
+def _listing(out: Path) -> Path:
+    """The list of the files the last export wrote: beside the folder, as Power BI's Folder
+    source reads every file in it."""
+    return out.with_name(f".{out.name}.export.json")
+
+
+def _remove_dropped(out: Path, names: set[str]) -> None:
+    """Remove the files an earlier export wrote for marts that are gone from the warehouse (a
+    model removed or renamed), which Power BI would go on reading; only files on the last
+    export's list, never another file in the folder. Then list this export's files."""
+    listing = _listing(out)
+    try:
+        before = json.loads(listing.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        before = []
+    dropped = sorted(
+        str(name) for name in before if str(name) not in names and "/" not in str(name)
+    )
+    for name in dropped:
+        (out / name).unlink(missing_ok=True)
+    if dropped:
+        console.info(
+            f"rcm export: removed {len(dropped)} file(s) of marts no longer in the warehouse: "
+            + ", ".join(dropped)
+        )
+    listing.write_text(json.dumps({"files": sorted(names)}, indent=2) + "\n", encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,6 +48,23 @@ def test_export_writes_the_marts_and_nothing_else(tmp_path: Path) -> None:
     assert [(int(k), str(a)) for k, a in rows] == [(1, "12.50")]
 
 
+def test_a_mart_gone_from_the_warehouse_leaves_the_export_and_other_files_stay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a model removed (or renamed) since the last export: Power BI must not go on reading it
+    warehouse = _warehouse(tmp_path / "rcm.duckdb")
+    out = tmp_path / "export"
+    export_marts(warehouse, out)
+    (out / "notes.parquet").write_bytes(b"a file of the user's own")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop view marts.kpi_view")
+    assert [p.name for p in export_marts(warehouse, out)] == ["fct_claims.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["fct_claims.parquet", "notes.parquet"]
+    assert "removed 1 file(s) of marts no longer in the warehouse: kpi_view.parquet" in (
+        capsys.readouterr().out
+    )
+
+
 def test_rcm_export_names_the_folder_and_a_missing_warehouse(
     tmp_path: Path,
     capsys,  # type: ignore[no-untyped-def]
@@ -109,4 +126,5 @@ def test_an_export_that_fails_half_way_leaves_the_last_one_whole(
     assert f"cannot export marts.zz_broken of {warehouse}" in err
     assert f"nothing was changed in {out}" in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pbi", "rcm.duckdb"]
+    # no staging folder left beside it (only the list of the files the last export wrote)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pbi.export.json", "pbi", "rcm.duckdb"]
