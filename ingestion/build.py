@@ -665,7 +665,7 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
             f"cannot create the warehouse folder {warehouse.parent} ({error.strerror}); point "
             f"--warehouse (or {WAREHOUSE_ENV}) at a file in a folder you can write"
         )
-    busy = _held_by_another_process(warehouse)
+    busy = held_by_another_process(warehouse)
     if busy is not None:
         return busy
     lake = build_state.local_lake()
@@ -680,7 +680,7 @@ def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
     return None
 
 
-def _held_by_another_process(warehouse: Path) -> str | None:
+def held_by_another_process(warehouse: Path, outcome: str = "nothing was built") -> str | None:
     """What to tell the user when another process holds the warehouse file open (a
     dashboard, a DuckDB shell, a Python session): DuckDB lets one process write a file, or
     several read it, and dbt would stop after parsing with a traceback of some 200 lines."""
@@ -697,7 +697,7 @@ def _held_by_another_process(warehouse: Path) -> str | None:
         return (
             f"the warehouse {warehouse} is open in {who}: a dashboard, `rcm alerts` or "
             "`rcm export`, a DuckDB shell or a Python session. Close it, or wait for it to "
-            "end, and run the command again; nothing was built"
+            f"end, and run the command again; {outcome}"
         )
     return None
 

@@ -164,10 +164,21 @@ def _build(target: str | None) -> str:
 
 
 def _reset(lake: Path, warehouse: Path) -> None:
-    """Fresh sources mean a new world: the old lake and warehouse would mix two of them."""
+    """Fresh sources mean a new world: the old lake and warehouse would mix two of them.
+
+    Nothing is removed while another process holds the warehouse open or an `rcm ingest`
+    loads into the lake (its lock, :func:`ingestion.lake.ingest_lock`, is held while the lake
+    is removed): that run would go on into a lake half gone."""
+    from ingestion.build import held_by_another_process
+    from ingestion.lake import LocalLake, ingest_lock
+
+    held = held_by_another_process(warehouse, "--regenerate removed nothing")
+    if held is not None:
+        raise StageFailedError(held)
     if lake.is_dir() and not str(lake).startswith("abfss://"):
-        console.info(f"[generate] --regenerate: removing the old lake {lake}")
-        shutil.rmtree(lake)
+        with ingest_lock(LocalLake(lake), console.info):
+            console.info(f"[generate] --regenerate: removing the old lake {lake}")
+            shutil.rmtree(lake)
     stale = (
         ".wal",
         build_state.STATE_SUFFIX,
