@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from ingestion import build_state, compaction, console, dbt_speedups, failing_rows, model_logic
+from ingestion.lake import DISK_FULL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = REPO_ROOT
@@ -536,6 +537,12 @@ FAILURE_HINTS: tuple[tuple[str, str], ...] = (
         "DuckDB ran out of memory even with one node at a time: raise "
         "RCM_DUCKDB_MEMORY_LIMIT (the default is in profiles/profiles.yml) or lower "
         "RCM_DUCKDB_THREADS",
+    ),
+    (
+        DISK_FULL,
+        "a disk is full (the one that holds the file the error names: the warehouse, or "
+        "DuckDB's temporary folder beside it): free space on it and run `rcm build` again; "
+        "the models that failed keep the tables of the last build until then",
     ),
 )
 

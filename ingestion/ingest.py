@@ -57,7 +57,7 @@ from ingestion.config import (
     emr_url_variable,
     load_config,
 )
-from ingestion.lake import Lake, ingest_lock, open_lake
+from ingestion.lake import Lake, disk_full_hint, ingest_lock, open_lake
 from ingestion.sources import SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
@@ -538,7 +538,7 @@ class _Run:
         except EntityFailedError as exc:
             error = str(exc)
         except Exception as exc:
-            error = str(exc) or type(exc).__name__
+            error = (str(exc) or type(exc).__name__) + disk_full_hint(exc, self.lake.uri)
             failed = self._record(entity, "failed", started, error=error, write=False)
             try:
                 self.audit.append(failed, entity.audit_file_name)

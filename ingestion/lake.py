@@ -212,6 +212,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+DISK_FULL = "No space left on device"
+
+
+def disk_full_hint(error: BaseException, lake: str) -> str:
+    """What to add to the message of an error that a full disk caused, else ``""``. A failed
+    write names no file, so the hint names the one the error names, else the ``lake``."""
+    full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+    if not full and DISK_FULL not in str(error):
+        return ""
+    where = getattr(error, "filename", None) or lake
+    return (
+        f" (the disk that holds {where} is full: free space on it, or pass --lake a folder "
+        "on a larger disk, and run `rcm ingest` again; a load that failed is not published, "
+        "so the next run loads it whole)"
+    )
+
+
 def open_lake(location: str | os.PathLike[str]) -> Lake:
     """Open the lake at ``location``: a local folder, or an ``abfss://`` URI for ADLS Gen2."""
     text = os.fspath(location)

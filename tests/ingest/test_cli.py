@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingestion.bronze import WriteSettings
+from ingestion.build import REPO_ROOT
 from ingestion.cli import main
 from ingestion.config import load_config
 from ingestion.pipeline import RunReport, _ingest
+from tests.small_disk import run_on_small_disk
 
 from .conftest import SQL_ENTITIES, ingest, read_audit, read_bronze, write_config
 
@@ -342,3 +345,21 @@ def test_an_audit_log_that_cannot_be_written_fails_the_entities_not_the_run(
     with sqlite3.connect(sources / "emr" / "hospital_a.db") as emr:
         ((expected,),) = emr.execute("select count(*) from transactions").fetchall()
     assert read_bronze(lake, "hospital_a", "transactions").num_rows == expected
+
+
+def test_a_full_disk_fails_its_entities_with_what_to_do(sources: Path, tmp_path: Path) -> None:
+    # a real full disk: the lake on a 96 KB tmpfs of the command's own (tests/small_disk.py)
+    lake = tmp_path / "lake"
+    command = [sys.executable, "-m", "ingestion.cli", "ingest", "--sources", str(sources)]
+    done = run_on_small_disk(lake, 96, [*command, "--lake", str(lake)], cwd=REPO_ROOT, timeout=300)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    assert "entity mode rows rejected watermark seconds status" in out  # the summary
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED ")]
+    assert failed, done.stdout
+    for line in failed:
+        assert "No space left on device" in line
+        assert "the disk that holds" in line and "is full: free space on it" in line
+        assert str(lake) in line  # the lake, or the file in it the error names
+    assert "Traceback" not in done.stderr

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ingestion.build import REPO_ROOT
@@ -34,9 +34,11 @@ def make_project(
     models: dict[str, str],
     macros: dict[str, str] | None = None,
     seeds: dict[str, str] | None = None,
+    warehouse: Path | None = None,
 ) -> None:
     """Write project ``edited`` under ``root``: its dbt_project.yml, a profile whose DuckDB file
-    is ``root/warehouse.duckdb``, and the given model, macro and seed files (name -> text)."""
+    is ``warehouse`` (default ``root/warehouse.duckdb``), and the given model, macro and seed
+    files (name -> text)."""
     (root / "dbt_project.yml").write_text(
         "name: edited\nversion: '1.0'\nprofile: edited\nmodel-paths: [models]\n"
         "macro-paths: [macros]\nseed-paths: [seeds]\n"
@@ -49,7 +51,7 @@ def make_project(
               outputs:
                 local:
                   type: duckdb
-                  path: {root / "warehouse.duckdb"}
+                  path: {warehouse or root / "warehouse.duckdb"}
                   threads: 1
             """
         )
@@ -61,11 +63,16 @@ def make_project(
 
 
 def run(
-    runner: str, project: Path, *args: str, settings: dict[str, str] | None = None
+    runner: str,
+    project: Path,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> tuple[dict[str, object], str]:
     """Run ``runner`` (Python code that prints a line ``RESULT <json>``) in a process of its
-    own on the project, outside the RCM warehouse, with ``settings`` added to the environment;
-    that JSON and the process's output."""
+    own on the project, outside the RCM warehouse, with ``settings`` added to the environment
+    and ``prefix`` before the command (tests/small_disk.py); that JSON and the process's
+    output."""
     env = {
         **os.environ,
         "RCM_TARGET": "other",  # not the RCM warehouse: no build-state record
@@ -73,7 +80,7 @@ def run(
         **(settings or {}),
     }
     done = subprocess.run(
-        [sys.executable, "-c", runner, str(project), *args],
+        [*prefix, sys.executable, "-c", runner, str(project), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
