@@ -695,10 +695,10 @@ def held_by_another_process(warehouse: Path, outcome: str = "nothing was built")
         return None
     try:
         duckdb.connect(str(warehouse)).close()
-    except duckdb.IOException as error:
+    except duckdb.Error as error:
         text = str(error)
-        if "lock" not in text:
-            return None  # another fault of the file: dbt's own error says it
+        if not isinstance(error, duckdb.IOException) or "lock" not in text:
+            return None  # another fault of the file (a WAL that does not replay): not busy
         holder = re.search(r"is held in (.*?) \(PID (\d+)\)", text)
         who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
         return (

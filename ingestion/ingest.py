@@ -772,6 +772,7 @@ class _Run:
                     record = self._load_csv(entity, path, sha, landed)
             except Exception as exc:
                 message = f"{path.name}: {exc}" if path.name not in str(exc) else str(exc)
+                message += disk_full_hint(exc, self.lake.uri)
                 yield self._record(
                     entity,
                     "failed",

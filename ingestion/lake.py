@@ -217,15 +217,18 @@ DISK_FULL = "No space left on device"
 
 def disk_full_hint(error: BaseException, lake: str) -> str:
     """What to add to the message of an error that a full disk caused, else ``""``. A failed
-    write names no file, so the hint names the one the error names, else the ``lake``."""
-    full = isinstance(error, OSError) and error.errno == errno.ENOSPC
-    if not full and DISK_FULL not in str(error):
+    write names no file, so the hint names the one the error names, else the ``lake``. Only
+    file-system errors count: a source database's own "no space" is not this machine's disk."""
+    if not isinstance(error, OSError):
         return ""
-    where = getattr(error, "filename", None) or lake
+    if error.errno != errno.ENOSPC and DISK_FULL not in str(error):
+        return ""
+    where = error.filename or lake
     return (
-        f" (the disk that holds {where} is full: free space on it, or pass --lake a folder "
-        "on a larger disk, and run `rcm ingest` again; a load that failed is not published, "
-        "so the next run loads it whole)"
+        f" (the disk that holds {where} is full: free space on it, or move the whole lake "
+        "folder to a larger disk and point --lake or RCM_LAKE_DIR at it, then run `rcm "
+        "ingest` again; a file that failed stays in landing and an EMR table's high-water mark "
+        "moves only with its audit row, so the next run reads what this one could not load)"
     )
 
 

@@ -8,9 +8,11 @@ to look next.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,32 +165,49 @@ def _build(target: str | None) -> str:
     return f"{ok} nodes ok, {len(result.warnings)} warnings"
 
 
-def _reset(lake: Path, warehouse: Path) -> None:
+def _reset(lake: str, warehouse: Path) -> None:
     """Fresh sources mean a new world: the old lake and warehouse would mix two of them.
 
-    Nothing is removed while another process holds the warehouse open or an `rcm ingest`
-    loads into the lake (its lock, :func:`ingestion.lake.ingest_lock`, is held while the lake
-    is removed): that run would go on into a lake half gone."""
+    Nothing is removed while an `rcm ingest` loads into the lake (its lock,
+    :func:`ingestion.lake.ingest_lock`, is held for the whole reset) or another process holds
+    the warehouse open. The lake is renamed aside before it is deleted, so an ingest that
+    starts meanwhile makes a new lake instead of writing into one half gone. An ADLS lake is
+    refused: rcm does not delete a remote lake."""
     from ingestion.build import held_by_another_process
     from ingestion.lake import LocalLake, ingest_lock
 
-    held = held_by_another_process(warehouse, "--regenerate removed nothing")
-    if held is not None:
-        raise StageFailedError(held)
-    if lake.is_dir() and not str(lake).startswith("abfss://"):
-        with ingest_lock(LocalLake(lake), console.info):
-            console.info(f"[generate] --regenerate: removing the old lake {lake}")
-            shutil.rmtree(lake)
-    stale = (
-        ".wal",
-        build_state.STATE_SUFFIX,
-        build_state.OUTCOME_SUFFIX,
-        model_logic.RECORD_SUFFIX,
-    )
-    for path in (warehouse, *(warehouse.with_name(warehouse.name + end) for end in stale)):
-        if path.exists():
-            console.info(f"[generate] --regenerate: removing the old warehouse {path}")
-            path.unlink()
+    if lake.startswith("abfss://"):
+        raise StageFailedError(
+            f"--regenerate removes only a local lake, and {lake} is on ADLS: empty it yourself "
+            "(or pass --lake a new one), then run `rcm run --sources <a new folder>`, which "
+            "generates there without --regenerate; nothing was removed"
+        )
+    local = Path(lake) if Path(lake).is_dir() else None
+    lock = ingest_lock(LocalLake(local), console.info) if local else contextlib.nullcontext()
+    with lock:
+        if warehouse.is_dir():
+            raise StageFailedError(
+                f"the warehouse {warehouse} is a folder: point RCM_WAREHOUSE_PATH at the "
+                "warehouse file; --regenerate removed nothing"
+            )
+        held = held_by_another_process(warehouse, "--regenerate removed nothing")
+        if held is not None:
+            raise StageFailedError(held)
+        stale = (
+            ".wal",
+            build_state.STATE_SUFFIX,
+            build_state.OUTCOME_SUFFIX,
+            model_logic.RECORD_SUFFIX,
+        )
+        for path in (warehouse, *(warehouse.with_name(warehouse.name + end) for end in stale)):
+            if path.exists():
+                console.info(f"[generate] --regenerate: removing the old warehouse {path}")
+                path.unlink()
+        if local is not None:
+            console.info(f"[generate] --regenerate: removing the old lake {local}")
+            aside = local.with_name(f".{local.name}.removing-{uuid.uuid4().hex}")
+            local.rename(aside)
+            shutil.rmtree(aside)
 
 
 HEADLINE_KPIS: tuple[tuple[str, str, str], ...] = (
@@ -261,7 +280,7 @@ def run_pipeline(
         GeneratorSettings.seed if seed is None else seed,
     )
     if regenerate:
-        _reset(Path(lake), report.warehouse)
+        _reset(lake, report.warehouse)
     report.warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.environ["RCM_LAKE_DIR"] = lake
 

@@ -27,7 +27,7 @@ def _old_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     return lake, kept, warehouse
 
 
-def _regenerate(tmp_path: Path, lake: Path) -> list[str]:
+def _regenerate(tmp_path: Path, lake: Path | str) -> list[str]:
     sources = tmp_path / "sources"
     return ["run", "--sources", str(sources), "--lake", str(lake), "--regenerate", "--no-docs"]
 
@@ -53,3 +53,41 @@ def test_regenerate_leaves_a_warehouse_another_process_holds_open(
     err = capsys.readouterr().err
     assert f"is open in process {pid}" in err and "--regenerate removed nothing" in err
     assert kept.exists() and warehouse.exists()
+
+
+def test_regenerate_refuses_an_adls_lake_it_cannot_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # refused before any call to Azure: nothing here reaches the network
+    _lake, _kept, warehouse = _old_world(tmp_path, monkeypatch)
+    remote = "abfss://lake@account.dfs.core.windows.net/rcm"
+    assert cli.main(_regenerate(tmp_path, remote)) == 1
+    err = capsys.readouterr().err
+    assert f"--regenerate removes only a local lake, and {remote} is on ADLS" in err
+    assert "nothing was removed" in err and warehouse.exists()
+
+
+def test_regenerate_with_a_folder_for_a_warehouse_removes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, kept, warehouse = _old_world(tmp_path, monkeypatch)
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(folder))
+    assert cli.main(_regenerate(tmp_path, lake)) == 1
+    err = capsys.readouterr().err
+    assert f"the warehouse {folder} is a folder" in err and "removed nothing" in err
+    assert kept.exists() and warehouse.exists()
+
+
+def test_regenerate_removes_the_old_lake_and_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the removal itself, stopped right after it (no sources are generated): the lake is moved
+    # aside and deleted, and nothing of it is left beside it
+    from ingestion import pipeline
+
+    lake, _kept, warehouse = _old_world(tmp_path, monkeypatch)
+    pipeline._reset(str(lake), warehouse)
+    assert not lake.exists() and not warehouse.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse"]
