@@ -206,7 +206,10 @@ def _reset(lake: str, warehouse: Path) -> None:
         if local is not None:
             console.info(f"[generate] --regenerate: removing the old lake {local}")
             aside = local.with_name(f".{local.name}.removing-{uuid.uuid4().hex}")
-            local.rename(aside)
+            try:
+                local.rename(aside)
+            except OSError:  # a mount point, or a parent folder that cannot be written
+                aside = local
             shutil.rmtree(aside)
 
 
