@@ -119,7 +119,9 @@
 
 {#- Staging, incremental runs: the new rows (CTE `new_rows_cte`) and the rows already staged
     for the same keys, so that the model's ranking picks the latest version as a full build
-    would. `columns`: the staged columns that come from Bronze, in the CTE's order. -#}
+    would. `columns`: the staged columns that come from Bronze, in the CTE's order. The staged
+    rows are found by their row ids first (macro rows_where): the keys are a few thousand of
+    millions. -#}
 {% macro with_staged_rows_of_same_keys(new_rows_cte, key_column, columns) -%}
     select * from {{ new_rows_cte }}
     {%- if is_incremental() %}
@@ -127,7 +129,8 @@
         select
             {{ columns | join(', ') }}
         from {{ this }}
-        where {{ key_column }} in (select new_rows.{{ key_column }} from {{ new_rows_cte }} as new_rows)
+        where {{ rows_where(this,
+            key_column ~ ' in (select new_rows.' ~ key_column ~ ' from ' ~ new_rows_cte ~ ' as new_rows)') }}
     {%- endif %}
 {%- endmacro %}
 

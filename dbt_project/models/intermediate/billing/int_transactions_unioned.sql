@@ -19,21 +19,23 @@
 
 -- Incremental: a run reads the staged transactions processed since its last run, and again
 -- those it flagged with an unknown CPT or ICD code that the code set now holds (the flag
--- clears; macro processed_or_flagged). A code removed from a code set needs
--- `rcm build --full-refresh`.
+-- clears; macro processed_or_flagged; DuckDB finds those rows' ids first, macro rows_where).
+-- A code removed from a code set needs `rcm build --full-refresh`.
 with
 
 hospital_a as (
     select * from {{ ref('stg_hospital_a__transactions') }}
     {%- if is_incremental() %}
-        where {{ processed_or_flagged('transaction_id', 'hospital_a', ['has_known_cpt_code', 'has_known_icd_code']) }}
+        where {{ rows_where(ref('stg_hospital_a__transactions'),
+            processed_or_flagged('transaction_id', 'hospital_a', ['has_known_cpt_code', 'has_known_icd_code'])) }}
     {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__transactions') }}
     {%- if is_incremental() %}
-        where {{ processed_or_flagged('transaction_id', 'hospital_b', ['has_known_cpt_code', 'has_known_icd_code']) }}
+        where {{ rows_where(ref('stg_hospital_b__transactions'),
+            processed_or_flagged('transaction_id', 'hospital_b', ['has_known_cpt_code', 'has_known_icd_code'])) }}
     {%- endif %}
 ),
 

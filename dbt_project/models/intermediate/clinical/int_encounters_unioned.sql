@@ -16,14 +16,16 @@ with
 hospital_a as (
     select * from {{ ref('stg_hospital_a__encounters') }}
     {%- if is_incremental() %}
-        where {{ processed_or_flagged('encounter_id', 'hospital_a', ['has_known_cpt_code']) }}
+        where {{ rows_where(ref('stg_hospital_a__encounters'),
+            processed_or_flagged('encounter_id', 'hospital_a', ['has_known_cpt_code'])) }}
     {%- endif %}
 ),
 
 hospital_b as (
     select * from {{ ref('stg_hospital_b__encounters') }}
     {%- if is_incremental() %}
-        where {{ processed_or_flagged('encounter_id', 'hospital_b', ['has_known_cpt_code']) }}
+        where {{ rows_where(ref('stg_hospital_b__encounters'),
+            processed_or_flagged('encounter_id', 'hospital_b', ['has_known_cpt_code'])) }}
     {%- endif %}
 ),
 
