@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 
 from ingestion.config import EntityConfig
 from ingestion.sources.sql import TableReader, connect
+from ingestion.sources.values import mark_less
 
 from .conftest import (
     SQL_ENTITIES,
@@ -873,3 +875,19 @@ def test_rows_passed_over_before_a_fallback_was_named_load_with_one_full_load(
     assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
     insert(db, "transactions", [unmodified_row(952, "2024-02-03 00:00:00")])
     assert _load(sources, lake, fallback) == ("success", 1, 0, "2024-02-03 00:00:00")
+
+
+def test_the_start_of_a_lookback_window_keeps_the_marks_form() -> None:
+    # the source compares it as it compares the mark: as text for SQLite, natively when typed
+    hour = timedelta(hours=1)
+    assert mark_less("2024-03-01 00:30:00", hour) == "2024-02-29 23:30:00"
+    assert mark_less("2024-01-06T08:00:04.250Z", hour) == "2024-01-06T07:00:04.250Z"
+    assert mark_less("2024-01-06 08:00:04.123456+00:00", hour) == "2024-01-06 07:00:04.123456+00:00"
+    assert mark_less("2024-11-03 01:30:00-04:00", 2 * hour) == "2024-11-02 23:30:00-04:00"
+    # a time without seconds goes back whole minutes, a date whole days: never a shorter window
+    assert mark_less("2024-01-06 10:00", timedelta(seconds=90)) == "2024-01-06 09:58"
+    assert mark_less("2024-01-06", hour) == "2024-01-05"
+    assert mark_less("2024-01-06", timedelta(days=2)) == "2024-01-04"
+    assert mark_less("0001-01-01 00:10:00", hour) == "0001-01-01 00:00:00"
+    for not_a_time in ("3", "yesterday", "2024-02-30", "2024-01-06 24:00:00"):
+        assert mark_less(not_a_time, hour) is None, not_a_time
