@@ -149,6 +149,9 @@ class LoadManifest:
     watermark_before: str | None = None
     watermark_after: str | None = None
     boundary_rows: int = 0
+    # the lowest watermark whose rows' hashes the boundary holds: the mark less the entity's
+    # watermark_lookback; None: the rows at the mark only (no lookback)
+    boundary_from: str | None = None
     content_sha256: str | None = None
     parts: list[dict[str, Any]] = field(default_factory=list)
     rejected_path: str | None = None
@@ -373,6 +376,16 @@ def read_boundary(lake: Lake, load_folder: str) -> set[bytes]:
         return set()
     data = lake.read_bytes(path)
     return {data[i : i + BOUNDARY_DIGEST] for i in range(0, len(data), BOUNDARY_DIGEST)}
+
+
+def read_boundary_from(lake: Lake, load_folder: str) -> str | None:
+    """The lowest watermark whose rows the load's boundary holds (its manifest's
+    ``boundary_from``); None: the rows at its mark only, as a load without a lookback keeps
+    (or a load written before there was a lookback)."""
+    path = f"{load_folder}/{MANIFEST}"
+    if not lake.exists(path):
+        return None
+    return LoadManifest.from_json(lake.read_bytes(path)).boundary_from
 
 
 def recover(

@@ -1,10 +1,11 @@
 """`rcm ingest`: load every active entity of the load config into Bronze, with an audit row.
 
 For each entity, in config order: an EMR table (full snapshot, or incremental from the last
-high-water mark), the landing files of a CSV entity (each new file is one load; a file whose
-content was loaded before is detected by its sha256 and skipped), or a code set (NPI extract
-or NPPES API, ICD-10-CM list or API). One failing entity does not stop the others; the run
-ends with a summary table and a non-zero exit code when any entity failed.
+high-water mark, less the entity's ``watermark_lookback``), the landing files of a CSV entity
+(each new file is one load; a file whose content was loaded before is detected by its sha256
+and skipped), or a code set (NPI extract or NPPES API, ICD-10-CM list or API). One failing
+entity does not stop the others; the run ends with a summary table and a non-zero exit code
+when any entity failed.
 
 Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import hashlib
+import heapq
 import io
 import json
 import multiprocessing
@@ -44,6 +47,7 @@ from ingestion.bronze import (
     WriteSettings,
     new_load_id,
     read_boundary,
+    read_boundary_from,
     recover,
     row_digest,
 )
@@ -58,7 +62,7 @@ from ingestion.config import (
     load_config,
 )
 from ingestion.lake import Lake, disk_full_hint, ingest_lock, open_lake
-from ingestion.sources import SourceUnavailableError, codesets, values
+from ingestion.sources import SourceFormatError, SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
@@ -225,12 +229,43 @@ def _reject_unreadable(
     return [column.filter(keep) for column in in_utc], kept_lines
 
 
+def _between(marks: pa.Array, low: str, high: str) -> list[int]:
+    """The indexes of the watermarks from ``low`` to ``high``, compared as text (as the tracker
+    compares marks: the source's order for the ISO forms of one column)."""
+    inside = pc.and_kleene(pc.greater_equal(marks, low), pc.less_equal(marks, high))
+    return [int(i) for i in pc.indices_nonzero(pc.fill_null(inside, False)).to_pylist()]
+
+
+def _lookback_start(entity: EntityConfig, mark: str) -> str:
+    """The lowest watermark of the lookback window of ``mark``: the mark less the entity's
+    ``watermark_lookback``, written in the mark's own form (values.mark_less)."""
+    lookback = entity.lookback
+    start = None if lookback is None else values.mark_less(mark, lookback)
+    if start is None:
+        raise SourceFormatError(
+            f"the {entity.watermark_label} value {mark!r} of {entity.tablename} is not a date "
+            "or a timestamp in ISO form (YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]), so the "
+            f"lookback {entity.watermark_lookback} cannot be taken from it: a lookback needs a "
+            f"date or timestamp watermark; leave {entity.config_line('watermark_lookback')} "
+            "empty; nothing was loaded"
+        )
+    return start
+
+
 @dataclass
 class _Marks:
     """The watermark side of an incremental load of an EMR table, batch by batch: the new
-    high-water mark and the rows at it, the rows whose watermark cannot be a mark (values.py:
-    with ``check``), and which rows of a batch an earlier load already read (``known``: the
-    digests of the boundary of the load that set ``since``)."""
+    high-water mark and the rows of its window (the boundary), the rows whose watermark cannot
+    be a mark (values.py: with ``check``), and which rows of a batch an earlier load already
+    read (``known``: the digests of the boundary of the load that set ``since``).
+
+    A mark's window runs from ``start(mark)`` (the mark less the entity's lookback:
+    :func:`_lookback_start`; without ``start``, the mark itself) to the mark. The boundary
+    holds the digest of every row read, skipped or not, whose watermark is in the window of the
+    new mark: while streaming, only the rows in the window of the running high are kept. A row
+    in the window of ``since`` whose digest is ``known`` is skipped; a row above ``since`` never
+    is. ``known_from``: the lowest watermark whose rows ``known`` holds (the last load's window;
+    None: ``since``, as a load without a lookback keeps)."""
 
     since: str | None
     known: set[bytes]
@@ -239,22 +274,40 @@ class _Marks:
     # the one form a watermark value must have to be a mark: fallback columns compared as text
     # (TableReader.mark_form), where a date alone or a 'T' time sorts apart from its time
     form: re.Pattern[str] | None = None
+    start: Callable[[str], str] | None = None
+    known_from: str | None = None
     high: str | None = None
-    at_high: list[tuple[str | None, ...]] = field(default_factory=list)
+    floor: str | None = None  # the start of the running high's window
+    # (watermark, read order, digest) of the rows read in the running high's window: a heap,
+    # so that the rows the window leaves as the high rises go at once
+    window: list[tuple[str, int, bytes]] = field(default_factory=list)
+    read_rows: int = 0
     # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
     # digests go with the boundary and later loads skip them until they change
     unmarked: list[bytes] = field(default_factory=list)
+    since_floor: str | None = None  # the start of the window of since: the select's lower end
+    covered_from: str | None = None  # from here to since, `known` tells what was read
     already_loaded: int = 0
+    late: int = 0
+    read_again: int = 0
     already_read_unmarked: int = 0
     new_unmarked: int = 0
 
     def __post_init__(self) -> None:
         self.high = self.since
+        if self.since is not None:
+            self.floor = self.since_floor = self._start(self.since)
+            known_from = self.since if self.known_from is None else self.known_from
+            self.covered_from = max(self.since_floor, known_from)
+
+    def _start(self, mark: str) -> str:
+        return mark if self.start is None else self.start(mark)
 
     def read(self, batch: list[pa.Array], wm: Sequence[int]) -> set[int]:
         """Note a batch's watermarks (the first of columns ``wm`` that is not null: the value
         the source's select compared); the indexes of its rows to skip."""
-        marks = (batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))).to_pylist()
+        column = batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))
+        marks = column.to_pylist()
         present = [w for w in marks if w is not None]
         checked = self.check or self.form is not None
         bad_values = values.bad_marks(present, self.loaded_at, self.form) if checked else set()
@@ -265,35 +318,77 @@ class _Marks:
         if present:
             batch_high = max(present)
             if self.high is None or batch_high > self.high:
-                self.high, self.at_high = batch_high, []
-            if batch_high == self.high:
-                self.at_high.extend(
-                    _batch_row(batch, i) for i, w in enumerate(marks) if w == self.high
-                )
-        digests = {i: row_digest(_batch_row(batch, i)) for i in bad}
-        self.unmarked.extend(digests.values())
+                self.high, self.floor = batch_high, self._start(batch_high)
+                while self.window and self.window[0][0] < self.floor:
+                    heapq.heappop(self.window)
+        digests: dict[int, bytes] = {}
+
+        def digest_of(i: int) -> bytes:
+            if i not in digests:
+                digests[i] = row_digest(_batch_row(batch, i))
+            return digests[i]
+
+        if self.high is not None and self.floor is not None:
+            for i in _between(column, self.floor, self.high):
+                if i not in bad:
+                    heapq.heappush(self.window, (marks[i], self.read_rows + i, digest_of(i)))
+        self.read_rows += len(marks)
+        self.unmarked.extend(digest_of(i) for i in bad)
         drop: set[int] = set()
-        if self.since is not None and self.known:
-            drop = {
-                i
-                for i, w in enumerate(marks)
-                if w == self.since and row_digest(_batch_row(batch, i)) in self.known
-            }
+        if (
+            self.since is not None
+            and self.since_floor is not None
+            and self.covered_from is not None
+            and (self.known or self.start is not None)
+        ):
+            for i in _between(column, self.since_floor, self.since):
+                if i in bad:
+                    continue
+                if self.known and digest_of(i) in self.known:
+                    drop.add(i)
+                elif marks[i] < self.covered_from:
+                    self.read_again += 1
+                elif marks[i] < self.since:
+                    self.late += 1
             self.already_loaded += len(drop)
-        seen = {i for i, digest in digests.items() if digest in self.known}
+        seen = {i for i in bad if digest_of(i) in self.known}
         self.already_read_unmarked += len(seen)
         self.new_unmarked += len(bad) - len(seen)
         return drop | seen
 
     def boundary(self) -> list[bytes]:
-        return [row_digest(row) for row in self.at_high] + self.unmarked
+        """The digests of the rows of the new mark's window, in read order, and the unmarked."""
+        return [digest for _, _, digest in sorted(self.window, key=lambda e: e[1])] + self.unmarked
 
     def messages(self, entity: EntityConfig) -> list[str]:
         said = []
-        if self.already_loaded:
+        label = entity.watermark_label
+        lookback = f"the lookback {entity.watermark_lookback}"
+        if self.already_loaded and self.start is None:
             said.append(
                 f"  {entity.name}: {self.already_loaded:,} row(s) at the watermark "
                 f"{self.since!r} were read by an earlier load and are skipped"
+            )
+        elif self.already_loaded:
+            said.append(
+                f"  {entity.name}: {self.already_loaded:,} row(s) with a {label} from "
+                f"{self.since_floor!r} to the mark {self.since!r} ({lookback}) were read by an "
+                "earlier load and are skipped"
+            )
+        if self.late:
+            said.append(
+                f"  {entity.name}: {self.late:,} row(s) with a {label} below the mark "
+                f"{self.since!r}, from {self.covered_from!r} ({lookback}), were not read by the "
+                "last load (committed after it, or changed keeping their watermark) and are "
+                "loaded"
+            )
+        if self.read_again:
+            said.append(
+                f"  {entity.name}: {self.read_again:,} row(s) with a {label} from "
+                f"{self.since_floor!r} to before {self.covered_from!r} are read again: the last "
+                f"load kept the hashes of its rows from {self.covered_from!r} on only ({lookback} "
+                "is new or longer), so those it had read are in Bronze twice (staging keeps one "
+                "version per key)"
             )
         if self.new_unmarked or self.already_read_unmarked:
             form = ""
@@ -309,7 +404,7 @@ class _Marks:
                 )
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark_label} that is not a timestamp{form} or is later "
+                f"have a {label} that is not a timestamp{form} or is later "
                 "than this load, so they do not move the watermark; "
                 f"{self.already_read_unmarked:,} of them were read by an earlier load and are "
                 "skipped until they change"
@@ -643,14 +738,26 @@ class _Run:
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
         since = before if incremental else None
+        # with a lookback, the rows from the mark less it: a row committed late, whose
+        # watermark was below the mark when it became visible (the boundary skips the others)
+        start = None if entity.lookback is None else functools.partial(_lookback_start, entity)
+        select_from = since if since is None or start is None else start(since)
+        where = ""
+        if since:
+            where = f" where {entity.watermark_label} >= {select_from!r}"
+            if start is not None:
+                where += f" (the mark {since!r} less the lookback {entity.watermark_lookback})"
         self.progress(
             f"{entity.name}: {entity.loadtype} load of {entity.tablename} from {entity.database}"
-            + (f" where {entity.watermark_label} >= {since!r}" if since else "")
+            + where
         )
         known: set[bytes] = set()
+        known_from: str | None = None
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
         if last is not None:
             known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
+            if start is not None:
+                known_from = read_boundary_from(self.lake, f"{entity.target}/load_id={last}")
         reader = TableReader(self._engine(entity.database), entity)
         unindexed = reader.unindexed_watermark() if since is not None else []
         if unindexed:
@@ -672,10 +779,12 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        tracker = _Marks(since, known, check_marks, writer.ingested_at, reader.mark_form)
+        tracker = _Marks(
+            since, known, check_marks, writer.ingested_at, reader.mark_form, start, known_from
+        )
         content = hashlib.sha256()
         try:
-            for batch in reader.batches(since, self.settings.batch_rows):
+            for batch in reader.batches(select_from, self.settings.batch_rows):
                 if wm:
                     drop = tracker.read(batch, wm)
                     if drop:
@@ -688,6 +797,8 @@ class _Run:
                 writer.write(batch, None)
             manifest.watermark_after = tracker.high
             writer.boundary = tracker.boundary()
+            if start is not None:
+                manifest.boundary_from = tracker.floor
             for message in tracker.messages(entity):
                 self.progress(message)
             if not incremental:

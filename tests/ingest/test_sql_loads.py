@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ingestion.config import EntityConfig
 from ingestion.sources.sql import TableReader, connect
@@ -875,6 +876,194 @@ def test_rows_passed_over_before_a_fallback_was_named_load_with_one_full_load(
     assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
     insert(db, "transactions", [unmodified_row(952, "2024-02-03 00:00:00")])
     assert _load(sources, lake, fallback) == ("success", 1, 0, "2024-02-03 00:00:00")
+
+
+# A row whose watermark is below the mark when it becomes visible (an EMR transaction that set
+# ModifiedDate, then committed after a load read past it) is never selected by `>= mark`;
+# `watermark_lookback` selects from the mark less it, and the boundary skips what was read.
+def lookback_config(tmp_path: Path, lookback: str) -> Path:
+    edits = {"hospital_a.transactions": {"watermark_lookback": lookback}}
+    return write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+
+
+def shifted(mark: str | None, **delta: float) -> str:
+    """``mark`` (a ``YYYY-MM-DD HH:MM:SS`` watermark) moved by ``delta`` (timedelta's keywords)."""
+    assert mark is not None
+    return (datetime.fromisoformat(mark) + timedelta(**delta)).isoformat(sep=" ")
+
+
+def source_ids(db: Path) -> list[str]:
+    return sorted(str(row[0]) for row in source_rows(db, "transactions"))
+
+
+def bronze_ids(lake: Path) -> list[str]:
+    bronze = read_bronze(lake, "hospital_a", "transactions")
+    return sorted(bronze.column("TransactionID").to_pylist())
+
+
+def newest_ids(lake: Path) -> list[str]:
+    return [tid for tid, _ in newest_rows(lake)]
+
+
+def rows_between(db: Path, low: str, high: str) -> int:
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM transactions WHERE ModifiedDate BETWEEN ? AND ?", (low, high)
+        ).fetchone()
+    return int(count)
+
+
+@pytest.mark.parametrize(("lookback", "loaded"), [("2h", True), ("", False)])
+def test_a_row_committed_late_below_the_mark_loads_once_within_the_lookback(
+    sources: Path, lake: Path, tmp_path: Path, lookback: str, loaded: bool
+) -> None:
+    config = lookback_config(tmp_path, lookback)
+    db = sources / "emr" / "hospital_a.db"
+    status, written, _, mark = _load(sources, lake, config)
+    assert (status, written) == ("success", len(source_rows(db, "transactions")))
+    # stamped an hour before the mark, committed after the load
+    insert(db, "transactions", [transaction_row(900, shifted(mark, hours=-1))])
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    if not loaded:
+        # without a lookback (the column empty) it is lost: the gap the lookback closes
+        assert (second.status, second.rows_written, second.watermark) == ("no_change", 0, mark)
+        assert "TRANS000900" not in bronze_ids(lake)
+        assert not [line for line in said if "lookback" in line], said
+        return
+    assert (second.status, second.rows_written, second.rows_rejected) == ("success", 1, 0)
+    assert second.watermark == mark  # a late row never moves the mark, back or forth
+    assert newest_ids(lake) == ["TRANS000900"]
+    start = shifted(mark, hours=-2)
+    reread = rows_between(db, start, mark) - 1  # all but the late row were read by the first load
+    where = f"where ModifiedDate >= {start!r} (the mark {mark!r} less the lookback 2h)"
+    assert [line for line in said if where in line], said
+    skipped = (
+        f"{reread} row(s) with a ModifiedDate from {start!r} to the mark {mark!r} (the lookback "
+        "2h) were read by an earlier load and are skipped"
+    )
+    assert [line for line in said if skipped in line], said
+    late = f"1 row(s) with a ModifiedDate below the mark {mark!r}, from {start!r} (the lookback 2h)"
+    assert [line for line in said if late in line], said
+    audit = read_audit(lake)[-1]
+    assert audit["rows_read"] == audit["rows_written"] + audit["rows_rejected"] == 1
+    assert (audit["watermark_before"], audit["watermark_after"]) == (mark, mark)
+
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)  # each row once
+
+
+def test_a_row_later_than_the_lookback_is_still_missed(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "2h")
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    insert(
+        db,
+        "transactions",
+        [
+            transaction_row(900, shifted(mark, hours=-2, seconds=-1)),  # a second too late
+            transaction_row(901, shifted(mark, hours=-2)),  # the window's first watermark
+        ],
+    )
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert newest_ids(lake) == ["TRANS000901"]
+    assert "TRANS000900" not in bronze_ids(lake)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+
+
+def test_rows_in_the_lookback_window_are_not_loaded_twice_over_several_runs(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    first = _load(sources, lake, config)
+    assert first[0] == "success"
+    mark = first[3]
+    for run in range(3):
+        # a new row moves the mark by 30 minutes: the window leaves the older rows behind
+        mark = shifted(mark, minutes=30)
+        insert(db, "transactions", [transaction_row(910 + run, mark)])
+        assert _load(sources, lake, config) == ("success", 1, 0, mark)
+        # then one stamped 40 minutes before that mark commits
+        insert(db, "transactions", [transaction_row(920 + run, shifted(mark, minutes=-40))])
+        assert _load(sources, lake, config) == ("success", 1, 0, mark)
+        assert newest_ids(lake) == [f"TRANS{920 + run:06d}"]
+        assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)
+
+    # the last load's boundary holds the rows of its window only
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    start = shifted(mark, hours=-1)
+    assert manifest["boundary_from"] == start
+    assert manifest["boundary_rows"] == rows_between(db, start, mark)
+    assert (folder / "_boundary.bin").stat().st_size == 16 * manifest["boundary_rows"]
+
+    # a row in the window that changes without moving its watermark is a new version
+    execute(db, "UPDATE transactions SET PaidAmount = 7.5 WHERE TransactionID = 'TRANS000922'")
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+
+    # a mark 3 hours on: the rows read before it in the load fall out of its window
+    mark = shifted(mark, hours=3)
+    insert(db, "transactions", [transaction_row(930, mark)])
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    manifest = json.loads(
+        (load_folders(lake, "hospital_a", "transactions")[-1] / "_load.json").read_text()
+    )
+    assert manifest["boundary_rows"] == rows_between(db, shifted(mark, hours=-1), mark) == 1
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    bronze = read_bronze(lake, "hospital_a", "transactions")
+    data = [c for c in bronze.column_names if not c.startswith("_")]
+    versions = [tuple(row.values()) for row in bronze.select(data).to_pylist()]
+    assert len(versions) == len(set(versions)) == len(source_ids(db)) + 1
+    marks = [r["watermark_after"] for r in read_audit(lake)]
+    assert marks == sorted(marks)  # never backwards
+
+
+def test_a_lookback_added_to_an_entity_that_ran_says_which_rows_it_reads_again(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the last load without a lookback kept the hashes of the rows at its mark only
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, lookback_config(tmp_path, ""))[3]
+    below = rows_between(db, shifted(mark, hours=-1), mark) - rows_between(db, mark, mark)
+    assert below > 0
+    said: list[str] = []
+    entity = ingest(sources, lake, lookback_config(tmp_path, "1h"), messages=said).entities[0]
+    assert (entity.status, entity.rows_written, entity.watermark) == ("success", below, mark)
+    again = (
+        f"{below} row(s) with a ModifiedDate from {shifted(mark, hours=-1)!r} to before {mark!r} "
+        "are read again"
+    )
+    assert [line for line in said if again in line], said
+    assert not [line for line in said if "are loaded" in line], said
+    # from then on the boundary covers the window
+    assert _load(sources, lake, lookback_config(tmp_path, "1h")) == ("no_change", 0, 0, mark)
+
+
+def test_a_lookback_on_a_watermark_that_is_not_a_time_fails_naming_the_config_line(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    db = sources / "emr" / "hospital_a.db"
+    execute(db, "ALTER TABLE departments ADD COLUMN Version INTEGER")
+    execute(db, "UPDATE departments SET Version = rowid")
+    edits = {
+        "hospital_a.departments": {
+            "loadtype": "incremental",
+            "watermark": "Version",
+            "watermark_lookback": "1h",
+        }
+    }
+    config = write_config(tmp_path / "c.csv", ["hospital_a.departments"], edits)
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "failed"
+    error = entity.error or ""
+    assert "of departments is not a date or a timestamp in ISO form" in error
+    assert f"leave config line 2 of {config}, watermark_lookback empty" in error
+    assert load_folders(lake, "hospital_a", "departments") == []
 
 
 def test_the_start_of_a_lookback_window_keeps_the_marks_form() -> None:
