@@ -121,17 +121,23 @@ def _insert_in(conn: psycopg.Connection[Any], rows: list[dict[str, object]]) -> 
         )
 
 
-def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    types = {
-        "Amount": "double precision",
-        "PaidAmount": "double precision",
-        "ModifiedDate": "timestamp",
-        "InsertDate": "timestamp",
-    }
+def _create_transactions(url: str, timestamps: str, *, indexed: bool = False) -> str:
+    """Create the source contract's ``transactions`` table in the database at ``url``: amounts
+    as doubles, ``ModifiedDate`` and ``InsertDate`` of type ``timestamps``, the rest text (with
+    ``indexed``, an index on ``ModifiedDate``); the database's psycopg connection string."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    types = {"Amount": "double precision", "PaidAmount": "double precision"}
+    types |= {"ModifiedDate": timestamps, "InsertDate": timestamps}
     columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE transactions ({columns})")
+        if indexed:
+            conn.execute('CREATE INDEX ix_modified ON transactions ("ModifiedDate")')
+    return dsn
+
+
+def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    dsn = _create_transactions(postgres_url, "timestamp")
     rows = [transaction_row(i, datetime(2024, 1, 6, 8, 0, i % 3)) for i in range(9)]
     for row in rows:
         row["InsertDate"] = datetime(2024, 1, 5, 10, 0, 0)
@@ -183,13 +189,7 @@ def test_a_row_inserted_with_a_null_watermark_loads_by_its_fallback_from_postgre
     first load is selected by its InsertDate (typed timestamps bound natively), loaded once,
     and read again when an update sets its ModifiedDate."""
     url = _new_database(postgres_url, "emr_fallback")
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
-    types |= {"ModifiedDate": "timestamp", "InsertDate": "timestamp"}
-    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE transactions ({columns})")
-        conn.execute('CREATE INDEX ix_modified ON transactions ("ModifiedDate")')
+    dsn = _create_transactions(url, "timestamp", indexed=True)
     rows = [transaction_row(i, datetime(2024, 1, 6, 8, 0, i)) for i in range(4)]
     for row in rows:
         row["InsertDate"] = datetime(2024, 1, 5, 10, 0, 0)
@@ -282,13 +282,7 @@ def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     cast drops an offset: Bronze holds the instants in UTC, so versions keep their order and
     the watermark compares as an instant."""
     url = _new_database(postgres_url, "emr_zoned", "SET timezone TO 'America/New_York'")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
-    types |= {"ModifiedDate": "timestamptz", "InsertDate": "timestamptz"}
-    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
-    with psycopg.connect(
-        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(f"CREATE TABLE transactions ({columns})")
+    _create_transactions(url, "timestamptz")
     # 01:30 EDT (-04:00), then 01:10 EST (-05:00): 05:30 and 06:10 UTC
     instants = [datetime(2024, 11, 3, 5, 30, tzinfo=UTC), datetime(2024, 11, 3, 6, 10, tzinfo=UTC)]
     rows = [transaction_row(i, when) for i, when in enumerate(instants)]
@@ -329,13 +323,7 @@ def test_a_transaction_that_commits_after_a_load_loads_within_the_lookback_from_
     url = _new_database(
         postgres_url, f"emr_late_{lookback or 'none'}", "SET timezone TO 'America/New_York'"
     )
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
-    types |= {"ModifiedDate": "timestamptz", "InsertDate": "timestamptz"}
-    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE transactions ({columns})")
-        conn.execute('CREATE INDEX ix_modified ON transactions ("ModifiedDate")')
+    dsn = _create_transactions(url, "timestamptz", indexed=True)
     start = datetime(2024, 11, 3, 5, 30, tzinfo=UTC)  # 01:30 EDT
 
     def row(i: int, minutes: int) -> dict[str, object]:
