@@ -16,7 +16,7 @@ import io
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -150,7 +150,8 @@ class LoadManifest:
     watermark_after: str | None = None
     boundary_rows: int = 0
     # the lowest watermark whose rows' hashes the boundary holds: the mark less the entity's
-    # watermark_lookback; None: the rows at the mark only (no lookback)
+    # watermark_lookback; None: the rows at the mark only (no lookback; then not written, so
+    # the manifest is the one a version without lookbacks wrote)
     boundary_from: str | None = None
     content_sha256: str | None = None
     parts: list[dict[str, Any]] = field(default_factory=list)
@@ -160,11 +161,20 @@ class LoadManifest:
     finished_at: str = ""
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=2).encode("utf-8")
+        data = asdict(self)
+        # only when set: a load without a lookback writes the manifest an older version wrote,
+        # byte for byte, and a rollback to that version (whose from_json takes only its own
+        # keys) reads it
+        if data["boundary_from"] is None:
+            del data["boundary_from"]
+        return json.dumps(data, indent=2).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> LoadManifest:
-        return cls(**json.loads(data))
+        """The manifest; keys this version does not know (written by a later one) are left
+        out, so recovery still reads the folder after a rollback."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in json.loads(data).items() if key in known})
 
     def audit_record(self, run_id: str, status: str, error: str | None) -> AuditRecord:
         return AuditRecord(
