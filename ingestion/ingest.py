@@ -252,6 +252,18 @@ def _lookback_start(entity: EntityConfig, mark: str) -> str:
     return start
 
 
+def _covered_from(floor: str | None, select_from: str | None) -> str | None:
+    """The lowest watermark whose rows a load's boundary holds: the start of its new mark's
+    window (``floor``), but never below what the load selected (``select_from``; None: the
+    whole table, a first or full load). A mark in a coarser form than the one it passed (a
+    date alone after a timestamp, compared as text) has a window that starts below the
+    select: the boundary holds no digest of the rows there, so the next load must not take
+    their absence for a late commit. Compared as text, as the tracker compares marks."""
+    if floor is None or select_from is None:
+        return floor
+    return max(floor, select_from)
+
+
 @dataclass
 class _Marks:
     """The watermark side of an incremental load of an EMR table, batch by batch: the new
@@ -798,7 +810,7 @@ class _Run:
             manifest.watermark_after = tracker.high
             writer.boundary = tracker.boundary()
             if start is not None:
-                manifest.boundary_from = tracker.floor
+                manifest.boundary_from = _covered_from(tracker.floor, select_from)
             for message in tracker.messages(entity):
                 self.progress(message)
             if not incremental:

@@ -1080,3 +1080,37 @@ def test_the_start_of_a_lookback_window_keeps_the_marks_form() -> None:
     assert mark_less("0001-01-01 00:10:00", hour) == "0001-01-01 00:00:00"
     for not_a_time in ("3", "yesterday", "2024-02-30", "2024-01-06 24:00:00"):
         assert mark_less(not_a_time, hour) is None, not_a_time
+
+
+def test_a_mark_in_a_coarser_form_keeps_no_claim_on_rows_its_load_did_not_select(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a date alone, compared as text with the timestamps of the column, has a window that
+    # starts at midnight: below what the load that reached it selected (the mark less 1h)
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    day = datetime.fromisoformat(high).date()
+    early = f"{day.isoformat()} 00:00:01"
+    assert early < shifted(high, hours=-1)
+    insert(db, "transactions", [transaction_row(500, early)])
+    mark = _load(sources, lake, config)[3]
+    select_from = shifted(mark, hours=-1)
+    next_day = (day + timedelta(days=1)).isoformat()
+    insert(db, "transactions", [transaction_row(501, next_day)])
+    assert _load(sources, lake, config) == ("success", 1, 0, next_day)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    # its boundary holds the rows it read, from its own select on, not TRANS000500's
+    assert manifest["boundary_from"] == select_from
+
+    said: list[str] = []
+    third = ingest(sources, lake, config, messages=said).entities[0]
+    assert third.watermark == next_day
+    # the next load cannot tell whether an earlier load read TRANS000500: it says so, and
+    # does not report it as a late commit
+    assert newest_ids(lake) == ["TRANS000500"]
+    again = f"1 row(s) with a ModifiedDate from {day.isoformat()!r} to before {select_from!r}"
+    assert [line for line in said if again in line], said
+    assert not [line for line in said if "were not read by the last load" in line], said
