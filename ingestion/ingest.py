@@ -207,11 +207,13 @@ def _reject_unreadable(
     lines: list[int] | None,
     kinds: Mapping[str, str],
     describe: Describe,
+    rejected: set[int] | None = None,
 ) -> tuple[list[pa.Array], list[int] | None]:
     """Reject the rows of a batch with a value staging cannot type (values.py) or a timestamp
     later than the load (the writer's ingested_at); the batch's columns and source lines
     without them, with zoned timestamps written in UTC (a row whose zone cannot be read as an
-    instant is rejected too; its raw text is the source's)."""
+    instant is rejected too; its raw text is the source's). ``rejected``, when given, gets the
+    indexes of the rows rejected."""
     unreadable: dict[int, list[values.Finding]] = {}
     in_utc, timed = values.timestamps_in_utc(header, columns, kinds, writer.ingested_at)
     for found in (values.unreadable_values(header, columns, kinds), timed):
@@ -221,6 +223,8 @@ def _reject_unreadable(
             named.extend(finding for finding in findings if finding[0] not in seen)
     if not unreadable:
         return in_utc, lines
+    if rejected is not None:
+        rejected.update(unreadable)
     for index, findings in sorted(unreadable.items()):
         line = lines[index] if lines else None
         writer.reject(line, *describe(line, _batch_row(columns, index), findings))
@@ -300,7 +304,10 @@ class _Marks:
     since_floor: str | None = None  # the start of the window of since: the select's lower end
     covered_from: str | None = None  # from here to since, `known` tells what was read
     already_loaded: int = 0
-    late: int = 0
+    late: int = 0  # late rows read and kept, less those rejected (rejected())
+    late_rejected: int = 0
+    # the late rows of the last batch, by their place among the rows it keeps
+    late_in_batch: set[int] = field(default_factory=set)
     read_again: int = 0
     already_read_unmarked: int = 0
     new_unmarked: int = 0
@@ -347,6 +354,7 @@ class _Marks:
         self.read_rows += len(marks)
         self.unmarked.extend(digest_of(i) for i in bad)
         drop: set[int] = set()
+        late: set[int] = set()
         if (
             self.since is not None
             and self.since_floor is not None
@@ -361,12 +369,23 @@ class _Marks:
                 elif marks[i] < self.covered_from:
                     self.read_again += 1
                 elif marks[i] < self.since:
-                    self.late += 1
+                    late.add(i)
             self.already_loaded += len(drop)
+            self.late += len(late)
         seen = {i for i in bad if digest_of(i) in self.known}
         self.already_read_unmarked += len(seen)
         self.new_unmarked += len(bad) - len(seen)
-        return drop | seen
+        skip = drop | seen
+        kept = (i for i in range(len(marks)) if i not in skip) if late else ()
+        self.late_in_batch = {place for place, i in enumerate(kept) if i in late}
+        return skip
+
+    def rejected(self, rows: set[int]) -> None:
+        """The rows of the last batch (by their place among those it keeps) that were
+        rejected: a late row among them is not loaded."""
+        rejected = len(self.late_in_batch & rows)
+        self.late -= rejected
+        self.late_rejected += rejected
 
     def boundary(self) -> list[bytes]:
         """The digests of the rows of the new mark's window, in read order, and the unmarked."""
@@ -387,12 +406,12 @@ class _Marks:
                 f"{self.since_floor!r} to the mark {self.since!r} ({lookback}) were read by an "
                 "earlier load and are skipped"
             )
-        if self.late:
+        if self.late or self.late_rejected:
             said.append(
-                f"  {entity.name}: {self.late:,} row(s) with a {label} below the mark "
-                f"{self.since!r}, from {self.covered_from!r} ({lookback}), were not read by the "
-                "last load (committed after it, or changed keeping their watermark) and are "
-                "loaded"
+                f"  {entity.name}: {self.late + self.late_rejected:,} row(s) with a {label} "
+                f"below the mark {self.since!r}, from {self.covered_from!r} ({lookback}), were "
+                "not read by the last load (committed after it, or changed keeping their "
+                f"watermark): {self.late:,} loaded, {self.late_rejected:,} rejected"
             )
         if self.read_again:
             said.append(
@@ -805,7 +824,11 @@ class _Run:
                 manifest.rows_read += len(batch[0])
                 if not incremental:
                     content.update(json.dumps([column.to_pylist() for column in batch]).encode())
-                batch, _ = _reject_unreadable(writer, reader.columns, batch, None, kinds, describe)
+                rejected: set[int] = set()
+                batch, _ = _reject_unreadable(
+                    writer, reader.columns, batch, None, kinds, describe, rejected
+                )
+                tracker.rejected(rejected)
                 writer.write(batch, None)
             manifest.watermark_after = tracker.high
             writer.boundary = tracker.boundary()

@@ -1114,3 +1114,28 @@ def test_a_mark_in_a_coarser_form_keeps_no_claim_on_rows_its_load_did_not_select
     again = f"1 row(s) with a ModifiedDate from {day.isoformat()!r} to before {select_from!r}"
     assert [line for line in said if again in line], said
     assert not [line for line in said if "were not read by the last load" in line], said
+
+
+def test_a_late_row_that_is_rejected_is_not_said_to_be_loaded(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "2h")
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    insert(
+        db,
+        "transactions",
+        [
+            transaction_row(900, shifted(mark, hours=-1)) | {"Amount": "abc"},
+            transaction_row(901, shifted(mark, hours=-1)),
+        ],
+    )
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    assert (second.status, second.rows_written, second.rows_rejected) == ("success", 1, 1)
+    assert newest_ids(lake) == ["TRANS000901"]
+    late = f"2 row(s) with a ModifiedDate below the mark {mark!r}"
+    lines = [line for line in said if late in line]
+    assert lines and lines[0].endswith(": 1 loaded, 1 rejected"), said
+    audit = read_audit(lake)[-1]
+    assert audit["rows_read"] == audit["rows_written"] + audit["rows_rejected"]
