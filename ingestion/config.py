@@ -27,9 +27,13 @@ lookback) makes an incremental EMR load select ``watermark >= mark - lookback`` 
 if it is late by less than the lookback.
 It is a whole number and a unit: ``90s``, ``15m``, ``2h``, ``1d`` (seconds, minutes, hours,
 days; at most ``30d``). The rows of the window that an earlier load read are skipped by their
-hash (the load's boundary), so nothing is loaded twice; a date watermark goes back whole days
-(rounded up), and the watermark must be a date or an ISO timestamp (not a number). Only an
-incremental ``sql`` entity may have one; a one-off full load of such an entity leaves it empty.
+hash (the load's boundary), except those the last load kept no hash of (the lookback is new
+or longer than the last load's, or the last load's mark in a coarser form: the load says how
+many); a date watermark goes back whole days (rounded up), and the watermark must be a date or
+an ISO timestamp (not a number). Only a ``sql`` entity with a watermark may have one; a full
+load of it (``loadtype`` ``full`` once, to load rows later than the lookback) selects the whole
+table as ever and keeps the hashes of its mark's window, so the incremental loads after it
+load none of those rows again.
 
 Adding a table is one row. Where an EMR database is comes from the environment, never from
 this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default
@@ -275,13 +279,13 @@ class EntityConfig(BaseModel):
                 f"field 'watermark': only source_kind sql has a watermark column; "
                 f"leave it empty for {kind}"
             )
-        if self.watermark_lookback is not None and (
-            kind != "sql" or self.loadtype != "incremental"
-        ):
-            what = f"source_kind {kind}" if kind != "sql" else "a full load"
+        # a full load selects the whole table whatever the lookback, and keeps the hashes of
+        # the window of its mark, so that the incremental loads after it skip those rows
+        if self.watermark_lookback is not None and (kind != "sql" or self.watermark is None):
+            what = f"source_kind {kind}" if kind != "sql" else "a load without a watermark"
             raise ValueError(
-                f"field 'watermark_lookback': only an incremental load of source_kind sql looks "
-                f"back; leave it empty for {what} (also for a one-off full load)"
+                f"field 'watermark_lookback': only a load of source_kind sql with a watermark "
+                f"looks back; leave it empty for {what}"
             )
         if self.targetpath is not None and self.targetpath != self.default_target:
             # dbt's sources (read_parquet of bronze/<source>/<table>) and rcm build's check for

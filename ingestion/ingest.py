@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestion import console
 from ingestion.audit import AUDIT_ROOT, LOADED_STATUSES, AuditLog, AuditRecord
 from ingestion.bronze import (
+    MANIFEST,
     Hook,
     LoadManifest,
     LoadWriter,
@@ -281,7 +282,8 @@ class _Marks:
     new mark: while streaming, only the rows in the window of the running high are kept. A row
     in the window of ``since`` whose digest is ``known`` is skipped; a row above ``since`` never
     is. ``known_from``: the lowest watermark whose rows ``known`` holds (the last load's window;
-    None: ``since``, as a load without a lookback keeps)."""
+    None: ``since``, as a load without a lookback keeps). ``last_load``: the folder of the load
+    whose boundary ``known`` is (None: none was found, so nothing is known)."""
 
     since: str | None
     known: set[bytes]
@@ -292,6 +294,7 @@ class _Marks:
     form: re.Pattern[str] | None = None
     start: Callable[[str], str] | None = None
     known_from: str | None = None
+    last_load: str | None = None
     high: str | None = None
     floor: str | None = None  # the start of the running high's window
     # (watermark, read order, digest) of the rows read in the running high's window: a heap,
@@ -414,12 +417,17 @@ class _Marks:
                 f"watermark): {self.late:,} loaded, {self.late_rejected:,} rejected"
             )
         if self.read_again:
+            kept = (
+                f"the last load ({self.last_load}) kept the hashes of its rows from "
+                f"{self.covered_from!r} on only"
+                if self.last_load is not None
+                else f"no load folder of the mark {self.since!r} is left to take hashes from"
+            )
             said.append(
                 f"  {entity.name}: {self.read_again:,} row(s) with a {label} from "
-                f"{self.since_floor!r} to before {self.covered_from!r} are read again: the last "
-                f"load kept the hashes of its rows from {self.covered_from!r} on only ({lookback} "
-                "is new or longer), so those it had read are in Bronze twice (staging keeps one "
-                "version per key)"
+                f"{self.since_floor!r} to before {self.covered_from!r} ({lookback}) are read "
+                f"again: {kept}, so those an earlier load read are in Bronze twice (staging "
+                "keeps one version per key)"
             )
         if self.new_unmarked or self.already_read_unmarked:
             form = ""
@@ -785,10 +793,13 @@ class _Run:
         known: set[bytes] = set()
         known_from: str | None = None
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
-        if last is not None:
-            known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
+        last_load = None if last is None else f"{entity.target}/load_id={last}"
+        if last_load is not None and not self.lake.exists(f"{last_load}/{MANIFEST}"):
+            last_load = None  # removed by hand: its hashes are gone with it
+        if last_load is not None:
+            known = read_boundary(self.lake, last_load)
             if start is not None:
-                known_from = read_boundary_from(self.lake, f"{entity.target}/load_id={last}")
+                known_from = read_boundary_from(self.lake, last_load)
         reader = TableReader(self._engine(entity.database), entity)
         unindexed = reader.unindexed_watermark() if since is not None else []
         if unindexed:
@@ -811,7 +822,14 @@ class _Run:
             return reason, json.dumps(row, ensure_ascii=False)
 
         tracker = _Marks(
-            since, known, check_marks, writer.ingested_at, reader.mark_form, start, known_from
+            since,
+            known,
+            check_marks,
+            writer.ingested_at,
+            reader.mark_form,
+            start,
+            known_from,
+            last_load,
         )
         content = hashlib.sha256()
         try:

@@ -237,6 +237,10 @@ def test_a_watermark_lookback_is_read_and_a_config_without_the_column_still_load
     ):
         (entity,) = load_config(write(tmp_path, f"{GOOD},{text}", header=header)).entities
         assert entity.lookback == expected, text
+    # a one-off full load keeps its lookback: it selects the whole table all the same
+    full = GOOD.replace(",incremental,", ",full,")
+    (entity,) = load_config(write(tmp_path, f"{full},2h", header=header)).entities
+    assert (entity.loadtype, entity.lookback) == ("full", timedelta(hours=2))
 
 
 def test_a_bad_watermark_lookback_names_line_and_field(tmp_path: Path) -> None:
@@ -257,7 +261,7 @@ def test_a_bad_watermark_lookback_names_line_and_field(tmp_path: Path) -> None:
         "number and a unit, s, m, h or d (e.g. 90s, 15m, 2h, 1d)"
     ) in message
     assert f"{path}: line 3, field 'watermark_lookback': '31d' is longer than 30d" in message
-    only = "field 'watermark_lookback': only an incremental load of source_kind sql looks back"
-    assert f"{path}: line 4: {only}; leave it empty for a full load" in message
+    only = "field 'watermark_lookback': only a load of source_kind sql with a watermark looks back"
+    assert f"{path}: line 4: {only}; leave it empty for a load without a watermark" in message
     assert f"{path}: line 5: {only}; leave it empty for source_kind claims_csv" in message
     assert f"{path}: line 6, field 'watermark_lookback': '-1h' is not a lookback" in message

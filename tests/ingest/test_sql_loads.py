@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1036,10 +1037,11 @@ def test_a_lookback_added_to_an_entity_that_ran_says_which_rows_it_reads_again(
     assert (entity.status, entity.rows_written, entity.watermark) == ("success", below, mark)
     again = (
         f"{below} row(s) with a ModifiedDate from {shifted(mark, hours=-1)!r} to before {mark!r} "
-        "are read again"
+        "(the lookback 1h) are read again: the last load"
     )
-    assert [line for line in said if again in line], said
-    assert not [line for line in said if "are loaded" in line], said
+    kept = f"kept the hashes of its rows from {mark!r} on only, so those an earlier load read"
+    assert [line for line in said if again in line and kept in line], said
+    assert not [line for line in said if "were not read by the last load" in line], said
     # from then on the boundary covers the window
     assert _load(sources, lake, lookback_config(tmp_path, "1h")) == ("no_change", 0, 0, mark)
 
@@ -1139,3 +1141,52 @@ def test_a_late_row_that_is_rejected_is_not_said_to_be_loaded(
     assert lines and lines[0].endswith(": 1 loaded, 1 rejected"), said
     audit = read_audit(lake)[-1]
     assert audit["rows_read"] == audit["rows_written"] + audit["rows_rejected"]
+
+
+def test_a_full_load_with_the_lookback_lets_the_incremental_loads_after_it_load_nothing_twice(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    # later than the lookback: missed, until one full load of the entity
+    insert(db, "transactions", [transaction_row(900, shifted(mark, hours=-3))])
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    edits = {"hospital_a.transactions": {"loadtype": "full", "watermark_lookback": "1h"}}
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    assert _load(sources, lake, full) == ("success", len(source_ids(db)), 0, mark)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    start = shifted(mark, hours=-1)
+    assert manifest["boundary_from"] == start
+    assert manifest["boundary_rows"] == rows_between(db, start, mark)
+
+    # back to incremental: the window's rows are skipped by their hashes, none read again
+    said: list[str] = []
+    after = ingest(sources, lake, config, messages=said).entities[0]
+    assert (after.status, after.rows_written, after.watermark) == ("no_change", 0, mark)
+    assert not [line for line in said if "read again" in line], said
+    insert(db, "transactions", [transaction_row(901, shifted(mark, minutes=-30))])
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert newest_ids(lake) == ["TRANS000901"]
+
+
+def test_a_load_whose_last_load_folder_is_gone_says_so_when_it_reads_the_window_again(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    start = shifted(mark, hours=-1)
+    below = rows_between(db, start, mark) - rows_between(db, mark, mark)
+    assert below > 0
+    (folder,) = load_folders(lake, "hospital_a", "transactions")
+    shutil.rmtree(folder)  # removed by hand
+    said: list[str] = []
+    entity = ingest(sources, lake, config, messages=said).entities[0]
+    assert entity.status == "success"
+    again = (
+        f"{below} row(s) with a ModifiedDate from {start!r} to before {mark!r} (the lookback 1h) "
+        f"are read again: no load folder of the mark {mark!r} is left to take hashes from"
+    )
+    assert [line for line in said if again in line], said
