@@ -242,7 +242,8 @@ class LoadWriter:
         self._writer: pq.ParquetWriter | None = None
         self._part_rows = 0
         self._rejects: list[dict[str, object]] = []
-        self.boundary: list[bytes] = []
+        # the 16-byte digests of the rows the next load skips, packed
+        self.boundary = b""
 
     # rows ------------------------------------------------------------------------------
 
@@ -339,8 +340,8 @@ class LoadWriter:
             self.lake.write_bytes(f"{self.tmp}/rejected/rejected.parquet", sink.getvalue())
             m.rejected_path = f"{self.entity.rejected_target}/load_id={m.load_id}"
         if self.boundary:
-            self.lake.write_bytes(f"{self.tmp}/bronze/{BOUNDARY_FILE}", b"".join(self.boundary))
-        m.boundary_rows = len(self.boundary)
+            self.lake.write_bytes(f"{self.tmp}/bronze/{BOUNDARY_FILE}", self.boundary)
+        m.boundary_rows = len(self.boundary) // BOUNDARY_DIGEST
         m.target_path = f"{self.entity.target}/load_id={m.load_id}"
         m.finished_at = datetime.now(UTC).isoformat()
         self.lake.write_bytes(f"{self.tmp}/bronze/{MANIFEST}", m.to_json())

@@ -297,13 +297,14 @@ class _Marks:
     last_load: str | None = None
     high: str | None = None
     floor: str | None = None  # the start of the running high's window
-    # (watermark, read order, digest) of the rows read in the running high's window: a heap,
-    # so that the rows the window leaves as the high rises go at once
-    window: list[tuple[str, int, bytes]] = field(default_factory=list)
-    read_rows: int = 0
+    # the digests of the rows read in the running high's window, packed, by watermark value
+    # (16 bytes a row, and one entry a distinct value), and those values in a heap, so that the
+    # rows the window leaves as the high rises go at once
+    window: dict[str, bytearray] = field(default_factory=dict)
+    window_values: list[str] = field(default_factory=list)
     # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
     # digests go with the boundary and later loads skip them until they change
-    unmarked: list[bytes] = field(default_factory=list)
+    unmarked: bytearray = field(default_factory=bytearray)
     since_floor: str | None = None  # the start of the window of since: the select's lower end
     covered_from: str | None = None  # from here to since, `known` tells what was read
     already_loaded: int = 0
@@ -341,8 +342,8 @@ class _Marks:
             batch_high = max(present)
             if self.high is None or batch_high > self.high:
                 self.high, self.floor = batch_high, self._start(batch_high)
-                while self.window and self.window[0][0] < self.floor:
-                    heapq.heappop(self.window)
+                while self.window_values and self.window_values[0] < self.floor:
+                    del self.window[heapq.heappop(self.window_values)]
         digests: dict[int, bytes] = {}
 
         def digest_of(i: int) -> bytes:
@@ -353,9 +354,13 @@ class _Marks:
         if self.high is not None and self.floor is not None:
             for i in _between(column, self.floor, self.high):
                 if i not in bad:
-                    heapq.heappush(self.window, (marks[i], self.read_rows + i, digest_of(i)))
-        self.read_rows += len(marks)
-        self.unmarked.extend(digest_of(i) for i in bad)
+                    packed = self.window.get(marks[i])
+                    if packed is None:
+                        packed = self.window[marks[i]] = bytearray()
+                        heapq.heappush(self.window_values, marks[i])
+                    packed += digest_of(i)
+        for i in sorted(bad):
+            self.unmarked += digest_of(i)
         drop: set[int] = set()
         late: set[int] = set()
         if (
@@ -390,9 +395,15 @@ class _Marks:
         self.late -= rejected
         self.late_rejected += rejected
 
-    def boundary(self) -> list[bytes]:
-        """The digests of the rows of the new mark's window, in read order, and the unmarked."""
-        return [digest for _, _, digest in sorted(self.window, key=lambda e: e[1])] + self.unmarked
+    def boundary(self) -> bytes:
+        """The digests of the rows of the new mark's window (by watermark value, each value's
+        in read order: without a lookback, the rows at the mark as before), and the unmarked,
+        packed; the tracker lets go of its own."""
+        parts = [self.window.pop(value) for value in sorted(self.window)]
+        self.window_values.clear()
+        parts.append(self.unmarked)
+        self.unmarked = bytearray()
+        return b"".join(parts)
 
     def messages(self, entity: EntityConfig) -> list[str]:
         said = []
