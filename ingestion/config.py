@@ -26,7 +26,7 @@ lookback) makes an incremental EMR load select ``watermark >= mark - lookback`` 
 (a transaction that commits late, its ``ModifiedDate`` set before the commit) is still read,
 if it is late by less than the lookback.
 It is a whole number and a unit: ``90s``, ``15m``, ``2h``, ``1d`` (seconds, minutes, hours,
-days; at most ``30d``). The rows of the window that an earlier load read are skipped by their
+days; at most ``7d``). The rows of the window that an earlier load read are skipped by their
 hash (the load's boundary), except those the last load kept no hash of (the lookback is new
 or longer than the last load's, or the last load's mark in a coarser form: the load says how
 many); a date watermark goes back whole days (rounded up), and the watermark must be a date or
@@ -91,8 +91,9 @@ _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n"}
 _LOOKBACK = re.compile(r"(\d{1,7})([smhd])", re.ASCII)
 _LOOKBACK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# a longer window reads (and hashes) a month of rows again every run: a full load is cheaper
-MAX_LOOKBACK = timedelta(days=30)
+# a longer window reads (and hashes) more than a week of rows again every run, and holds their
+# hashes in memory (README: about 400 bytes a row): a full load is cheaper
+MAX_LOOKBACK = timedelta(days=7)
 
 
 class ConfigError(ValueError):
@@ -255,7 +256,8 @@ class EntityConfig(BaseModel):
         number, unit = int(found[1]), found[2]
         if timedelta(seconds=number * _LOOKBACK_UNITS[unit]) > MAX_LOOKBACK:
             raise ValueError(
-                f"{value!r} is longer than 30d: every run would read the window's rows again; "
+                f"{value!r} is longer than {MAX_LOOKBACK.days}d: every run would read the "
+                "window's rows again, and hold their hashes in memory; "
                 "for rows that late, run the entity once with loadtype full"
             )
         return None if number == 0 else f"{number}{unit}"

@@ -233,7 +233,8 @@ def test_a_watermark_lookback_is_read_and_a_config_without_the_column_still_load
         (" 15M ", timedelta(minutes=15)),
         ("2h", timedelta(hours=2)),
         ("1d", timedelta(days=1)),
-        ("30d", timedelta(days=30)),
+        ("7d", timedelta(days=7)),
+        ("168h", timedelta(days=7)),
     ):
         (entity,) = load_config(write(tmp_path, f"{GOOD},{text}", header=header)).entities
         assert entity.lookback == expected, text
@@ -249,7 +250,7 @@ def test_a_bad_watermark_lookback_names_line_and_field(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         f"{GOOD},2 hours",
-        f"{GOOD.replace('patients', 'encounters')},31d",
+        f"{GOOD.replace('patients', 'encounters')},8d",
         f"{full},1h",
         f"{claims},1h",
         f"{GOOD.replace('patients', 'transactions')},-1h",
@@ -260,7 +261,7 @@ def test_a_bad_watermark_lookback_names_line_and_field(tmp_path: Path) -> None:
         f"{path}: line 2, field 'watermark_lookback': '2 hours' is not a lookback: write a whole "
         "number and a unit, s, m, h or d (e.g. 90s, 15m, 2h, 1d)"
     ) in message
-    assert f"{path}: line 3, field 'watermark_lookback': '31d' is longer than 30d" in message
+    assert f"{path}: line 3, field 'watermark_lookback': '8d' is longer than 7d" in message
     only = "field 'watermark_lookback': only a load of source_kind sql with a watermark looks back"
     assert f"{path}: line 4: {only}; leave it empty for a load without a watermark" in message
     assert f"{path}: line 5: {only}; leave it empty for source_kind claims_csv" in message
