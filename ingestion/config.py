@@ -245,7 +245,7 @@ class EntityConfig(BaseModel):
         if not isinstance(value, str):
             return value
         text = value.lower()
-        if text == "0":
+        if text.strip("0") == "":  # 0, 00: none, as a number and unit of 0 are
             return None
         found = _LOOKBACK.fullmatch(text)
         if found is None:

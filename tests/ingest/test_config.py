@@ -228,6 +228,7 @@ def test_a_watermark_lookback_is_read_and_a_config_without_the_column_still_load
     for text, expected in (
         ("", None),
         ("0", None),
+        ("00", None),
         ("0s", None),
         ("90s", timedelta(seconds=90)),
         (" 15M ", timedelta(minutes=15)),
