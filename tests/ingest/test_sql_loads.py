@@ -1190,3 +1190,47 @@ def test_a_load_whose_last_load_folder_is_gone_says_so_when_it_reads_the_window_
         f"are read again: no load folder of the mark {mark!r} is left to take hashes from"
     )
     assert [line for line in said if again in line], said
+
+
+def test_after_a_load_with_no_change_a_late_row_is_loaded_once_by_the_marks_boundary(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a load that finds nothing writes no folder: the next one skips by the boundary of the
+    # load that set the mark
+    config = lookback_config(tmp_path, "2h")
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    insert(
+        db,
+        "transactions",
+        [transaction_row(900, shifted(mark, minutes=-30)), transaction_row(901, mark)],
+    )
+    assert _load(sources, lake, config) == ("success", 2, 0, mark)
+    assert newest_ids(lake) == ["TRANS000900", "TRANS000901"]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)
+
+
+def test_a_lookback_on_a_watermark_with_a_fallback_reads_late_rows_of_either_column(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    edits = {"hospital_a.transactions": {**FALLBACK["hospital_a.transactions"]}}
+    edits["hospital_a.transactions"]["watermark_lookback"] = "1h"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    insert(
+        db,
+        "transactions",
+        [
+            unmodified_row(900, shifted(mark, minutes=-30)),  # late, by its InsertDate
+            transaction_row(901, shifted(mark, minutes=-20)),  # late, by its ModifiedDate
+            unmodified_row(902, shifted(mark, hours=-2)),  # later than the lookback
+        ],
+    )
+    assert _load(sources, lake, config) == ("success", 2, 0, mark)
+    assert [tid for tid, _ in newest_rows(lake)] == ["TRANS000900", "TRANS000901"]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert "TRANS000902" not in bronze_ids(lake)
+    assert sorted([*bronze_ids(lake), "TRANS000902"]) == source_ids(db)
