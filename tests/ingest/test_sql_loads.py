@@ -887,6 +887,17 @@ def lookback_config(tmp_path: Path, lookback: str) -> Path:
     return write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
 
 
+def first_lookback_load(
+    sources: Path, lake: Path, tmp_path: Path, lookback: str
+) -> tuple[Path, Path, str]:
+    """The config of hospital_a.transactions with ``lookback``, its EMR database, and the mark
+    of a first load with it."""
+    config = lookback_config(tmp_path, lookback)
+    mark = _load(sources, lake, config)[3]
+    assert mark is not None
+    return config, sources / "emr" / "hospital_a.db", mark
+
+
 def shifted(mark: str | None, **delta: float) -> str:
     """``mark`` (a ``YYYY-MM-DD HH:MM:SS`` watermark) moved by ``delta`` (timedelta's keywords)."""
     assert mark is not None
@@ -957,9 +968,7 @@ def test_a_row_committed_late_below_the_mark_loads_once_within_the_lookback(
 def test_a_row_later_than_the_lookback_is_still_missed(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
-    config = lookback_config(tmp_path, "2h")
-    db = sources / "emr" / "hospital_a.db"
-    mark = _load(sources, lake, config)[3]
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
     insert(
         db,
         "transactions",
@@ -1121,17 +1130,10 @@ def test_a_mark_in_a_coarser_form_keeps_no_claim_on_rows_its_load_did_not_select
 def test_a_late_row_that_is_rejected_is_not_said_to_be_loaded(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
-    config = lookback_config(tmp_path, "2h")
-    db = sources / "emr" / "hospital_a.db"
-    mark = _load(sources, lake, config)[3]
-    insert(
-        db,
-        "transactions",
-        [
-            transaction_row(900, shifted(mark, hours=-1)) | {"Amount": "abc"},
-            transaction_row(901, shifted(mark, hours=-1)),
-        ],
-    )
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
+    # two rows committed late, one with an Amount staging cannot read
+    unreadable = transaction_row(900, shifted(mark, hours=-1)) | {"Amount": "abc"}
+    insert(db, "transactions", [unreadable, transaction_row(901, shifted(mark, hours=-1))])
     said: list[str] = []
     second = ingest(sources, lake, config, messages=said).entities[0]
     assert (second.status, second.rows_written, second.rows_rejected) == ("success", 1, 1)
@@ -1146,9 +1148,7 @@ def test_a_late_row_that_is_rejected_is_not_said_to_be_loaded(
 def test_a_full_load_with_the_lookback_lets_the_incremental_loads_after_it_load_nothing_twice(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
-    config = lookback_config(tmp_path, "1h")
-    db = sources / "emr" / "hospital_a.db"
-    mark = _load(sources, lake, config)[3]
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "1h")
     # later than the lookback: missed, until one full load of the entity
     insert(db, "transactions", [transaction_row(900, shifted(mark, hours=-3))])
     assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
@@ -1174,9 +1174,7 @@ def test_a_full_load_with_the_lookback_lets_the_incremental_loads_after_it_load_
 def test_a_load_whose_last_load_folder_is_gone_says_so_when_it_reads_the_window_again(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
-    config = lookback_config(tmp_path, "1h")
-    db = sources / "emr" / "hospital_a.db"
-    mark = _load(sources, lake, config)[3]
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "1h")
     start = shifted(mark, hours=-1)
     below = rows_between(db, start, mark) - rows_between(db, mark, mark)
     assert below > 0
@@ -1197,9 +1195,7 @@ def test_after_a_load_with_no_change_a_late_row_is_loaded_once_by_the_marks_boun
 ) -> None:
     # a load that finds nothing writes no folder: the next one skips by the boundary of the
     # load that set the mark
-    config = lookback_config(tmp_path, "2h")
-    db = sources / "emr" / "hospital_a.db"
-    mark = _load(sources, lake, config)[3]
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
     assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
     insert(
         db,
