@@ -781,8 +781,9 @@ class _Run:
         # dates that follow it and hide their rows (the typed watermarks of values.py only:
         # another may be a number)
         # (with fallbacks, when any of the columns is such a timestamp: a row's watermark is
-        # compared with the others', so it is one too)
-        check_marks = incremental and any(
+        # compared with the others', so it is one too); a full load with a lookback takes its
+        # window from its mark as well
+        check_marks = (incremental or entity.lookback is not None) and any(
             values.kind_of(kinds, column) == values.TIMESTAMP for column in entity.watermark_columns
         )
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None

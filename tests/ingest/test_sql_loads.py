@@ -917,6 +917,12 @@ def newest_ids(lake: Path) -> list[str]:
     return [tid for tid, _ in newest_rows(lake)]
 
 
+def highest_watermark(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    return str(high)
+
+
 def rows_between(db: Path, low: str, high: str) -> int:
     with sqlite3.connect(db) as conn:
         (count,) = conn.execute(
@@ -1100,8 +1106,7 @@ def test_a_mark_in_a_coarser_form_keeps_no_claim_on_rows_its_load_did_not_select
     # starts at midnight: below what the load that reached it selected (the mark less 1h)
     config = lookback_config(tmp_path, "1h")
     db = sources / "emr" / "hospital_a.db"
-    with sqlite3.connect(db) as conn:
-        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    high = highest_watermark(db)
     day = datetime.fromisoformat(high).date()
     early = f"{day.isoformat()} 00:00:01"
     assert early < shifted(high, hours=-1)
@@ -1230,3 +1235,23 @@ def test_a_lookback_on_a_watermark_with_a_fallback_reads_late_rows_of_either_col
     assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
     assert "TRANS000902" not in bronze_ids(lake)
     assert sorted([*bronze_ids(lake), "TRANS000902"]) == source_ids(db)
+
+
+def test_a_full_load_with_a_lookback_takes_its_window_from_a_mark_that_is_a_timestamp(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # 'yesterday' sorts after every date: as the full load's mark, its window could not be
+    # taken, and the full load meant to recover missed rows would fail
+    db = sources / "emr" / "hospital_a.db"
+    high = highest_watermark(db)
+    execute(
+        db, "UPDATE transactions SET ModifiedDate = 'yesterday' WHERE TransactionID = 'TRANS000003'"
+    )
+    edits = {"hospital_a.transactions": {"loadtype": "full", "watermark_lookback": "1h"}}
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    status, written, rejected, mark = _load(sources, lake, full)
+    assert (status, written + rejected, mark) == ("success", len(source_ids(db)), high)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    assert json.loads((folder / "_load.json").read_text())["boundary_from"] == shifted(
+        high, hours=-1
+    )
