@@ -16,7 +16,7 @@ import io
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -149,6 +149,10 @@ class LoadManifest:
     watermark_before: str | None = None
     watermark_after: str | None = None
     boundary_rows: int = 0
+    # the lowest watermark whose rows' hashes the boundary holds: the mark less the entity's
+    # watermark_lookback; None: the rows at the mark only (no lookback; then not written, so
+    # the manifest is the one a version without lookbacks wrote)
+    boundary_from: str | None = None
     content_sha256: str | None = None
     parts: list[dict[str, Any]] = field(default_factory=list)
     rejected_path: str | None = None
@@ -157,11 +161,20 @@ class LoadManifest:
     finished_at: str = ""
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), indent=2).encode("utf-8")
+        data = asdict(self)
+        # only when set: a load without a lookback writes the manifest an older version wrote,
+        # byte for byte, and a rollback to that version (whose from_json takes only its own
+        # keys) reads it
+        if data["boundary_from"] is None:
+            del data["boundary_from"]
+        return json.dumps(data, indent=2).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> LoadManifest:
-        return cls(**json.loads(data))
+        """The manifest; keys this version does not know (written by a later one) are left
+        out, so recovery still reads the folder after a rollback."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in json.loads(data).items() if key in known})
 
     def audit_record(self, run_id: str, status: str, error: str | None) -> AuditRecord:
         return AuditRecord(
@@ -229,7 +242,8 @@ class LoadWriter:
         self._writer: pq.ParquetWriter | None = None
         self._part_rows = 0
         self._rejects: list[dict[str, object]] = []
-        self.boundary: list[bytes] = []
+        # the 16-byte digests of the rows the next load skips, packed
+        self.boundary = b""
 
     # rows ------------------------------------------------------------------------------
 
@@ -326,8 +340,8 @@ class LoadWriter:
             self.lake.write_bytes(f"{self.tmp}/rejected/rejected.parquet", sink.getvalue())
             m.rejected_path = f"{self.entity.rejected_target}/load_id={m.load_id}"
         if self.boundary:
-            self.lake.write_bytes(f"{self.tmp}/bronze/{BOUNDARY_FILE}", b"".join(self.boundary))
-        m.boundary_rows = len(self.boundary)
+            self.lake.write_bytes(f"{self.tmp}/bronze/{BOUNDARY_FILE}", self.boundary)
+        m.boundary_rows = len(self.boundary) // BOUNDARY_DIGEST
         m.target_path = f"{self.entity.target}/load_id={m.load_id}"
         m.finished_at = datetime.now(UTC).isoformat()
         self.lake.write_bytes(f"{self.tmp}/bronze/{MANIFEST}", m.to_json())
@@ -373,6 +387,16 @@ def read_boundary(lake: Lake, load_folder: str) -> set[bytes]:
         return set()
     data = lake.read_bytes(path)
     return {data[i : i + BOUNDARY_DIGEST] for i in range(0, len(data), BOUNDARY_DIGEST)}
+
+
+def read_boundary_from(lake: Lake, load_folder: str) -> str | None:
+    """The lowest watermark whose rows the load's boundary holds (its manifest's
+    ``boundary_from``); None: the rows at its mark only, as a load without a lookback keeps
+    (or a load written before there was a lookback)."""
+    path = f"{load_folder}/{MANIFEST}"
+    if not lake.exists(path):
+        return None
+    return LoadManifest.from_json(lake.read_bytes(path)).boundary_from
 
 
 def recover(

@@ -20,6 +20,21 @@ the columns before them are NULL (``ModifiedDate|InsertDate``: an EMR that leave
 modified time NULL until its first update): the first non-NULL value is the row's watermark,
 so the columns must share one type (and, compared as text, one form: sources/sql.py).
 
+``watermark_lookback`` (an optional column: a file without it, an empty value or ``0``, no
+lookback) makes an incremental EMR load select ``watermark >= mark - lookback`` instead of
+``>= mark``, so that a row whose watermark was already below the mark when it became visible
+(a transaction that commits late, its ``ModifiedDate`` set before the commit) is still read,
+if it is late by less than the lookback.
+It is a whole number and a unit: ``90s``, ``15m``, ``2h``, ``1d`` (seconds, minutes, hours,
+days; at most ``7d``). The rows of the window that an earlier load read are skipped by their
+hash (the load's boundary), except those the last load kept no hash of (the lookback is new
+or longer than the last load's, or the last load's mark in a coarser form: the load says how
+many); a date watermark goes back whole days (rounded up), and the watermark must be a date or
+an ISO timestamp (not a number). Only a ``sql`` entity with a watermark may have one; a full
+load of it (``loadtype`` ``full`` once, to load rows later than the lookback) selects the whole
+table as ever and keeps the hashes of its mark's window, so the incremental loads after it
+load none of those rows again.
+
 Adding a table is one row. Where an EMR database is comes from the environment, never from
 this file: ``RCM_EMR_<DATABASE>_URL`` (any SQLAlchemy URL), default
 ``sqlite:///<sources>/emr/<database>.db``.
@@ -32,6 +47,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +75,7 @@ CONFIG_COLUMNS: tuple[str, ...] = (
     "file_pattern",
     "primary_key",
     "required_columns",
+    "watermark_lookback",
 )
 REQUIRED_CONFIG_COLUMNS: tuple[str, ...] = (
     "datasource",
@@ -72,6 +89,11 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n"}
+_LOOKBACK = re.compile(r"(\d{1,7})([smhd])", re.ASCII)
+_LOOKBACK_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# a longer window reads (and hashes) more than a week of rows again every run, and holds their
+# hashes in memory (README: about 400 bytes a row): a full load is cheaper
+MAX_LOOKBACK = timedelta(days=7)
 
 
 class ConfigError(ValueError):
@@ -103,6 +125,8 @@ class EntityConfig(BaseModel):
     file_pattern: str | None = None
     primary_key: str | None = None
     required_columns: tuple[str, ...] = ()
+    # normalised ("2h"); None: no lookback (the column empty, absent or 0)
+    watermark_lookback: str | None = None
     line: int = 0
     # the load config file this row was read from, as it was given (not a column of the file)
     config_file: str = ""
@@ -214,6 +238,30 @@ class EntityConfig(BaseModel):
             return tuple(c.strip() for c in value.split("|") if c.strip())
         return value
 
+    @field_validator("watermark_lookback", mode="before")
+    @classmethod
+    def _lookback(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if not isinstance(value, str):
+            return value
+        text = value.lower()
+        if text.strip("0") == "":  # 0, 00: none, as a number and unit of 0 are
+            return None
+        found = _LOOKBACK.fullmatch(text)
+        if found is None:
+            raise ValueError(
+                f"{value!r} is not a lookback: write a whole number and a unit, s, m, h or d "
+                "(e.g. 90s, 15m, 2h, 1d), or leave it empty for none"
+            )
+        number, unit = int(found[1]), found[2]
+        if timedelta(seconds=number * _LOOKBACK_UNITS[unit]) > MAX_LOOKBACK:
+            raise ValueError(
+                f"{value!r} is longer than {MAX_LOOKBACK.days}d: every run would read the "
+                "window's rows again, and hold their hashes in memory; "
+                "for rows that late, run the entity once with loadtype full"
+            )
+        return None if number == 0 else f"{number}{unit}"
+
     @model_validator(mode="after")
     def _consistent(self) -> EntityConfig:
         kind = self.source_kind
@@ -232,6 +280,14 @@ class EntityConfig(BaseModel):
             raise ValueError(
                 f"field 'watermark': only source_kind sql has a watermark column; "
                 f"leave it empty for {kind}"
+            )
+        # a full load selects the whole table whatever the lookback, and keeps the hashes of
+        # the window of its mark, so that the incremental loads after it skip those rows
+        if self.watermark_lookback is not None and (kind != "sql" or self.watermark is None):
+            what = f"source_kind {kind}" if kind != "sql" else "a load without a watermark"
+            raise ValueError(
+                f"field 'watermark_lookback': only a load of source_kind sql with a watermark "
+                f"looks back; leave it empty for {what}"
             )
         if self.targetpath is not None and self.targetpath != self.default_target:
             # dbt's sources (read_parquet of bronze/<source>/<table>) and rcm build's check for
@@ -268,6 +324,14 @@ class EntityConfig(BaseModel):
         if len(columns) < 2:
             return self.watermark
         return f"coalesce({', '.join(columns)})"
+
+    @property
+    def lookback(self) -> timedelta | None:
+        """How far below the mark an incremental load selects (None: from the mark)."""
+        if self.watermark_lookback is None:
+            return None
+        number, unit = self.watermark_lookback[:-1], self.watermark_lookback[-1]
+        return timedelta(seconds=int(number) * _LOOKBACK_UNITS[unit])
 
     @property
     def table(self) -> str:

@@ -1,10 +1,11 @@
 """`rcm ingest`: load every active entity of the load config into Bronze, with an audit row.
 
 For each entity, in config order: an EMR table (full snapshot, or incremental from the last
-high-water mark), the landing files of a CSV entity (each new file is one load; a file whose
-content was loaded before is detected by its sha256 and skipped), or a code set (NPI extract
-or NPPES API, ICD-10-CM list or API). One failing entity does not stop the others; the run
-ends with a summary table and a non-zero exit code when any entity failed.
+high-water mark, less the entity's ``watermark_lookback``), the landing files of a CSV entity
+(each new file is one load; a file whose content was loaded before is detected by its sha256
+and skipped), or a code set (NPI extract or NPPES API, ICD-10-CM list or API). One failing
+entity does not stop the others; the run ends with a summary table and a non-zero exit code
+when any entity failed.
 
 Python API: :func:`run_ingest` ``(IngestSettings) -> IngestResult``.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import hashlib
+import heapq
 import io
 import json
 import multiprocessing
@@ -37,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestion import console
 from ingestion.audit import AUDIT_ROOT, LOADED_STATUSES, AuditLog, AuditRecord
 from ingestion.bronze import (
+    MANIFEST,
     Hook,
     LoadManifest,
     LoadWriter,
@@ -44,6 +48,7 @@ from ingestion.bronze import (
     WriteSettings,
     new_load_id,
     read_boundary,
+    read_boundary_from,
     recover,
     row_digest,
 )
@@ -58,7 +63,7 @@ from ingestion.config import (
     load_config,
 )
 from ingestion.lake import Lake, disk_full_hint, ingest_lock, open_lake
-from ingestion.sources import SourceUnavailableError, codesets, values
+from ingestion.sources import SourceFormatError, SourceUnavailableError, codesets, values
 from ingestion.sources.csvfile import CsvFile
 from ingestion.sources.landing import PROCESSED, find_files, move_to_processed, sha256_file
 from ingestion.sources.sql import TableReader, connect, safe_url
@@ -203,11 +208,13 @@ def _reject_unreadable(
     lines: list[int] | None,
     kinds: Mapping[str, str],
     describe: Describe,
+    rejected: set[int] | None = None,
 ) -> tuple[list[pa.Array], list[int] | None]:
     """Reject the rows of a batch with a value staging cannot type (values.py) or a timestamp
     later than the load (the writer's ingested_at); the batch's columns and source lines
     without them, with zoned timestamps written in UTC (a row whose zone cannot be read as an
-    instant is rejected too; its raw text is the source's)."""
+    instant is rejected too; its raw text is the source's). ``rejected``, when given, gets the
+    indexes of the rows rejected."""
     unreadable: dict[int, list[values.Finding]] = {}
     in_utc, timed = values.timestamps_in_utc(header, columns, kinds, writer.ingested_at)
     for found in (values.unreadable_values(header, columns, kinds), timed):
@@ -217,6 +224,8 @@ def _reject_unreadable(
             named.extend(finding for finding in findings if finding[0] not in seen)
     if not unreadable:
         return in_utc, lines
+    if rejected is not None:
+        rejected.update(unreadable)
     for index, findings in sorted(unreadable.items()):
         line = lines[index] if lines else None
         writer.reject(line, *describe(line, _batch_row(columns, index), findings))
@@ -225,12 +234,56 @@ def _reject_unreadable(
     return [column.filter(keep) for column in in_utc], kept_lines
 
 
+def _between(marks: pa.Array, low: str, high: str) -> list[int]:
+    """The indexes of the watermarks from ``low`` to ``high``, compared as text (as the tracker
+    compares marks: the source's order for the ISO forms of one column)."""
+    inside = pc.and_kleene(pc.greater_equal(marks, low), pc.less_equal(marks, high))
+    return [int(i) for i in pc.indices_nonzero(pc.fill_null(inside, False)).to_pylist()]
+
+
+def _lookback_start(entity: EntityConfig, mark: str) -> str:
+    """The lowest watermark of the lookback window of ``mark``: the mark less the entity's
+    ``watermark_lookback``, written in the mark's own form (values.mark_less)."""
+    lookback = entity.lookback
+    start = None if lookback is None else values.mark_less(mark, lookback)
+    if start is None:
+        raise SourceFormatError(
+            f"the {entity.watermark_label} value {mark!r} of {entity.tablename} is not a date "
+            "or a timestamp in ISO form (YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]), so the "
+            f"lookback {entity.watermark_lookback} cannot be taken from it: a lookback needs a "
+            f"date or timestamp watermark; leave {entity.config_line('watermark_lookback')} "
+            "empty; nothing was loaded"
+        )
+    return start
+
+
+def _covered_from(floor: str | None, select_from: str | None) -> str | None:
+    """The lowest watermark whose rows a load's boundary holds: the start of its new mark's
+    window (``floor``), but never below what the load selected (``select_from``; None: the
+    whole table, a first or full load). A mark in a coarser form than the one it passed (a
+    date alone after a timestamp, compared as text) has a window that starts below the
+    select: the boundary holds no digest of the rows there, so the next load must not take
+    their absence for a late commit. Compared as text, as the tracker compares marks."""
+    if floor is None or select_from is None:
+        return floor
+    return max(floor, select_from)
+
+
 @dataclass
 class _Marks:
     """The watermark side of an incremental load of an EMR table, batch by batch: the new
-    high-water mark and the rows at it, the rows whose watermark cannot be a mark (values.py:
-    with ``check``), and which rows of a batch an earlier load already read (``known``: the
-    digests of the boundary of the load that set ``since``)."""
+    high-water mark and the rows of its window (the boundary), the rows whose watermark cannot
+    be a mark (values.py: with ``check``), and which rows of a batch an earlier load already
+    read (``known``: the digests of the boundary of the load that set ``since``).
+
+    A mark's window runs from ``start(mark)`` (the mark less the entity's lookback:
+    :func:`_lookback_start`; without ``start``, the mark itself) to the mark. The boundary
+    holds the digest of every row read, skipped or not, whose watermark is in the window of the
+    new mark: while streaming, only the rows in the window of the running high are kept. A row
+    in the window of ``since`` whose digest is ``known`` is skipped; a row above ``since`` never
+    is. ``known_from``: the lowest watermark whose rows ``known`` holds (the last load's window;
+    None: ``since``, as a load without a lookback keeps). ``last_load``: the folder of the load
+    whose boundary ``known`` is (None: none was found, so nothing is known)."""
 
     since: str | None
     known: set[bytes]
@@ -239,22 +292,45 @@ class _Marks:
     # the one form a watermark value must have to be a mark: fallback columns compared as text
     # (TableReader.mark_form), where a date alone or a 'T' time sorts apart from its time
     form: re.Pattern[str] | None = None
+    start: Callable[[str], str] | None = None
+    known_from: str | None = None
+    last_load: str | None = None
     high: str | None = None
-    at_high: list[tuple[str | None, ...]] = field(default_factory=list)
+    floor: str | None = None  # the start of the running high's window
+    # the digests of the rows read in the running high's window, packed, by watermark value
+    # (16 bytes a row, and one entry a distinct value), and those values in a heap, so that the
+    # rows the window leaves as the high rises go at once
+    window: dict[str, bytearray] = field(default_factory=dict)
+    window_values: list[str] = field(default_factory=list)
     # rows whose watermark cannot be a mark: the source's `>=` keeps selecting them, so their
     # digests go with the boundary and later loads skip them until they change
-    unmarked: list[bytes] = field(default_factory=list)
+    unmarked: bytearray = field(default_factory=bytearray)
+    since_floor: str | None = None  # the start of the window of since: the select's lower end
+    covered_from: str | None = None  # from here to since, `known` tells what was read
     already_loaded: int = 0
+    late: int = 0  # late rows read and kept, less those rejected (rejected())
+    late_rejected: int = 0
+    # the late rows of the last batch, by their place among the rows it keeps
+    late_in_batch: set[int] = field(default_factory=set)
+    read_again: int = 0
     already_read_unmarked: int = 0
     new_unmarked: int = 0
 
     def __post_init__(self) -> None:
         self.high = self.since
+        if self.since is not None:
+            self.floor = self.since_floor = self._start(self.since)
+            known_from = self.since if self.known_from is None else self.known_from
+            self.covered_from = max(self.since_floor, known_from)
+
+    def _start(self, mark: str) -> str:
+        return mark if self.start is None else self.start(mark)
 
     def read(self, batch: list[pa.Array], wm: Sequence[int]) -> set[int]:
         """Note a batch's watermarks (the first of columns ``wm`` that is not null: the value
         the source's select compared); the indexes of its rows to skip."""
-        marks = (batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))).to_pylist()
+        column = batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))
+        marks = column.to_pylist()
         present = [w for w in marks if w is not None]
         checked = self.check or self.form is not None
         bad_values = values.bad_marks(present, self.loaded_at, self.form) if checked else set()
@@ -265,35 +341,104 @@ class _Marks:
         if present:
             batch_high = max(present)
             if self.high is None or batch_high > self.high:
-                self.high, self.at_high = batch_high, []
-            if batch_high == self.high:
-                self.at_high.extend(
-                    _batch_row(batch, i) for i, w in enumerate(marks) if w == self.high
-                )
-        digests = {i: row_digest(_batch_row(batch, i)) for i in bad}
-        self.unmarked.extend(digests.values())
+                self.high, self.floor = batch_high, self._start(batch_high)
+                while self.window_values and self.window_values[0] < self.floor:
+                    del self.window[heapq.heappop(self.window_values)]
+        digests: dict[int, bytes] = {}
+
+        def digest_of(i: int) -> bytes:
+            if i not in digests:
+                digests[i] = row_digest(_batch_row(batch, i))
+            return digests[i]
+
+        if self.high is not None and self.floor is not None:
+            for i in _between(column, self.floor, self.high):
+                if i not in bad:
+                    packed = self.window.get(marks[i])
+                    if packed is None:
+                        packed = self.window[marks[i]] = bytearray()
+                        heapq.heappush(self.window_values, marks[i])
+                    packed += digest_of(i)
+        for i in sorted(bad):
+            self.unmarked += digest_of(i)
         drop: set[int] = set()
-        if self.since is not None and self.known:
-            drop = {
-                i
-                for i, w in enumerate(marks)
-                if w == self.since and row_digest(_batch_row(batch, i)) in self.known
-            }
+        late: set[int] = set()
+        if (
+            self.since is not None
+            and self.since_floor is not None
+            and self.covered_from is not None
+            and (self.known or self.start is not None)
+        ):
+            for i in _between(column, self.since_floor, self.since):
+                if i in bad:
+                    continue
+                if self.known and digest_of(i) in self.known:
+                    drop.add(i)
+                elif marks[i] < self.covered_from:
+                    self.read_again += 1
+                elif marks[i] < self.since:
+                    late.add(i)
             self.already_loaded += len(drop)
-        seen = {i for i, digest in digests.items() if digest in self.known}
+            self.late += len(late)
+        seen = {i for i in bad if digest_of(i) in self.known}
         self.already_read_unmarked += len(seen)
         self.new_unmarked += len(bad) - len(seen)
-        return drop | seen
+        skip = drop | seen
+        kept = (i for i in range(len(marks)) if i not in skip) if late else ()
+        self.late_in_batch = {place for place, i in enumerate(kept) if i in late}
+        return skip
 
-    def boundary(self) -> list[bytes]:
-        return [row_digest(row) for row in self.at_high] + self.unmarked
+    def rejected(self, rows: set[int]) -> None:
+        """The rows of the last batch (by their place among those it keeps) that were
+        rejected: a late row among them is not loaded."""
+        rejected = len(self.late_in_batch & rows)
+        self.late -= rejected
+        self.late_rejected += rejected
+
+    def boundary(self) -> bytes:
+        """The digests of the rows of the new mark's window (by watermark value, each value's
+        in read order: without a lookback, the rows at the mark as before), and the unmarked,
+        packed; the tracker lets go of its own."""
+        parts = [self.window.pop(value) for value in sorted(self.window)]
+        self.window_values.clear()
+        parts.append(self.unmarked)
+        self.unmarked = bytearray()
+        return b"".join(parts)
 
     def messages(self, entity: EntityConfig) -> list[str]:
         said = []
-        if self.already_loaded:
+        label = entity.watermark_label
+        lookback = f"the lookback {entity.watermark_lookback}"
+        if self.already_loaded and self.start is None:
             said.append(
                 f"  {entity.name}: {self.already_loaded:,} row(s) at the watermark "
                 f"{self.since!r} were read by an earlier load and are skipped"
+            )
+        elif self.already_loaded:
+            said.append(
+                f"  {entity.name}: {self.already_loaded:,} row(s) with a {label} from "
+                f"{self.since_floor!r} to the mark {self.since!r} ({lookback}) were read by an "
+                "earlier load and are skipped"
+            )
+        if self.late or self.late_rejected:
+            said.append(
+                f"  {entity.name}: {self.late + self.late_rejected:,} row(s) with a {label} "
+                f"below the mark {self.since!r}, from {self.covered_from!r} ({lookback}), were "
+                "not read by the last load (committed after it, or changed keeping their "
+                f"watermark): {self.late:,} loaded, {self.late_rejected:,} rejected"
+            )
+        if self.read_again:
+            kept = (
+                f"the last load ({self.last_load}) kept the hashes of its rows from "
+                f"{self.covered_from!r} on only"
+                if self.last_load is not None
+                else f"no load folder of the mark {self.since!r} is left to take hashes from"
+            )
+            said.append(
+                f"  {entity.name}: {self.read_again:,} row(s) with a {label} from "
+                f"{self.since_floor!r} to before {self.covered_from!r} ({lookback}) are read "
+                f"again: {kept}, so those an earlier load read are in Bronze twice (staging "
+                "keeps one version per key)"
             )
         if self.new_unmarked or self.already_read_unmarked:
             form = ""
@@ -309,7 +454,7 @@ class _Marks:
                 )
             said.append(
                 f"  {entity.name}: {self.new_unmarked + self.already_read_unmarked:,} row(s) "
-                f"have a {entity.watermark_label} that is not a timestamp{form} or is later "
+                f"have a {label} that is not a timestamp{form} or is later "
                 "than this load, so they do not move the watermark; "
                 f"{self.already_read_unmarked:,} of them were read by an earlier load and are "
                 "skipped until they change"
@@ -636,21 +781,37 @@ class _Run:
         # dates that follow it and hide their rows (the typed watermarks of values.py only:
         # another may be a number)
         # (with fallbacks, when any of the columns is such a timestamp: a row's watermark is
-        # compared with the others', so it is one too)
-        check_marks = incremental and any(
+        # compared with the others', so it is one too); a full load with a lookback takes its
+        # window from its mark as well
+        check_marks = (incremental or entity.lookback is not None) and any(
             values.kind_of(kinds, column) == values.TIMESTAMP for column in entity.watermark_columns
         )
         mark = self._high_water_mark(entity, check_marks) if entity.watermark else None
         before = mark.watermark_after if mark else None
         since = before if incremental else None
+        # with a lookback, the rows from the mark less it: a row committed late, whose
+        # watermark was below the mark when it became visible (the boundary skips the others)
+        start = None if entity.lookback is None else functools.partial(_lookback_start, entity)
+        select_from = since if since is None or start is None else start(since)
+        where = ""
+        if since:
+            where = f" where {entity.watermark_label} >= {select_from!r}"
+            if start is not None:
+                where += f" (the mark {since!r} less the lookback {entity.watermark_lookback})"
         self.progress(
             f"{entity.name}: {entity.loadtype} load of {entity.tablename} from {entity.database}"
-            + (f" where {entity.watermark_label} >= {since!r}" if since else "")
+            + where
         )
         known: set[bytes] = set()
+        known_from: str | None = None
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
-        if last is not None:
-            known = read_boundary(self.lake, f"{entity.target}/load_id={last}")
+        last_load = None if last is None else f"{entity.target}/load_id={last}"
+        if last_load is not None and not self.lake.exists(f"{last_load}/{MANIFEST}"):
+            last_load = None  # removed by hand: its hashes are gone with it
+        if last_load is not None:
+            known = read_boundary(self.lake, last_load)
+            if start is not None:
+                known_from = read_boundary_from(self.lake, last_load)
         reader = TableReader(self._engine(entity.database), entity)
         unindexed = reader.unindexed_watermark() if since is not None else []
         if unindexed:
@@ -672,10 +833,19 @@ class _Run:
             reason = values.unreadable_row_reason(where, found, kinds, refresh)
             return reason, json.dumps(row, ensure_ascii=False)
 
-        tracker = _Marks(since, known, check_marks, writer.ingested_at, reader.mark_form)
+        tracker = _Marks(
+            since,
+            known,
+            check_marks,
+            writer.ingested_at,
+            reader.mark_form,
+            start,
+            known_from,
+            last_load,
+        )
         content = hashlib.sha256()
         try:
-            for batch in reader.batches(since, self.settings.batch_rows):
+            for batch in reader.batches(select_from, self.settings.batch_rows):
                 if wm:
                     drop = tracker.read(batch, wm)
                     if drop:
@@ -684,10 +854,16 @@ class _Run:
                 manifest.rows_read += len(batch[0])
                 if not incremental:
                     content.update(json.dumps([column.to_pylist() for column in batch]).encode())
-                batch, _ = _reject_unreadable(writer, reader.columns, batch, None, kinds, describe)
+                rejected: set[int] = set()
+                batch, _ = _reject_unreadable(
+                    writer, reader.columns, batch, None, kinds, describe, rejected
+                )
+                tracker.rejected(rejected)
                 writer.write(batch, None)
             manifest.watermark_after = tracker.high
             writer.boundary = tracker.boundary()
+            if start is not None:
+                manifest.boundary_from = _covered_from(tracker.floor, select_from)
             for message in tracker.messages(entity):
                 self.progress(message)
             if not incremental:

@@ -4,10 +4,12 @@ Rows are streamed in batches (server-side cursor where the driver has one) and t
 column-wise lossless text; a full load selects the table, an incremental one the rows whose
 watermark is at or after the last high-water mark (``>=``: rows that share the mark's
 timestamp and arrived after the previous extraction are kept; the orchestrator drops the ones
-already loaded by their row hash). A watermark with fallbacks (``ModifiedDate|InsertDate``) is
-the first of its columns that is not NULL, selected as ``ModifiedDate >= :mark OR
-(ModifiedDate IS NULL AND InsertDate >= :mark)``, both parts of which an index on
-``(ModifiedDate, InsertDate)`` serves.
+already loaded by their row hash), or at or after the mark less the entity's
+``watermark_lookback``, which the orchestrator passes in the mark's own form
+(values.mark_less). A watermark with
+fallbacks (``ModifiedDate|InsertDate``) is the first of its columns that is not NULL, selected
+as ``ModifiedDate >= :mark OR (ModifiedDate IS NULL AND InsertDate >= :mark)``, both parts of
+which an index on ``(ModifiedDate, InsertDate)`` serves.
 """
 
 from __future__ import annotations

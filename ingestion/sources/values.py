@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -109,7 +109,10 @@ _MONEY_LIMIT = 9e15
 # 2024-01-05T10:00:00.123, with a zone as a typed column with one gives it: +00:00, Z): text
 # whose order is its time's.
 _ISO_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", re.ASCII
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"((?P<sep>[ T])(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(?P<fraction>\.\d{1,9})?)?"
+    r"(?P<zone>Z|[+-]\d{2}(:?\d{2})?)?)?",
+    re.ASCII,
 )
 # Arrow's cast takes a timestamp with its hour alone (2024-01-05 10, 2024-01-05T10: 13
 # characters), which DuckDB's refuses
@@ -455,6 +458,38 @@ def is_mark(
     except ValueError:  # 2024-02-30, hour 24: staging's cast refuses them too
         return False
     return loaded_at is None or not is_after_load(when, loaded_at)
+
+
+def mark_less(mark: str, lookback: timedelta) -> str | None:
+    """``mark`` less ``lookback``, written in the mark's own form: its separator, its fraction
+    of a second and its zone (``Z``, ``+00:00``, ``-04:00``) kept as they are, so the source
+    compares it as it compares the mark (a text column as text, a typed one bound natively). A
+    date alone goes back whole days (rounded up), a time without seconds whole minutes (the
+    result rounded down): the window is never shorter than ``lookback``. None when ``mark`` is
+    not a date or timestamp in ISO form (a number, ``yesterday``, ``2024-02-30``)."""
+    parts = _ISO_TIME.fullmatch(mark)
+    if parts is None:
+        return None
+    try:
+        day = date.fromisoformat(parts["date"])
+        if parts["hour"] is None:
+            days = -(-lookback // timedelta(days=1))
+            try:
+                return (day - timedelta(days=days)).isoformat()
+            except OverflowError:
+                return date.min.isoformat()
+        clock = time(int(parts["hour"]), int(parts["minute"]), int(parts["second"] or 0))
+    except ValueError:
+        return None
+    try:
+        moment = datetime.combine(day, clock) - lookback
+    except OverflowError:
+        moment = datetime.min
+    written = f"{moment.date().isoformat()}{parts['sep']}{moment:%H:%M}"
+    if parts["second"] is not None:
+        # the lookback is whole seconds: the fraction is the mark's
+        written += f":{moment:%S}{parts['fraction'] or ''}"
+    return written + (parts["zone"] or "")
 
 
 def is_after_load(when: datetime, loaded_at: datetime) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,54 @@ def test_a_watermark_with_fallbacks_is_read_in_order_and_a_blank_one_names_the_l
     assert "empty column name" in message
     twice = error_of(write(tmp_path, GOOD.replace(",ModifiedDate,", ",ModifiedDate|modifieddate,")))
     assert "line 2, field 'watermark'" in twice and "twice" in twice
+
+
+def test_a_watermark_lookback_is_read_and_a_config_without_the_column_still_loads(
+    tmp_path: Path,
+) -> None:
+    # files written before the column existed have none: their entities do not look back
+    (without,) = load_config(write(tmp_path, GOOD)).entities
+    assert (without.watermark_lookback, without.lookback) == (None, None)
+    header = HEADER + ",watermark_lookback"
+    for text, expected in (
+        ("", None),
+        ("0", None),
+        ("00", None),
+        ("0s", None),
+        ("90s", timedelta(seconds=90)),
+        (" 15M ", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("7d", timedelta(days=7)),
+        ("168h", timedelta(days=7)),
+    ):
+        (entity,) = load_config(write(tmp_path, f"{GOOD},{text}", header=header)).entities
+        assert entity.lookback == expected, text
+    # a one-off full load keeps its lookback: it selects the whole table all the same
+    full = GOOD.replace(",incremental,", ",full,")
+    (entity,) = load_config(write(tmp_path, f"{full},2h", header=header)).entities
+    assert (entity.loadtype, entity.lookback) == ("full", timedelta(hours=2))
+
+
+def test_a_bad_watermark_lookback_names_line_and_field(tmp_path: Path) -> None:
+    full = GOOD.replace("patients", "departments").replace("incremental,ModifiedDate", "full,")
+    claims = ",hospital_a,claims,incremental,,1,,claims_csv,,landing/claims,x.csv,,"
+    path = write(
+        tmp_path,
+        f"{GOOD},2 hours",
+        f"{GOOD.replace('patients', 'encounters')},8d",
+        f"{full},1h",
+        f"{claims},1h",
+        f"{GOOD.replace('patients', 'transactions')},-1h",
+        header=HEADER + ",watermark_lookback",
+    )
+    message = error_of(path)
+    assert (
+        f"{path}: line 2, field 'watermark_lookback': '2 hours' is not a lookback: write a whole "
+        "number and a unit, s, m, h or d (e.g. 90s, 15m, 2h, 1d)"
+    ) in message
+    assert f"{path}: line 3, field 'watermark_lookback': '8d' is longer than 7d" in message
+    only = "field 'watermark_lookback': only a load of source_kind sql with a watermark looks back"
+    assert f"{path}: line 4: {only}; leave it empty for a load without a watermark" in message
+    assert f"{path}: line 5: {only}; leave it empty for source_kind claims_csv" in message
+    assert f"{path}: line 6, field 'watermark_lookback': '-1h' is not a lookback" in message

@@ -9,8 +9,9 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg
@@ -105,26 +106,38 @@ def _new_database(postgres_url: str, name: str, *settings: str) -> str:
 
 def _insert(url: str, rows: list[dict[str, object]]) -> None:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        _insert_in(conn, rows)
+
+
+def _insert_in(conn: psycopg.Connection[Any], rows: list[dict[str, object]]) -> None:
+    """Insert ``rows`` in ``conn``'s transaction (committed with it)."""
     names = ", ".join(f'"{c}"' for c in COLUMNS)
     marks = ", ".join(["%s"] * len(COLUMNS))
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+    with conn.cursor() as cur:
         cur.executemany(
             f"INSERT INTO transactions ({names}) VALUES ({marks})",
             [tuple(r[c] for c in COLUMNS) for r in rows],
         )
 
 
-def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> None:
-    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    types = {
-        "Amount": "double precision",
-        "PaidAmount": "double precision",
-        "ModifiedDate": "timestamp",
-        "InsertDate": "timestamp",
-    }
+def _create_transactions(url: str, timestamps: str, *, indexed: bool = False) -> str:
+    """Create the source contract's ``transactions`` table in the database at ``url``: amounts
+    as doubles, ``ModifiedDate`` and ``InsertDate`` of type ``timestamps``, the rest text (with
+    ``indexed``, an index on ``ModifiedDate``); the database's psycopg connection string."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    types = {"Amount": "double precision", "PaidAmount": "double precision"}
+    types |= {"ModifiedDate": timestamps, "InsertDate": timestamps}
     columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE transactions ({columns})")
+        if indexed:
+            conn.execute('CREATE INDEX ix_modified ON transactions ("ModifiedDate")')
+    return dsn
+
+
+def test_incremental_load_from_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    dsn = _create_transactions(postgres_url, "timestamp")
     rows = [transaction_row(i, datetime(2024, 1, 6, 8, 0, i % 3)) for i in range(9)]
     for row in rows:
         row["InsertDate"] = datetime(2024, 1, 5, 10, 0, 0)
@@ -176,13 +189,7 @@ def test_a_row_inserted_with_a_null_watermark_loads_by_its_fallback_from_postgre
     first load is selected by its InsertDate (typed timestamps bound natively), loaded once,
     and read again when an update sets its ModifiedDate."""
     url = _new_database(postgres_url, "emr_fallback")
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
-    types |= {"ModifiedDate": "timestamp", "InsertDate": "timestamp"}
-    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE transactions ({columns})")
-        conn.execute('CREATE INDEX ix_modified ON transactions ("ModifiedDate")')
+    dsn = _create_transactions(url, "timestamp", indexed=True)
     rows = [transaction_row(i, datetime(2024, 1, 6, 8, 0, i)) for i in range(4)]
     for row in rows:
         row["InsertDate"] = datetime(2024, 1, 5, 10, 0, 0)
@@ -275,13 +282,7 @@ def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     cast drops an offset: Bronze holds the instants in UTC, so versions keep their order and
     the watermark compares as an instant."""
     url = _new_database(postgres_url, "emr_zoned", "SET timezone TO 'America/New_York'")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
-    types |= {"ModifiedDate": "timestamptz", "InsertDate": "timestamptz"}
-    columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
-    with psycopg.connect(
-        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(f"CREATE TABLE transactions ({columns})")
+    _create_transactions(url, "timestamptz")
     # 01:30 EDT (-04:00), then 01:10 EST (-05:00): 05:30 and 06:10 UTC
     instants = [datetime(2024, 11, 3, 5, 30, tzinfo=UTC), datetime(2024, 11, 3, 6, 10, tzinfo=UTC)]
     rows = [transaction_row(i, when) for i, when in enumerate(instants)]
@@ -309,6 +310,49 @@ def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     assert second.entities[0].rows_written == 1
     newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
     assert [r["ModifiedDate"] for r in newest] == ["2024-11-03 06:20:00+00:00"]
+
+
+@pytest.mark.parametrize(("lookback", "loaded"), [("1h", True), ("", False)])
+def test_a_transaction_that_commits_after_a_load_loads_within_the_lookback_from_postgresql(
+    postgres_url: str, tmp_path: Path, lookback: str, loaded: bool
+) -> None:
+    """An EMR transaction stamps its row's ModifiedDate (timestamptz, read in a New York
+    session), and commits after a load has read a later row: the mark has passed it. With a
+    lookback the next load selects from the mark less it (the same instant, bound natively)
+    and loads it once; without one it is lost."""
+    url = _new_database(
+        postgres_url, f"emr_late_{lookback or 'none'}", "SET timezone TO 'America/New_York'"
+    )
+    dsn = _create_transactions(url, "timestamptz", indexed=True)
+    start = datetime(2024, 11, 3, 5, 30, tzinfo=UTC)  # 01:30 EDT
+
+    def row(i: int, minutes: int) -> dict[str, object]:
+        moment = start + timedelta(minutes=minutes)
+        return transaction_row(i, moment) | {"InsertDate": start}  # type: ignore[arg-type]
+
+    _insert(url, [row(i, i) for i in range(3)])
+    sources, lake = tmp_path / "sources", tmp_path / "lake"
+    edits = {"hospital_a.transactions": {"watermark_lookback": lookback}}
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+    env = {"RCM_EMR_HOSPITAL_A_URL": url}
+
+    def load() -> tuple[str, int, str | None]:
+        entity = ingest(sources, lake, config, env=env).entities[0]
+        assert entity.error is None, entity.error
+        return entity.status, entity.rows_written, entity.watermark
+
+    assert load()[:2] == ("success", 3)
+    with psycopg.connect(dsn) as slow:
+        _insert_in(slow, [row(10, 20)])  # 05:50 UTC (01:50 EDT), not committed yet
+        _insert(url, [row(11, 40)])  # 06:10 UTC (01:10 EST): committed
+        mark = "2024-11-03 06:10:00+00:00"
+        assert load() == ("success", 1, mark)
+        slow.commit()
+    assert load() == (("success", 1, mark) if loaded else ("no_change", 0, mark))
+    ids = read_bronze(lake, "hospital_a", "transactions").column("TransactionID").to_pylist()
+    assert ids.count("TRANS000010") == int(loaded)
+    assert load() == ("no_change", 0, mark)
+    assert len(ids) == len(set(ids))
 
 
 def test_end_to_end_with_postgresql_emr_databases(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ingestion.config import EntityConfig
 from ingestion.sources.sql import TableReader, connect
+from ingestion.sources.values import mark_less
 
 from .conftest import (
     SQL_ENTITIES,
@@ -873,3 +877,381 @@ def test_rows_passed_over_before_a_fallback_was_named_load_with_one_full_load(
     assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
     insert(db, "transactions", [unmodified_row(952, "2024-02-03 00:00:00")])
     assert _load(sources, lake, fallback) == ("success", 1, 0, "2024-02-03 00:00:00")
+
+
+# A row whose watermark is below the mark when it becomes visible (an EMR transaction that set
+# ModifiedDate, then committed after a load read past it) is never selected by `>= mark`;
+# `watermark_lookback` selects from the mark less it, and the boundary skips what was read.
+def lookback_config(tmp_path: Path, lookback: str) -> Path:
+    edits = {"hospital_a.transactions": {"watermark_lookback": lookback}}
+    return write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+
+
+def first_lookback_load(
+    sources: Path, lake: Path, tmp_path: Path, lookback: str
+) -> tuple[Path, Path, str]:
+    """The config of hospital_a.transactions with ``lookback``, its EMR database, and the mark
+    of a first load with it."""
+    config = lookback_config(tmp_path, lookback)
+    mark = _load(sources, lake, config)[3]
+    assert mark is not None
+    return config, sources / "emr" / "hospital_a.db", mark
+
+
+def shifted(mark: str | None, **delta: float) -> str:
+    """``mark`` (a ``YYYY-MM-DD HH:MM:SS`` watermark) moved by ``delta`` (timedelta's keywords)."""
+    assert mark is not None
+    return (datetime.fromisoformat(mark) + timedelta(**delta)).isoformat(sep=" ")
+
+
+def source_ids(db: Path) -> list[str]:
+    return sorted(str(row[0]) for row in source_rows(db, "transactions"))
+
+
+def bronze_ids(lake: Path) -> list[str]:
+    bronze = read_bronze(lake, "hospital_a", "transactions")
+    return sorted(bronze.column("TransactionID").to_pylist())
+
+
+def newest_ids(lake: Path) -> list[str]:
+    return [tid for tid, _ in newest_rows(lake)]
+
+
+def highest_watermark(db: Path) -> str:
+    with sqlite3.connect(db) as conn:
+        (high,) = conn.execute("SELECT max(ModifiedDate) FROM transactions").fetchone()
+    return str(high)
+
+
+def rows_between(db: Path, low: str, high: str) -> int:
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM transactions WHERE ModifiedDate BETWEEN ? AND ?", (low, high)
+        ).fetchone()
+    return int(count)
+
+
+@pytest.mark.parametrize(("lookback", "loaded"), [("2h", True), ("", False)])
+def test_a_row_committed_late_below_the_mark_loads_once_within_the_lookback(
+    sources: Path, lake: Path, tmp_path: Path, lookback: str, loaded: bool
+) -> None:
+    config = lookback_config(tmp_path, lookback)
+    db = sources / "emr" / "hospital_a.db"
+    status, written, _, mark = _load(sources, lake, config)
+    assert (status, written) == ("success", len(source_rows(db, "transactions")))
+    # stamped an hour before the mark, committed after the load
+    insert(db, "transactions", [transaction_row(900, shifted(mark, hours=-1))])
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    if not loaded:
+        # without a lookback (the column empty) it is lost: the gap the lookback closes
+        assert (second.status, second.rows_written, second.watermark) == ("no_change", 0, mark)
+        assert "TRANS000900" not in bronze_ids(lake)
+        assert not [line for line in said if "lookback" in line], said
+        return
+    assert (second.status, second.rows_written, second.rows_rejected) == ("success", 1, 0)
+    assert second.watermark == mark  # a late row never moves the mark, back or forth
+    assert newest_ids(lake) == ["TRANS000900"]
+    start = shifted(mark, hours=-2)
+    reread = rows_between(db, start, mark) - 1  # all but the late row were read by the first load
+    where = f"where ModifiedDate >= {start!r} (the mark {mark!r} less the lookback 2h)"
+    assert [line for line in said if where in line], said
+    skipped = (
+        f"{reread} row(s) with a ModifiedDate from {start!r} to the mark {mark!r} (the lookback "
+        "2h) were read by an earlier load and are skipped"
+    )
+    assert [line for line in said if skipped in line], said
+    late = f"1 row(s) with a ModifiedDate below the mark {mark!r}, from {start!r} (the lookback 2h)"
+    assert [line for line in said if late in line], said
+    audit = read_audit(lake)[-1]
+    assert audit["rows_read"] == audit["rows_written"] + audit["rows_rejected"] == 1
+    assert (audit["watermark_before"], audit["watermark_after"]) == (mark, mark)
+
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)  # each row once
+
+
+def test_a_row_later_than_the_lookback_is_still_missed(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
+    insert(
+        db,
+        "transactions",
+        [
+            transaction_row(900, shifted(mark, hours=-2, seconds=-1)),  # a second too late
+            transaction_row(901, shifted(mark, hours=-2)),  # the window's first watermark
+        ],
+    )
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert newest_ids(lake) == ["TRANS000901"]
+    assert "TRANS000900" not in bronze_ids(lake)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+
+
+def test_rows_in_the_lookback_window_are_not_loaded_twice_over_several_runs(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    first = _load(sources, lake, config)
+    assert first[0] == "success"
+    mark = first[3]
+    for run in range(3):
+        # a new row moves the mark by 30 minutes: the window leaves the older rows behind
+        mark = shifted(mark, minutes=30)
+        insert(db, "transactions", [transaction_row(910 + run, mark)])
+        assert _load(sources, lake, config) == ("success", 1, 0, mark)
+        # then one stamped 40 minutes before that mark commits
+        insert(db, "transactions", [transaction_row(920 + run, shifted(mark, minutes=-40))])
+        assert _load(sources, lake, config) == ("success", 1, 0, mark)
+        assert newest_ids(lake) == [f"TRANS{920 + run:06d}"]
+        assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)
+
+    # the last load's boundary holds the rows of its window only
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    start = shifted(mark, hours=-1)
+    assert manifest["boundary_from"] == start
+    assert manifest["boundary_rows"] == rows_between(db, start, mark)
+    assert (folder / "_boundary.bin").stat().st_size == 16 * manifest["boundary_rows"]
+
+    # a row in the window that changes without moving its watermark is a new version
+    execute(db, "UPDATE transactions SET PaidAmount = 7.5 WHERE TransactionID = 'TRANS000922'")
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+
+    # a mark 3 hours on: the rows read before it in the load fall out of its window
+    mark = shifted(mark, hours=3)
+    insert(db, "transactions", [transaction_row(930, mark)])
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    manifest = json.loads(
+        (load_folders(lake, "hospital_a", "transactions")[-1] / "_load.json").read_text()
+    )
+    assert manifest["boundary_rows"] == rows_between(db, shifted(mark, hours=-1), mark) == 1
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    bronze = read_bronze(lake, "hospital_a", "transactions")
+    data = [c for c in bronze.column_names if not c.startswith("_")]
+    versions = [tuple(row.values()) for row in bronze.select(data).to_pylist()]
+    assert len(versions) == len(set(versions)) == len(source_ids(db)) + 1
+    marks = [r["watermark_after"] for r in read_audit(lake)]
+    assert marks == sorted(marks)  # never backwards
+
+
+def test_a_lookback_added_to_an_entity_that_ran_says_which_rows_it_reads_again(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the last load without a lookback kept the hashes of the rows at its mark only
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, lookback_config(tmp_path, ""))[3]
+    below = rows_between(db, shifted(mark, hours=-1), mark) - rows_between(db, mark, mark)
+    assert below > 0
+    said: list[str] = []
+    entity = ingest(sources, lake, lookback_config(tmp_path, "1h"), messages=said).entities[0]
+    assert (entity.status, entity.rows_written, entity.watermark) == ("success", below, mark)
+    again = (
+        f"{below} row(s) with a ModifiedDate from {shifted(mark, hours=-1)!r} to before {mark!r} "
+        "(the lookback 1h) are read again: the last load"
+    )
+    kept = f"kept the hashes of its rows from {mark!r} on only, so those an earlier load read"
+    assert [line for line in said if again in line and kept in line], said
+    assert not [line for line in said if "were not read by the last load" in line], said
+    # from then on the boundary covers the window
+    assert _load(sources, lake, lookback_config(tmp_path, "1h")) == ("no_change", 0, 0, mark)
+
+
+def test_a_lookback_on_a_watermark_that_is_not_a_time_fails_naming_the_config_line(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    db = sources / "emr" / "hospital_a.db"
+    execute(db, "ALTER TABLE departments ADD COLUMN Version INTEGER")
+    execute(db, "UPDATE departments SET Version = rowid")
+    edits = {
+        "hospital_a.departments": {
+            "loadtype": "incremental",
+            "watermark": "Version",
+            "watermark_lookback": "1h",
+        }
+    }
+    config = write_config(tmp_path / "c.csv", ["hospital_a.departments"], edits)
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "failed"
+    error = entity.error or ""
+    assert "of departments is not a date or a timestamp in ISO form" in error
+    assert f"leave config line 2 of {config}, watermark_lookback empty" in error
+    assert load_folders(lake, "hospital_a", "departments") == []
+
+
+def test_the_start_of_a_lookback_window_keeps_the_marks_form() -> None:
+    # the source compares it as it compares the mark: as text for SQLite, natively when typed
+    hour = timedelta(hours=1)
+    assert mark_less("2024-03-01 00:30:00", hour) == "2024-02-29 23:30:00"
+    assert mark_less("2024-01-06T08:00:04.250Z", hour) == "2024-01-06T07:00:04.250Z"
+    assert mark_less("2024-01-06 08:00:04.123456+00:00", hour) == "2024-01-06 07:00:04.123456+00:00"
+    assert mark_less("2024-11-03 01:30:00-04:00", 2 * hour) == "2024-11-02 23:30:00-04:00"
+    # a time without seconds goes back whole minutes, a date whole days: never a shorter window
+    assert mark_less("2024-01-06 10:00", timedelta(seconds=90)) == "2024-01-06 09:58"
+    assert mark_less("2024-01-06", hour) == "2024-01-05"
+    assert mark_less("2024-01-06", timedelta(days=2)) == "2024-01-04"
+    assert mark_less("0001-01-01 00:10:00", hour) == "0001-01-01 00:00:00"
+    for not_a_time in ("3", "yesterday", "2024-02-30", "2024-01-06 24:00:00"):
+        assert mark_less(not_a_time, hour) is None, not_a_time
+
+
+def test_a_mark_in_a_coarser_form_keeps_no_claim_on_rows_its_load_did_not_select(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a date alone, compared as text with the timestamps of the column, has a window that
+    # starts at midnight: below what the load that reached it selected (the mark less 1h)
+    config = lookback_config(tmp_path, "1h")
+    db = sources / "emr" / "hospital_a.db"
+    high = highest_watermark(db)
+    day = datetime.fromisoformat(high).date()
+    early = f"{day.isoformat()} 00:00:01"
+    assert early < shifted(high, hours=-1)
+    insert(db, "transactions", [transaction_row(500, early)])
+    mark = _load(sources, lake, config)[3]
+    select_from = shifted(mark, hours=-1)
+    next_day = (day + timedelta(days=1)).isoformat()
+    insert(db, "transactions", [transaction_row(501, next_day)])
+    assert _load(sources, lake, config) == ("success", 1, 0, next_day)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    # its boundary holds the rows it read, from its own select on, not TRANS000500's
+    assert manifest["boundary_from"] == select_from
+
+    said: list[str] = []
+    third = ingest(sources, lake, config, messages=said).entities[0]
+    assert third.watermark == next_day
+    # the next load cannot tell whether an earlier load read TRANS000500: it says so, and
+    # does not report it as a late commit
+    assert newest_ids(lake) == ["TRANS000500"]
+    again = f"1 row(s) with a ModifiedDate from {day.isoformat()!r} to before {select_from!r}"
+    assert [line for line in said if again in line], said
+    assert not [line for line in said if "were not read by the last load" in line], said
+
+
+def test_a_late_row_that_is_rejected_is_not_said_to_be_loaded(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
+    # two rows committed late, one with an Amount staging cannot read
+    unreadable = transaction_row(900, shifted(mark, hours=-1)) | {"Amount": "abc"}
+    insert(db, "transactions", [unreadable, transaction_row(901, shifted(mark, hours=-1))])
+    said: list[str] = []
+    second = ingest(sources, lake, config, messages=said).entities[0]
+    assert (second.status, second.rows_written, second.rows_rejected) == ("success", 1, 1)
+    assert newest_ids(lake) == ["TRANS000901"]
+    late = f"2 row(s) with a ModifiedDate below the mark {mark!r}"
+    lines = [line for line in said if late in line]
+    assert lines and lines[0].endswith(": 1 loaded, 1 rejected"), said
+    audit = read_audit(lake)[-1]
+    assert audit["rows_read"] == audit["rows_written"] + audit["rows_rejected"]
+
+
+def test_a_full_load_with_the_lookback_lets_the_incremental_loads_after_it_load_nothing_twice(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "1h")
+    # later than the lookback: missed, until one full load of the entity
+    insert(db, "transactions", [transaction_row(900, shifted(mark, hours=-3))])
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    edits = {"hospital_a.transactions": {"loadtype": "full", "watermark_lookback": "1h"}}
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    assert _load(sources, lake, full) == ("success", len(source_ids(db)), 0, mark)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    manifest = json.loads((folder / "_load.json").read_text())
+    start = shifted(mark, hours=-1)
+    assert manifest["boundary_from"] == start
+    assert manifest["boundary_rows"] == rows_between(db, start, mark)
+
+    # back to incremental: the window's rows are skipped by their hashes, none read again
+    said: list[str] = []
+    after = ingest(sources, lake, config, messages=said).entities[0]
+    assert (after.status, after.rows_written, after.watermark) == ("no_change", 0, mark)
+    assert not [line for line in said if "read again" in line], said
+    insert(db, "transactions", [transaction_row(901, shifted(mark, minutes=-30))])
+    assert _load(sources, lake, config) == ("success", 1, 0, mark)
+    assert newest_ids(lake) == ["TRANS000901"]
+
+
+def test_a_load_whose_last_load_folder_is_gone_says_so_when_it_reads_the_window_again(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "1h")
+    start = shifted(mark, hours=-1)
+    below = rows_between(db, start, mark) - rows_between(db, mark, mark)
+    assert below > 0
+    (folder,) = load_folders(lake, "hospital_a", "transactions")
+    shutil.rmtree(folder)  # removed by hand
+    said: list[str] = []
+    entity = ingest(sources, lake, config, messages=said).entities[0]
+    assert entity.status == "success"
+    again = (
+        f"{below} row(s) with a ModifiedDate from {start!r} to before {mark!r} (the lookback 1h) "
+        f"are read again: no load folder of the mark {mark!r} is left to take hashes from"
+    )
+    assert [line for line in said if again in line], said
+
+
+def test_after_a_load_with_no_change_a_late_row_is_loaded_once_by_the_marks_boundary(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a load that finds nothing writes no folder: the next one skips by the boundary of the
+    # load that set the mark
+    config, db, mark = first_lookback_load(sources, lake, tmp_path, "2h")
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    insert(
+        db,
+        "transactions",
+        [transaction_row(900, shifted(mark, minutes=-30)), transaction_row(901, mark)],
+    )
+    assert _load(sources, lake, config) == ("success", 2, 0, mark)
+    assert newest_ids(lake) == ["TRANS000900", "TRANS000901"]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert bronze_ids(lake) == source_ids(db)
+
+
+def test_a_lookback_on_a_watermark_with_a_fallback_reads_late_rows_of_either_column(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    edits = {"hospital_a.transactions": {**FALLBACK["hospital_a.transactions"]}}
+    edits["hospital_a.transactions"]["watermark_lookback"] = "1h"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"], edits)
+    db = sources / "emr" / "hospital_a.db"
+    mark = _load(sources, lake, config)[3]
+    insert(
+        db,
+        "transactions",
+        [
+            unmodified_row(900, shifted(mark, minutes=-30)),  # late, by its InsertDate
+            transaction_row(901, shifted(mark, minutes=-20)),  # late, by its ModifiedDate
+            unmodified_row(902, shifted(mark, hours=-2)),  # later than the lookback
+        ],
+    )
+    assert _load(sources, lake, config) == ("success", 2, 0, mark)
+    assert [tid for tid, _ in newest_rows(lake)] == ["TRANS000900", "TRANS000901"]
+    assert _load(sources, lake, config) == ("no_change", 0, 0, mark)
+    assert "TRANS000902" not in bronze_ids(lake)
+    assert sorted([*bronze_ids(lake), "TRANS000902"]) == source_ids(db)
+
+
+def test_a_full_load_with_a_lookback_takes_its_window_from_a_mark_that_is_a_timestamp(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # 'yesterday' sorts after every date: as the full load's mark, its window could not be
+    # taken, and the full load meant to recover missed rows would fail
+    db = sources / "emr" / "hospital_a.db"
+    high = highest_watermark(db)
+    execute(
+        db, "UPDATE transactions SET ModifiedDate = 'yesterday' WHERE TransactionID = 'TRANS000003'"
+    )
+    edits = {"hospital_a.transactions": {"loadtype": "full", "watermark_lookback": "1h"}}
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    status, written, rejected, mark = _load(sources, lake, full)
+    assert (status, written + rejected, mark) == ("success", len(source_ids(db)), high)
+    folder = load_folders(lake, "hospital_a", "transactions")[-1]
+    assert json.loads((folder / "_load.json").read_text())["boundary_from"] == shifted(
+        high, hours=-1
+    )
