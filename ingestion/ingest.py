@@ -251,8 +251,9 @@ def _lookback_start(entity: EntityConfig, mark: str) -> str:
             f"the {entity.watermark_label} value {mark!r} of {entity.tablename} is not a date "
             "or a timestamp in ISO form (YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH:MM]), so the "
             f"lookback {entity.watermark_lookback} cannot be taken from it: a lookback needs a "
-            f"date or timestamp watermark; leave {entity.config_line('watermark_lookback')} "
-            "empty; nothing was loaded"
+            "date or timestamp watermark. If the column holds timestamps and this one value is "
+            "wrong, correct its row in the source; else leave "
+            f"{entity.config_line('watermark_lookback')} empty; nothing was loaded"
         )
     return start
 
@@ -806,8 +807,14 @@ class _Run:
         known_from: str | None = None
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
         last_load = None if last is None else f"{entity.target}/load_id={last}"
-        if last_load is not None and not self.lake.exists(f"{last_load}/{MANIFEST}"):
-            last_load = None  # removed by hand: its hashes are gone with it
+        # with a lookback, a load folder removed by hand: its hashes are gone with it (without
+        # one, the boundary alone is read, as it always was: no look-up more per load)
+        if (
+            start is not None
+            and last_load is not None
+            and not self.lake.exists(f"{last_load}/{MANIFEST}")
+        ):
+            last_load = None
         if last_load is not None:
             known = read_boundary(self.lake, last_load)
             if start is not None:
