@@ -765,10 +765,15 @@ class _Run:
         good = self.audit.high_water_mark(
             entity.name, usable=lambda text: values.is_mark(text, now)
         )
+        last_good = repr(good.watermark_after) if good else "(none: the whole table)"
         self.progress(
             f"  {entity.name}: the audit log's mark {mark.watermark_after!r} is not a "
-            "timestamp, or is later than now; loading from the last good mark "
-            + (repr(good.watermark_after) if good else "(none: the whole table)")
+            "timestamp, or is later than now; "
+            + (
+                "passed over (a full load reads the whole table)"
+                if entity.loadtype == "full"
+                else f"loading from the last good mark {last_good}"
+            )
         )
         return good
 

@@ -498,12 +498,9 @@ def test_a_watermark_that_is_not_a_timestamp_never_becomes_the_mark(
     assert [r["TransactionID"] for r in newest] == ["TRANS000003"]
 
 
-def test_a_bad_mark_an_older_loader_left_in_the_audit_log_is_passed_over(
-    sources: Path, lake: Path, tmp_path: Path
-) -> None:
-    # before the check, 'yesterday' could become the mark, and `>= 'yesterday'` finds nothing
-    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
-    first = ingest(sources, lake, config).entities[0]
+def spoil_transactions_marks(lake: Path) -> None:
+    """Write the mark of every audit row of the transactions loads as 'yesterday', as an
+    older version of the loader could."""
     (path,) = [
         p
         for p in (lake / "audit" / "load_audit").glob("*/*.parquet")
@@ -513,6 +510,15 @@ def test_a_bad_mark_an_older_loader_left_in_the_audit_log_is_passed_over(
     bad = pa.array(["yesterday"] * audit.num_rows, type=audit.schema.field("watermark_after").type)
     index = audit.schema.get_field_index("watermark_after")
     pq.write_table(audit.set_column(index, audit.schema.field(index), bad), path)
+
+
+def test_a_bad_mark_an_older_loader_left_in_the_audit_log_is_passed_over(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # before the check, 'yesterday' could become the mark, and `>= 'yesterday'` finds nothing
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    first = ingest(sources, lake, config).entities[0]
+    spoil_transactions_marks(lake)
 
     insert(
         sources / "emr" / "hospital_a.db",
@@ -529,6 +535,29 @@ def test_a_bad_mark_an_older_loader_left_in_the_audit_log_is_passed_over(
     newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
     assert "TRANS000600" in {r["TransactionID"] for r in newest}
     assert first.watermark is not None and entity.rows_written == first.rows_written + 1
+
+
+def test_a_full_load_with_a_lookback_passes_over_a_bad_mark_and_says_it_reads_everything(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a full load with a lookback checks the audit's mark too (it fills watermark_before);
+    # it must not say it loads "from the last good mark": it reads the whole table
+    ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.transactions"]))
+    spoil_transactions_marks(lake)
+    edits = {"hospital_a.transactions": {"loadtype": "full", "watermark_lookback": "1h"}}
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    messages: list[str] = []
+    entity = ingest(sources, lake, full, messages=messages).entities[0]
+    assert entity.status == "success"
+    said = [m for m in messages if "mark 'yesterday' is not a timestamp" in m]
+    assert said, messages
+    assert all("a full load reads the whole table" in m for m in said), said
+    assert not any("loading from the last good mark" in m for m in said), said
+    rows = {
+        r["TransactionID"]
+        for r in pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
+    }
+    assert len(rows) == len(source_rows(sources / "emr" / "hospital_a.db", "transactions"))
 
 
 def table_key(table: str, datasource: str) -> str:
