@@ -83,6 +83,8 @@ class BuildResult:
     elapsed_seconds: float
     target_path: Path
     exception: str | None = None
+    # dbt wrote the exception's traceback to its log file (an error not of dbt's own kind)
+    traceback_logged: bool = False
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     # what the Bronze reconciliation test checked (build_state.reconcile_scope), when known
     reconciled: str | None = None
@@ -165,13 +167,42 @@ def _invoke(args: list[str], target_path: Path) -> Any:
         dbt_speedups.shared_type_testers()
         dbt_speedups.use_jinja_code_cache(target_path)
         try:
-            if args[0] in _GRAPH_COMMANDS:
-                with dbt_speedups.manifest_written_once():
-                    return dbtRunner().invoke(args)
-            return dbtRunner().invoke(args)
+            with _tracebacks_in_log_file_only():
+                if args[0] in _GRAPH_COMMANDS:
+                    with dbt_speedups.manifest_written_once():
+                        return dbtRunner().invoke(args)
+                return dbtRunner().invoke(args)
         finally:
             dbt_speedups.save_jinja_code_cache()
             _release_duckdb()
+
+
+@contextmanager
+def _tracebacks_in_log_file_only() -> Iterator[None]:
+    """Keep the traceback dbt prints for an error that is not its own (a fault in DuckDB, an
+    adapter or dbt's Python) out of the console: it came before rcm's summary, some 30 lines of
+    it, above the one line that says what failed. dbt's log file keeps it, and the summary
+    says where. When that file is not written (DBT_LOG_LEVEL_FILE=none), the console keeps it.
+    """
+    if os.environ.get(LOG_LEVEL_FILE_ENV, "").lower() == "none":
+        yield
+        return
+    import dbt.events.logging
+
+    dbt_logging: Any = dbt.events.logging  # where dbt's console logger gets its settings
+    console_config = dbt_logging.get_stdout_config
+
+    def without_tracebacks(*args: Any, **kwargs: Any) -> Any:
+        config = console_config(*args, **kwargs)
+        shown = config.filter
+        config.filter = lambda msg: msg.info.name != "MainStackTrace" and shown(msg)
+        return config
+
+    dbt_logging.get_stdout_config = without_tracebacks
+    try:
+        yield
+    finally:
+        dbt_logging.get_stdout_config = console_config
 
 
 def _release_duckdb() -> None:
@@ -252,9 +283,24 @@ def _build_result(outcome: Any, target_path: Path, project_dir: Path) -> BuildRe
         elapsed_seconds=elapsed,
         target_path=target_path,
         exception=None if outcome.exception is None else str(outcome.exception),
+        traceback_logged=_traceback_logged(outcome.exception),
         counts=_counts(nodes),
         project_dir=project_dir,
     )
+
+
+def _traceback_logged(exception: BaseException | None) -> bool:
+    """Whether dbt wrote a traceback for ``exception`` (it does for any error but its own)."""
+    if exception is None or os.environ.get(LOG_LEVEL_FILE_ENV, "").lower() == "none":
+        return False
+    from dbt_common.exceptions import DbtBaseException
+
+    return not isinstance(exception, DbtBaseException)
+
+
+def dbt_log_file(project_dir: Path) -> Path:
+    """dbt's log file: DBT_LOG_PATH, else the project's logs folder."""
+    return Path(os.environ.get("DBT_LOG_PATH") or project_dir / "logs") / "dbt.log"
 
 
 def _counts(nodes: Sequence[NodeResult]) -> dict[str, Counter[str]]:
@@ -652,19 +698,25 @@ def format_summary(result: BuildResult, *, slowest: int = 5) -> str:
         lines.append(f"  CHANGED  {model_logic.advice(result.changed_logic, result.rebuild_first)}")
     if result.exception:
         lines.append(f"dbt error: {result.exception}")
+        if result.traceback_logged:
+            lines.append(f"  its traceback: {_from_here(dbt_log_file(result.project_dir))}")
     lines += [f"what to do: {hint}" for hint in failure_hints(result)]
     lines.append("result: " + ("OK" if result.exit_code == 0 else "FAILED"))
     return "\n".join(lines)
 
 
 def local_preflight(target: str | None, *, need_bronze: bool) -> str | None:
-    """Before dbt runs on the local target: make the warehouse file's folder (DuckDB does not,
-    and dbt would stop with a long traceback), and when ``need_bronze``, check that the lake
-    holds Bronze data (else every source model fails with its own "No files found"). Returns
-    what to tell the user, or None to go on."""
+    """Before dbt runs on the local target: check the profile's variables (threads, DuckDB's
+    memory), make the warehouse file's folder (DuckDB does not, and dbt would stop with a long
+    traceback), and when ``need_bronze``, check that the lake holds Bronze data (else every
+    source model fails with its own "No files found"). Returns what to tell the user, or None
+    to go on."""
     warehouse = build_state.local_warehouse(target)
     if warehouse is None:
         return None
+    settings = compaction.local_settings_problem()
+    if settings is not None:
+        return settings
     try:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -15,6 +15,7 @@ after every successful build on the local target and names what it rewrote.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,36 @@ _MEMORY_LIMIT = ("RCM_DUCKDB_MEMORY_LIMIT", "4GB")
 _THREADS = ("RCM_DUCKDB_THREADS", "2")
 _VACUUM_TASKS = ("RCM_DUCKDB_MAX_VACUUM_TASKS", "0")
 _BLOCK_ALLOCATOR_MEMORY = ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "3GB")
+# dbt's threads on the local target (profiles/profiles.yml), checked with DuckDB's settings
+_DBT_THREADS = ("RCM_DBT_THREADS", "2")
+# a size as DuckDB reads one: 4GB, 512 MB, 1.5GiB (1000^i and 1024^i units)
+_SIZE = re.compile(r"\d+(\.\d+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
+_PERCENT = re.compile(r"\d+(\.\d+)?\s*%")
+
+
+def local_settings_problem(env: Mapping[str, str] | None = None) -> str | None:
+    """What is wrong with the local profile's variables, naming the variable and what it takes,
+    or None. Checked before dbt runs: a value dbt or DuckDB cannot use stopped a build with a
+    traceback and DuckDB's own words ("Must have at least 1 thread!"), and a percentage for
+    the block allocator aborts DuckDB 2.0's process outright."""
+    env = os.environ if env is None else env
+    for (name, default), least in ((_DBT_THREADS, 1), (_THREADS, 1), (_VACUUM_TASKS, 0)):
+        value = env.get(name, default)
+        if not value.strip().isdigit() or int(value) < least:
+            return (
+                f"{name}={value!r} is not a whole number of {least} or more; set it like "
+                f"{name}={default}, or unset it for the default ({default})"
+            )
+    for (name, default), percent in ((_MEMORY_LIMIT, True), (_BLOCK_ALLOCATOR_MEMORY, False)):
+        value = env.get(name, default).strip()
+        if _SIZE.fullmatch(value) or (percent and _PERCENT.fullmatch(value)):
+            continue
+        forms = "a size (4GB, 512MB, 8GiB)" + (" or a share of the memory (50%)" if percent else "")
+        return (
+            f"{name}={value!r} is not {forms}; set it like {name}={default}, or unset it for "
+            f"the default ({default})"
+        )
+    return None
 
 
 def local_duckdb_settings(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion import build_state, console, model_logic
+from ingestion import build_state, compaction, console, model_logic
 from ingestion.generate.settings import GeneratorSettings
 
 DEFAULT_WAREHOUSE = Path("warehouse") / "rcm.duckdb"
@@ -276,6 +276,10 @@ def run_pipeline(
     ``scale`` and ``seed`` are None when the user did not pass them (the generator's defaults
     then, and no warning when kept sources have others)."""
     report = RunReport(warehouse=Path(os.environ.get("RCM_WAREHOUSE_PATH", DEFAULT_WAREHOUSE)))
+    # before minutes of generate and ingest, not at the build
+    settings = compaction.local_settings_problem()
+    if settings is not None and build_state.local_warehouse(target) is not None:
+        raise StageFailedError(settings)
     _check_sources(
         sources,
         regenerate,

@@ -166,6 +166,9 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     wrong = build_state.not_a_warehouse(warehouse)
     if wrong is not None:
         raise ProfileError(f"{wrong}; set RCM_WAREHOUSE_PATH or pass --warehouse")
+    settings = compaction.local_settings_problem()
+    if settings is not None:
+        raise ProfileError(settings)
     try:
         return duckdb.connect(
             str(warehouse), read_only=True, config=compaction.local_duckdb_settings()

@@ -222,3 +222,88 @@ def test_rcm_run_stops_at_the_build_stage_naming_the_process_that_holds_the_ware
     with held_open(warehouse) as pid, pytest.raises(StageFailedError) as stopped:
         pipeline_build(None)
     assert f"the warehouse {warehouse} is open in process {pid} (" in str(stopped.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RCM_DUCKDB_MEMORY_LIMIT", "abc"),
+        ("RCM_DUCKDB_MEMORY_LIMIT", "4"),  # DuckDB wants a unit
+        ("RCM_DUCKDB_THREADS", "0"),
+        ("RCM_DBT_THREADS", "two"),
+        ("RCM_DUCKDB_MAX_VACUUM_TASKS", "-1"),
+        # a share of the memory aborts DuckDB 2.0's process here (not an error it raises)
+        ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "20%"),
+    ],
+)
+def test_a_local_setting_dbt_or_duckdb_cannot_use_is_named_before_dbt_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "wh" / "rcm.duckdb"))
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    monkeypatch.setenv(name, value)
+    problem = local_preflight(None, need_bronze=False)
+    assert problem is not None and problem.startswith(f"{name}={value!r} is not "), problem
+    assert "or unset it for the default" in problem
+    # another engine's build does not read them
+    assert local_preflight("databricks", need_bronze=False) is None
+
+
+def test_the_local_settings_take_duckdb_s_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "wh" / "rcm.duckdb"))
+    monkeypatch.delenv("RCM_TARGET", raising=False)
+    settings = {
+        "RCM_DUCKDB_MEMORY_LIMIT": "50%",
+        "RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY": "0B",
+        "RCM_DUCKDB_THREADS": "1",
+        "RCM_DBT_THREADS": "4",
+        "RCM_DUCKDB_MAX_VACUUM_TASKS": "0",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert local_preflight(None, need_bronze=False) is None
+    # and DuckDB opens a database with them
+    with duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": settings["RCM_DUCKDB_MEMORY_LIMIT"],
+            "block_allocator_memory": settings["RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY"],
+        },
+    ) as connection:
+        assert connection.sql("select 1").fetchall() == [(1,)]
+    for size in ("4 GiB", "512mb", "1.5GB"):
+        monkeypatch.setenv("RCM_DUCKDB_MEMORY_LIMIT", size)
+        assert local_preflight(None, need_bronze=False) is None, size
+
+
+def test_rcm_build_and_rcm_run_stop_on_a_bad_setting_before_they_start(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        RCM_WAREHOUSE_PATH=str(tmp_path / "wh" / "rcm.duckdb"),
+        RCM_TARGET="local",
+        RCM_DUCKDB_THREADS="0",
+    )
+    for command in (
+        ["build", "--lake", str(lake), "--target-path", str(tmp_path / "t")],
+        ["run", "--sources", str(tmp_path / "sources"), "--lake", str(lake), "--scale", "0.01"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "ingestion.cli", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "RCM_DUCKDB_THREADS='0' is not a whole number of 1 or more" in (
+            done.stdout + done.stderr
+        )
+        assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "t").exists()  # dbt never ran
+    assert not (tmp_path / "sources").exists()  # nothing generated

@@ -157,3 +157,23 @@ def test_a_failed_build_is_recorded_for_the_warehouse_s_readers(tmp_path: Path) 
     assert result["exit_code"] == 0, out
     fixed = build_state.last_outcome(warehouse)
     assert fixed is not None and fixed.state == "ok" and fixed.failed == ()
+
+
+def test_a_traceback_goes_to_dbt_s_log_file_not_the_console(tmp_path: Path) -> None:
+    # An error not of dbt's own kind (here DuckDB refusing a setting of the profile as the
+    # warehouse opens): dbt printed its traceback, some 30 lines, above rcm's summary.
+    project = _project(tmp_path, {"light": "select 2 as z\n"})
+    profile = project / "profiles.yml"
+    profile.write_text(profile.read_text() + "      settings:\n        memory_limit: 'abc'\n")
+    result, out = _build(project)
+    assert result["exit_code"] == 1, out
+    assert "dbt error: Parser Error: Memory must have a number" in out
+    assert "Traceback" not in out
+    assert f"its traceback: {project / 'logs' / 'dbt.log'}" in out
+    assert "Traceback (most recent call last)" in (project / "logs" / "dbt.log").read_text()
+
+    # no log file to hold it: the console keeps it
+    result, out = _build(project, DBT_LOG_LEVEL_FILE="none")
+    assert result["exit_code"] == 1, out
+    assert "Traceback (most recent call last)" in out
+    assert "its traceback" not in out
