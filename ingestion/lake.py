@@ -137,10 +137,12 @@ def ingest_lock(lake: Lake, warn: Callable[[str], None] = print) -> Iterator[Non
     ``flock`` on ``<lake>/.ingest.lock``: the kernel lets go of it when the run ends, however
     it ends, so a killed run leaves nothing to clean; the forked workers inherit it, so a run
     killed while its workers still load keeps the lake until they end (within a second:
-    ``ingestion.ingest._end_with_parent``). An ADLS lake is not locked (one ingest at a time
-    is then the scheduler's to ensure)."""
+    ``ingestion.ingest._end_with_parent``). An ADLS lake is held through a lease on the same
+    file (:meth:`ingestion.lake_adls.AdlsLake.ingest_lease`)."""
     if not isinstance(lake, LocalLake):
-        yield
+        lease = getattr(lake, "ingest_lease", None)
+        with lease(INGEST_LOCK, warn) if lease is not None else contextlib.nullcontext():
+            yield
         return
     path = lake.root / INGEST_LOCK
     try:

@@ -15,7 +15,8 @@ folder ``<root>`` of file system ``<container>``. Credentials come only from the
 Atomicity rests on the hierarchical namespace's atomic rename: :meth:`AdlsLake.write_bytes`
 uploads to a hidden temporary file beside the target and renames it over the target;
 :meth:`AdlsLake.rename` moves a file or a whole folder in one operation, conditional on the
-target not existing (``If-None-Match: *``), so two writers cannot both win.
+target not existing (``If-None-Match: *``), so two writers cannot both win. One ingest at a
+time holds the lake through a lease on its lock file (:meth:`AdlsLake.ingest_lease`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,29 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
 from azure.storage.filedatalake import DataLakeServiceClient, FileSystemClient
 
+from ingestion.lake import LakeBusyError
+
 ENDPOINT_ENV = "RCM_ADLS_ENDPOINT"
+# An ingest holds the lake through a lease on its lock file: this long (the service allows 15 to
+# 60 s, or none that ends), renewed every RENEW_SECONDS while the run lasts. A run killed
+# without releasing it holds the lake until the lease runs out.
+LEASE_SECONDS = 60
+RENEW_SECONDS = 20.0
 ACCOUNT_KEY_ENV = "AZURE_STORAGE_ACCOUNT_KEY"
 SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
@@ -128,6 +143,49 @@ class AdlsLake:
         """Create the file system if it does not exist (deployments usually do this once)."""
         with contextlib.suppress(ResourceExistsError):
             self._fs.create_file_system()
+
+    @contextlib.contextmanager
+    def ingest_lease(self, lock_path: str, warn: Callable[[str], None]) -> Iterator[None]:
+        """Hold the lake for one ingest run through a lease on the file ``lock_path``, or raise
+        :class:`~ingestion.lake.LakeBusyError` at once when another run holds it. The lease
+        lasts LEASE_SECONDS and a thread renews it every RENEW_SECONDS; it is released when the
+        run ends, and runs out by itself after a run that was killed."""
+        lock = self._fs.get_file_client(self._full(lock_path))
+        with contextlib.suppress(ResourceExistsError):
+            lock.create_file(match_condition=MatchConditions.IfMissing)
+        try:
+            lease = lock.acquire_lease(lease_duration=LEASE_SECONDS)
+        except HttpResponseError as error:
+            if getattr(error, "error_code", None) != "LeaseAlreadyPresent":
+                raise
+            raise LakeBusyError(
+                f"another `rcm ingest` or `rcm run` is loading into the lake {self.uri} (it "
+                f"holds the lease on {lock_path}): wait for it to end, then run again. A run "
+                f"that was killed holds it for at most {LEASE_SECONDS} s. Two runs at once "
+                "would load the same rows twice"
+            ) from None
+        ended = threading.Event()
+
+        def renew() -> None:
+            while not ended.wait(RENEW_SECONDS):
+                try:
+                    lease.renew()
+                except AzureError as error:
+                    warn(
+                        f"warning: could not renew the lease on {self.uri}/{lock_path} "
+                        f"({error}); if it stays so for {LEASE_SECONDS} s another ingest may "
+                        "start on this lake while this one loads"
+                    )
+
+        renewer = threading.Thread(target=renew, name="rcm-lake-lease", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            ended.set()
+            renewer.join()
+            with contextlib.suppress(AzureError):  # it runs out by itself
+                lease.release()
 
     # ------------------------------------------------------------------ the Lake protocol
 

@@ -14,7 +14,11 @@ parents created on path creation, atomic rename of files and whole directories):
   ``x-ms-continuation``);
 - ``HEAD`` and ``GET`` (with ``x-ms-range``) the blob way, as the SDK reads and stats paths
   through the blob endpoint (directories carry ``x-ms-meta-hdi_isfolder: true``);
-- ``DELETE ?recursive=``.
+- ``DELETE ?recursive=``;
+- ``PUT ?comp=lease`` the blob way (``x-ms-lease-action`` acquire, renew, release; a lease of
+  15-60 s or -1, ``LeaseAlreadyPresent`` while another holds it). A leased file cannot be
+  replaced or deleted without its lease id (``LeaseIdMissing``); ``Store.expire_leases`` ends
+  every lease at once, as time would.
 
 Requests are signed by the SDK with a dummy account key; the server does not verify them.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import email.utils
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,9 +52,15 @@ class Node:
     data: bytes = b""
     staged: bytearray = field(default_factory=bytearray)
     etag: str = field(default_factory=lambda: f'"0x{uuid.uuid4().hex[:16].upper()}"')
+    lease_id: str | None = None
+    lease_seconds: int = -1
+    lease_ends: float = 0.0  # time.monotonic(); inf for a lease that does not end
 
     def touch(self) -> None:
         self.etag = f'"0x{uuid.uuid4().hex[:16].upper()}"'
+
+    def leased(self) -> bool:
+        return self.lease_id is not None and time.monotonic() < self.lease_ends
 
 
 class Store:
@@ -60,7 +71,14 @@ class Store:
         self.lock = threading.Lock()
         self.list_page_size = list_page_size
         self.requests: list[tuple[str, str]] = []
+        self.renewals = 0  # lease renewals answered
         self.refuse_actions: set[str] = set()  # e.g. {"flush"}: answer 403 to that PATCH action
+
+    def expire_leases(self) -> None:
+        with self.lock:
+            for nodes in self.file_systems.values():
+                for node in nodes.values():
+                    node.lease_ends = 0.0
 
     @staticmethod
     def parents(path: str) -> list[str]:
@@ -70,6 +88,10 @@ class Store:
     @staticmethod
     def below(nodes: dict[str, Node], path: str) -> list[str]:
         return [p for p in nodes if p.startswith(path + "/")]
+
+
+def _lease_end(seconds: int) -> float:
+    return time.monotonic() + seconds if seconds > 0 else float("inf")
 
 
 def _now() -> str:
@@ -188,6 +210,9 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 self._send(201, headers={"ETag": '"0x1"', "Last-Modified": _now()})
                 return
             nodes = self._nodes(fs)
+            if query.get("comp") == "lease":
+                self._lease(nodes.get(path))
+                return
             source_header = self.headers.get("x-ms-rename-source")
             if source_header:
                 self._rename(fs, nodes, path, source_header)
@@ -197,6 +222,7 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 raise AdlsError(400, "InvalidQueryParameterValue", f"resource={kind}")
             existing = nodes.get(path)
             self._conditions(existing)
+            self._lease_allows(existing)
             if existing is not None and existing.kind != kind:
                 raise AdlsError(409, "PathConflict", "a path of the other kind exists")
             for parent in store.parents(path):
@@ -207,6 +233,41 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 nodes[path] = Node(kind)
             node = nodes[path]
             self._send(201, headers={"ETag": node.etag, "Last-Modified": _now()})
+
+        def _lease(self, node: Node | None) -> None:
+            if node is None or node.kind != "file":
+                raise AdlsError(404, "BlobNotFound", "The specified blob does not exist.")
+            action = self.headers.get("x-ms-lease-action")
+            given = self.headers.get("x-ms-lease-id")
+            if action == "acquire":
+                duration = int(self.headers.get("x-ms-lease-duration", "-1"))
+                if duration != -1 and not 15 <= duration <= 60:
+                    raise AdlsError(400, "InvalidHeaderValue", "x-ms-lease-duration")
+                if node.leased():
+                    raise AdlsError(409, "LeaseAlreadyPresent", "There is already a lease.")
+                node.lease_id = self.headers.get("x-ms-proposed-lease-id") or str(uuid.uuid4())
+                node.lease_seconds = duration
+                node.lease_ends = _lease_end(duration)
+                self._send(201, headers={"x-ms-lease-id": node.lease_id, "ETag": node.etag})
+            elif action in {"renew", "release"}:
+                if given is None or given != node.lease_id:
+                    raise AdlsError(
+                        409, "LeaseIdMismatchWithLeaseOperation", "The lease ID does not match."
+                    )
+                if action == "renew":
+                    store.renewals += 1
+                    node.lease_ends = _lease_end(node.lease_seconds)
+                else:
+                    node.lease_id, node.lease_ends = None, 0.0
+                self._send(200, headers={"x-ms-lease-id": given, "ETag": node.etag})
+            else:
+                raise AdlsError(400, "InvalidHeaderValue", f"x-ms-lease-action={action}")
+
+        def _lease_allows(self, node: Node | None) -> None:
+            if node is None or not node.leased():
+                return
+            if self.headers.get("x-ms-lease-id") != node.lease_id:
+                raise AdlsError(412, "LeaseIdMissing", "There is a lease on the blob.")
 
         def _rename(self, fs: str, nodes: dict[str, Node], dst: str, header: str) -> None:
             source = unquote(header.split("?", 1)[0]).strip("/")
@@ -324,6 +385,7 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
             node = nodes.get(path)
             if node is None:
                 raise AdlsError(404, "PathNotFound", "The specified path does not exist.")
+            self._lease_allows(node)
             children = store.below(nodes, path)
             if children and query.get("recursive", "").lower() != "true":
                 raise AdlsError(409, "DirectoryNotEmpty", "The recursive query parameter is false.")

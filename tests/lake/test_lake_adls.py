@@ -6,12 +6,15 @@ has no ``dfs`` endpoint).
 
 from __future__ import annotations
 
+import contextlib
+import time
 from urllib.parse import unquote
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from ingestion.lake import open_lake
+from ingestion import lake_adls
+from ingestion.lake import INGEST_LOCK, LakeBusyError, ingest_lock, open_lake
 from ingestion.lake_adls import AdlsLake, credential_from_env, parse_abfss_uri
 
 from .conftest import ACCOUNT, DUMMY_KEY, FILE_SYSTEM, AdlsServer, open_adls
@@ -97,3 +100,60 @@ def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     from azure.identity import DefaultAzureCredential
 
     assert isinstance(credential_from_env("acct"), DefaultAzureCredential)
+
+
+def test_one_ingest_at_a_time_holds_an_adls_lake(adls_server: AdlsServer) -> None:
+    # two runs (two clients of the same lake, as two machines would have) at once: the second
+    # is refused at once; once the first ends, the next one goes ahead
+    first, second = open_adls(adls_server), open_adls(adls_server)
+    with ingest_lock(first):
+        with pytest.raises(LakeBusyError) as busy, ingest_lock(second):
+            pytest.fail("a second run got the lake")
+        message = str(busy.value)
+        assert f"is loading into the lake {second.uri}" in message
+        assert f"holds the lease on {INGEST_LOCK}" in message
+        assert f"at most {lake_adls.LEASE_SECONDS} s" in message
+        # the held lock file cannot be removed or replaced by another client
+        with pytest.raises(HttpResponseError):
+            second.delete(INGEST_LOCK)
+    with ingest_lock(second):
+        assert second.exists(INGEST_LOCK)
+    with ingest_lock(first):  # released again
+        pass
+
+
+def test_a_killed_run_s_lease_runs_out_and_the_lake_is_free_again(
+    adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a run killed mid-way never releases its lease and no longer renews it (no renewal here)
+    monkeypatch.setattr(lake_adls, "RENEW_SECONDS", 3600.0)
+    killed, later = open_adls(adls_server), open_adls(adls_server)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(ingest_lock(killed))
+        with pytest.raises(LakeBusyError), ingest_lock(later):
+            pass
+        adls_server.store.expire_leases()  # LEASE_SECONDS later
+        with ingest_lock(later):
+            pass
+    # the killed run's own release, had it come, found the lease gone: not an error
+
+
+def test_the_lease_is_renewed_while_the_run_lasts_and_a_lost_one_is_said(
+    adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_adls, "RENEW_SECONDS", 0.05)
+    slow, other = open_adls(adls_server), open_adls(adls_server)
+    said: list[str] = []
+    with ingest_lock(slow, said.append):
+        deadline = time.monotonic() + 10
+        while adls_server.store.renewals < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert adls_server.store.renewals >= 2
+        assert said == []
+        # the lease ran out between two renewals (a network cut) and another run took it
+        adls_server.store.expire_leases()
+        with ingest_lock(other, said.append):
+            while not said and time.monotonic() < deadline:
+                time.sleep(0.02)
+    assert said and "could not renew the lease on" in said[0]
+    assert "another ingest may start on this lake while this one loads" in said[0]
