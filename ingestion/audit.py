@@ -24,8 +24,15 @@ from ingestion.lake import Lake
 
 AUDIT_ROOT = "audit/load_audit"
 
-Status = Literal["success", "no_change", "skipped_duplicate", "failed", "recovered"]
-STATUSES: tuple[str, ...] = ("success", "no_change", "skipped_duplicate", "failed", "recovered")
+Status = Literal["success", "no_change", "skipped_duplicate", "failed", "recovered", "abandoned"]
+STATUSES: tuple[str, ...] = (
+    "success",
+    "no_change",
+    "skipped_duplicate",
+    "failed",
+    "recovered",
+    "abandoned",
+)
 # statuses whose watermark_after counts for the next incremental load
 WATERMARK_STATUSES: frozenset[str] = frozenset({"success", "no_change", "recovered"})
 # statuses of loads whose content is in Bronze (a landing file with this hash is a duplicate)

@@ -11,6 +11,7 @@ published but not audited.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -399,6 +400,28 @@ def read_boundary_from(lake: Lake, load_folder: str) -> str | None:
     return LoadManifest.from_json(lake.read_bytes(path)).boundary_from
 
 
+def _abandoned_record(manifest: LoadManifest, run_id: str) -> AuditRecord:
+    """The audit row of a load removed before it was published: it wrote nothing to Bronze, so
+    its counts are 0 (they still add up) and it moves no watermark; the message keeps what the
+    stopped run had written."""
+    record = manifest.audit_record(
+        run_id,
+        "abandoned",
+        f"abandoned: run {manifest.run_id} stopped before it published this load "
+        f"({manifest.rows_read:,} rows read, {manifest.rows_written:,} written and "
+        f"{manifest.rows_rejected:,} rejected to its temporary folder); recovery in run "
+        f"{run_id} removed it. Nothing of it reached Bronze; the next load reads those rows again",
+    )
+    return dataclasses.replace(
+        record,
+        rows_read=0,
+        rows_written=0,
+        rows_rejected=0,
+        watermark_after=None,
+        content_sha256=None,
+    )
+
+
 def recover(
     lake: Lake,
     entities: Iterable[EntityConfig],
@@ -406,27 +429,45 @@ def recover(
     run_id: str,
     progress: Progress,
 ) -> list[AuditRecord]:
-    """Clean abandoned temporary loads and audit published loads that have no audit row."""
+    """Clean abandoned temporary loads and audit published loads that have no audit row.
+
+    Returns the audit rows written: ``recovered`` for a published load, ``abandoned`` for a
+    load that a run stopped before publishing (its temporary folder, removed here, held its
+    manifest; a folder removed before its manifest was written names no entity and gets none).
+    """
+    entities = list(entities)
+    audit_files = {entity.name: entity.audit_file_name for entity in entities}
+    recovered: list[AuditRecord] = []
     for tmp in lake.list_dirs(TMP_ROOT):
         load_id = tmp.rsplit("/", 1)[-1]
         manifest_path = f"{tmp}/bronze/{MANIFEST}"
+        abandoned: LoadManifest | None = None
         if lake.exists(manifest_path):
             manifest = LoadManifest.from_json(lake.read_bytes(manifest_path))
             committed = manifest.target_path and lake.exists(manifest.target_path)
             # a refused load (no Bronze) is committed by its audit row
             entity_name = f"{manifest.datasource}.{manifest.tablename}"
             refused = load_id in audit.load_ids(entity_name)
-            if (
-                manifest.rejected_path
-                and not committed
-                and not refused
-                and lake.exists(manifest.rejected_path)
-            ):
-                lake.delete(manifest.rejected_path)
+            if not committed and not refused:
+                abandoned = manifest
+                if manifest.rejected_path and lake.exists(manifest.rejected_path):
+                    lake.delete(manifest.rejected_path)
         lake.delete(tmp)
-        progress(f"recovery: removed the abandoned temporary load {load_id}")
+        if abandoned is None:
+            progress(f"recovery: removed the abandoned temporary load {load_id}")
+            continue
+        record = _abandoned_record(abandoned, run_id)
+        audit.append(
+            record,
+            audit_files.get(record.entity, f"{record.datasource}__{record.tablename}.parquet"),
+        )
+        recovered.append(record)
+        progress(
+            f"recovery: removed the abandoned temporary load {load_id} of {record.entity} "
+            f"(run {abandoned.run_id} stopped before publishing it); audit row written (status "
+            "abandoned); the next load of the entity reads its rows again"
+        )
 
-    recovered: list[AuditRecord] = []
     for entity in entities:
         audited = audit.load_ids(entity.name)
         for folder in lake.list_dirs(entity.target):

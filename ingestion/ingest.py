@@ -147,6 +147,8 @@ class IngestResult:
     run_id: str
     lake_uri: str
     entities: list[EntityResult]
+    # the audit rows recovery wrote: published loads without one (status recovered), loads an
+    # earlier run stopped before publishing (status abandoned)
     recovered: list[AuditRecord]
     seconds: float
     # landing files that no entity of the config would load (landing_dir/name)
@@ -1416,8 +1418,15 @@ def format_summary(result: IngestResult) -> str:
         f"{result.rows_rejected:,} rejected, {len(result.failed)} failed "
         f"in {result.seconds:,.1f}s (run {result.run_id})"
     )
-    if result.recovered:
-        lines.append(f"recovered {len(result.recovered)} load(s) that had no audit row")
+    published = sum(1 for record in result.recovered if record.status == "recovered")
+    if published:
+        lines.append(f"recovered {published} load(s) that had no audit row")
+    abandoned = len(result.recovered) - published
+    if abandoned:
+        lines.append(
+            f"removed {abandoned} load(s) an earlier run stopped before publishing (audited as "
+            "abandoned; their rows are read again)"
+        )
     for failed in result.failed:
         lines.append(f"FAILED {failed.entity}: {failed.error}")
     for entity in result.entities:

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from ingestion.bronze import WriteSettings
+from ingestion.ingest import format_summary
 
 from .conftest import (
     CLAIM_COLUMNS,
@@ -58,15 +59,39 @@ def test_crash_before_publish_leaves_nothing_visible(
     assert list((lake / "_tmp").rglob("part-*.parquet")), "the parts were written under _tmp"
     assert visible_rows(lake, "hospital_a", "transactions") == 0
     assert read_audit(lake) == []
+    (tmp,) = (lake / "_tmp").iterdir()
+    stopped_run = json.loads((tmp / "bronze" / "_load.json").read_text())["run_id"]
 
     messages: list[str] = []
     result = ingest(sources, lake, config, messages=messages)
     assert result.ok
-    assert any("removed the abandoned temporary load" in m for m in messages)
+    assert any(
+        f"removed the abandoned temporary load {tmp.name} of hospital_a.transactions" in m
+        for m in messages
+    )
     assert not list((lake / "_tmp").iterdir())
     expected = source_count(sources, "hospital_a", "transactions")
     assert visible_rows(lake, "hospital_a", "transactions") == expected
-    assert [r["status"] for r in read_audit(lake)] == ["success"]
+    # the stopped load is in the audit log too: it published nothing and moves no mark
+    abandoned, loaded = read_audit(lake)
+    assert (abandoned["status"], loaded["status"]) == ("abandoned", "success")
+    assert abandoned["load_id"] == tmp.name and abandoned["run_id"] == result.run_id
+    assert (abandoned["datasource"], abandoned["tablename"]) == ("hospital_a", "transactions")
+    counts = ("rows_read", "rows_written", "rows_rejected")
+    assert [abandoned[c] for c in counts] == [0, 0, 0]
+    assert abandoned["watermark_after"] is None and abandoned["content_sha256"] is None
+    assert abandoned["watermark_before"] == loaded["watermark_before"]
+    # what the stopped run had written is in its message: the same rows the next load read
+    read, written, rejected = (loaded[c] for c in counts)
+    assert f"run {stopped_run} stopped before it published this load" in abandoned["error"]
+    assert (
+        f"({read:,} rows read, {written:,} written and {rejected:,} rejected"
+        in (abandoned["error"])
+    )
+    assert [r.status for r in result.recovered] == ["abandoned"]
+    summary = format_summary(result)
+    assert "removed 1 load(s) an earlier run stopped before publishing" in summary
+    assert "recovered" not in summary
 
 
 def test_crash_between_rejected_and_bronze_rename_is_rolled_back(
@@ -205,7 +230,8 @@ def test_crash_between_a_refused_files_rejects_and_its_audit_row_is_rolled_back(
     # the unaudited rejects were taken back; the file was refused again, rejects and audit row
     assert not crashed.exists()
     (folder,) = refused.glob("load_id=*")
-    assert refused_audit() == [("failed", 3)]
+    # the crashed refusal is audited as abandoned (nothing counted), then refused again
+    assert refused_audit() == [("abandoned", 0), ("failed", 3)]
     assert folder.name == f"load_id={read_audit(lake)[-1]['load_id']}"
     assert not list((lake / "_tmp").iterdir()), "an audited refused load leaves no temporary"
 
