@@ -383,21 +383,21 @@ class LoadWriter:
 
 
 def read_boundary(lake: Lake, load_folder: str) -> set[bytes]:
-    path = f"{load_folder}/{BOUNDARY_FILE}"
-    if not lake.exists(path):
+    """The row digests a load's boundary holds; none when it has no boundary file (one lake
+    request either way)."""
+    try:
+        data = lake.read_bytes(f"{load_folder}/{BOUNDARY_FILE}")
+    except FileNotFoundError:
         return set()
-    data = lake.read_bytes(path)
     return {data[i : i + BOUNDARY_DIGEST] for i in range(0, len(data), BOUNDARY_DIGEST)}
 
 
-def read_boundary_from(lake: Lake, load_folder: str) -> str | None:
-    """The lowest watermark whose rows the load's boundary holds (its manifest's
-    ``boundary_from``); None: the rows at its mark only, as a load without a lookback keeps
-    (or a load written before there was a lookback)."""
-    path = f"{load_folder}/{MANIFEST}"
-    if not lake.exists(path):
+def read_manifest(lake: Lake, load_folder: str) -> LoadManifest | None:
+    """A published load's manifest; None when the folder has none (removed by hand)."""
+    try:
+        return LoadManifest.from_json(lake.read_bytes(f"{load_folder}/{MANIFEST}"))
+    except FileNotFoundError:
         return None
-    return LoadManifest.from_json(lake.read_bytes(path)).boundary_from
 
 
 def _abandoned_record(manifest: LoadManifest, run_id: str) -> AuditRecord:

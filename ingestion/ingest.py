@@ -40,7 +40,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestion import console
 from ingestion.audit import AUDIT_ROOT, LOADED_STATUSES, AuditLog, AuditRecord
 from ingestion.bronze import (
-    MANIFEST,
     Hook,
     LoadManifest,
     LoadWriter,
@@ -48,7 +47,7 @@ from ingestion.bronze import (
     WriteSettings,
     new_load_id,
     read_boundary,
-    read_boundary_from,
+    read_manifest,
     recover,
     row_digest,
 )
@@ -814,18 +813,18 @@ class _Run:
         known_from: str | None = None
         last = self.audit.latest_load_at(entity.name, since) if incremental else None
         last_load = None if last is None else f"{entity.target}/load_id={last}"
-        # with a lookback, a load folder removed by hand: its hashes are gone with it (without
-        # one, the boundary alone is read, as it always was: no look-up more per load)
-        if (
-            start is not None
-            and last_load is not None
-            and not self.lake.exists(f"{last_load}/{MANIFEST}")
-        ):
-            last_load = None
+        if start is not None and last_load is not None:
+            # with a lookback, the lowest watermark whose rows the boundary holds (its
+            # manifest's boundary_from; None: the rows at the mark only). A load folder removed
+            # by hand has no manifest: its hashes are gone with it. Without a lookback the
+            # boundary alone is read, as it always was: no look-up more per load.
+            last_manifest = read_manifest(self.lake, last_load)
+            if last_manifest is None:
+                last_load = None
+            else:
+                known_from = last_manifest.boundary_from
         if last_load is not None:
             known = read_boundary(self.lake, last_load)
-            if start is not None:
-                known_from = read_boundary_from(self.lake, last_load)
         reader = TableReader(self._engine(entity.database), entity)
         unindexed = reader.unindexed_watermark() if since is not None else []
         if unindexed:
