@@ -7,7 +7,12 @@ Two checks, both fed by what dbt itself knows:
   directly or through models of the internal layers (a PHI column renamed on the way,
   ``last_name as surname``, has no PHI name to catch; the failure names the path);
 - the built warehouse: no column of a relation outside the allowed schemas may carry a PHI
-  column's name (this catches columns that were never documented).
+  column's name (this catches columns that were never documented), nor hold one of the
+  patients' identifying values (an SSN, phone number or street address of the restricted
+  PHI mart): PHI under another name (``ssn as member_ref`` in a CDM model, which a mart passes
+  on) has neither a PHI name nor a read of the restricted schema to give it away. Names and
+  dates are not compared by value: they recur in other data (a provider shares a patient's
+  last name, a service date a birth date); a renamed name column is caught only by review.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ ALLOWED_PHI_SCHEMAS = frozenset({"restricted"}) | INTERNAL_SCHEMAS
 # The schema of the PHI marts: only PHI roles read it, and no unrestricted node may read from it.
 RESTRICTED_SCHEMA = "restricted"
 CHECKED_RESOURCE_TYPES = frozenset({"model", "snapshot", "seed"})
+# The restricted mart's columns whose values identify a patient alone and do not recur by
+# chance elsewhere (measured at scale 1: no value of them in any other schema's text column).
+PHI_MART = "restricted.dim_patient_phi"
+IDENTIFYING_COLUMNS = ("ssn", "phone_number", "address")
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -112,8 +121,42 @@ def warehouse_violations(database: Path, phi_names: set[str]) -> list[str]:
     ]
 
 
+def value_violations(database: Path) -> list[str]:
+    """Text columns outside the allowed schemas holding identifying values of the PHI mart."""
+    allowed = ", ".join(f"'{schema}'" for schema in sorted(ALLOWED_PHI_SCHEMAS))
+    phi_values = " union all ".join(
+        f"select '{column}' as phi_column, cast({column} as varchar) as phi_value "
+        f"from {PHI_MART} where {column} is not null"
+        for column in IDENTIFYING_COLUMNS
+    )
+    problems = []
+    with duckdb.connect(str(database), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            f"where lower(table_schema) not in ({allowed}) "
+            "and table_catalog = current_database() and data_type = 'VARCHAR' "
+            "order by table_schema, table_name, column_name"
+        ).fetchall()
+        for schema, table, column in columns:
+            found = con.execute(
+                f"with phi as ({phi_values}), "
+                f'held as (select distinct "{column}" as phi_value from "{schema}"."{table}") '
+                "select phi.phi_column, count(distinct held.phi_value) from held "
+                "inner join phi on held.phi_value = phi.phi_value "
+                "group by phi.phi_column order by phi.phi_column"
+            ).fetchall()
+            problems += [
+                f"{schema}.{table}.{column}: holds {count} {phi_column} value(s) of {PHI_MART}: "
+                "PHI outside the restricted schemas"
+                for phi_column, count in found
+            ]
+    return problems
+
+
 def find_phi_violations(manifest_path: Path, database: Path) -> list[str]:
     manifest = load_manifest(manifest_path)
-    return manifest_violations(manifest) + warehouse_violations(
-        database, phi_column_names(manifest)
+    return (
+        manifest_violations(manifest)
+        + warehouse_violations(database, phi_column_names(manifest))
+        + value_violations(database)
     )

@@ -62,13 +62,60 @@ def test_guard_follows_a_restricted_read_through_the_internal_layers(
     ]
 
 
-def test_guard_fails_on_a_tainted_warehouse(pipeline: Pipeline, tmp_path: Path) -> None:
+def _tainted(pipeline: Pipeline, tmp_path: Path, *statements: str) -> Path:
+    """A copy of the built warehouse with ``statements`` run on it."""
     copy = tmp_path / "tainted.duckdb"
     shutil.copy(pipeline.warehouse, copy)
     with duckdb.connect(str(copy)) as con:
-        con.execute(
-            "create table marts.patient_export as "
-            "select patient_key, ssn from restricted.dim_patient_phi"
-        )
+        for statement in statements:
+            con.execute(statement)
+    return copy
+
+
+def test_guard_fails_on_a_tainted_warehouse(pipeline: Pipeline, tmp_path: Path) -> None:
+    copy = _tainted(
+        pipeline,
+        tmp_path,
+        "create table marts.patient_export as "
+        "select patient_key, ssn from restricted.dim_patient_phi",
+    )
     problems = find_phi_violations(pipeline.target / "manifest.json", copy)
-    assert problems == ["marts.patient_export.ssn: PHI column outside the restricted schemas"]
+    assert problems[0] == "marts.patient_export.ssn: PHI column outside the restricted schemas"
+    assert problems[1:] == [
+        f"marts.patient_export.ssn: holds {_patients(copy)} ssn value(s) of "
+        "restricted.dim_patient_phi: PHI outside the restricted schemas"
+    ]
+
+
+def _patients(warehouse: Path, column: str = "ssn") -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ((count,),) = con.execute(
+            f"select count(distinct {column}) from restricted.dim_patient_phi"
+        ).fetchall()
+    return int(count)
+
+
+def test_guard_finds_phi_values_under_other_names(pipeline: Pipeline, tmp_path: Path) -> None:
+    # a CDM model that renames the PHI (ssn as member_ref) and a mart that passes it on: no
+    # PHI name, no read of the restricted schema; the values give it away
+    copy = _tainted(
+        pipeline,
+        tmp_path,
+        "create table marts.member_contacts as select patient_key, ssn as member_ref, "
+        "phone_number as contact, address as mail_to, last_name as surname "
+        "from restricted.dim_patient_phi",
+        # one patient's phone number in a free-text column is a leak too
+        "create table marts.call_notes as select 'called back' as note union all "
+        "(select phone_number from restricted.dim_patient_phi order by phone_number limit 1)",
+    )
+    problems = find_phi_violations(pipeline.target / "manifest.json", copy)
+    assert problems == [
+        "marts.call_notes.note: holds 1 phone_number value(s) of restricted.dim_patient_phi: "
+        "PHI outside the restricted schemas",
+        f"marts.member_contacts.contact: holds {_patients(copy, 'phone_number')} phone_number "
+        "value(s) of restricted.dim_patient_phi: PHI outside the restricted schemas",
+        f"marts.member_contacts.mail_to: holds {_patients(copy, 'address')} address value(s) "
+        "of restricted.dim_patient_phi: PHI outside the restricted schemas",
+        f"marts.member_contacts.member_ref: holds {_patients(copy)} ssn value(s) of "
+        "restricted.dim_patient_phi: PHI outside the restricted schemas",
+    ]
