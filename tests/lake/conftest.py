@@ -72,6 +72,7 @@ class Store:
         self.list_page_size = list_page_size
         self.requests: list[tuple[str, str]] = []
         self.renewals = 0  # lease renewals answered
+        self.refuse_leases: set[str] = set()  # e.g. {"renew"}: answer 403 to that lease action
         self.refuse_actions: set[str] = set()  # e.g. {"flush"}: answer 403 to that PATCH action
 
     def expire_leases(self) -> None:
@@ -239,6 +240,8 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 raise AdlsError(404, "BlobNotFound", "The specified blob does not exist.")
             action = self.headers.get("x-ms-lease-action")
             given = self.headers.get("x-ms-lease-id")
+            if action in store.refuse_leases:
+                raise AdlsError(403, "AuthorizationFailure", f"lease {action} refused")
             if action == "acquire":
                 duration = int(self.headers.get("x-ms-lease-duration", "-1"))
                 if duration != -1 and not 15 <= duration <= 60:

@@ -6,7 +6,6 @@ has no ``dfs`` endpoint).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from urllib.parse import unquote
 
@@ -128,32 +127,36 @@ def test_a_killed_run_s_lease_runs_out_and_the_lake_is_free_again(
     # a run killed mid-way never releases its lease and no longer renews it (no renewal here)
     monkeypatch.setattr(lake_adls, "RENEW_SECONDS", 3600.0)
     killed, later = open_adls(adls_server), open_adls(adls_server)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(ingest_lock(killed))
+    with ingest_lock(killed):
         with pytest.raises(LakeBusyError), ingest_lock(later):
             pass
         adls_server.store.expire_leases()  # LEASE_SECONDS later
         with ingest_lock(later):
             pass
-    # the killed run's own release, had it come, found the lease gone: not an error
+    # (the killed run's own release here finds its lease gone: not an error)
 
 
 def test_the_lease_is_renewed_while_the_run_lasts_and_a_lost_one_is_said(
     adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(lake_adls, "RENEW_SECONDS", 0.05)
+    store = adls_server.store
     slow, other = open_adls(adls_server), open_adls(adls_server)
     said: list[str] = []
+    deadline = time.monotonic() + 10
     with ingest_lock(slow, said.append):
-        deadline = time.monotonic() + 10
-        while adls_server.store.renewals < 2 and time.monotonic() < deadline:
+        while store.renewals < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert adls_server.store.renewals >= 2
+        assert store.renewals >= 2
         assert said == []
-        # the lease ran out between two renewals (a network cut) and another run took it
-        adls_server.store.expire_leases()
-        with ingest_lock(other, said.append):
-            while not said and time.monotonic() < deadline:
-                time.sleep(0.02)
+        # a network cut: the renewals fail and are said; the lease runs out, and another run
+        # can take the lake
+        store.refuse_leases.add("renew")
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.02)
+        store.expire_leases()
+        with ingest_lock(other):
+            pass
+        store.refuse_leases.clear()
     assert said and "could not renew the lease on" in said[0]
     assert "another ingest may start on this lake while this one loads" in said[0]

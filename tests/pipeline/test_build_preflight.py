@@ -28,35 +28,31 @@ from tests.pipeline.small_project import held_open
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _rcm_build(
-    tmp_path: Path, lake: Path, warehouse: Path, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """`rcm build` in a fresh interpreter on ``lake`` and ``warehouse``, artifacts in tmp/t."""
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        RCM_LAKE_DIR=str(lake),
-        RCM_WAREHOUSE_PATH=str(warehouse),
-        RCM_TARGET="local",
-        DBT_PROFILES_DIR=str(ROOT / "profiles"),
-    )
+def _rcm(tmp_path: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    """`rcm <command>` in a fresh interpreter, in tmp_path, with ``env`` added to the
+    environment."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ingestion.cli",
-            "build",
-            "--target-path",
-            str(tmp_path / "t"),
-            *args,
-        ],
+        [sys.executable, "-m", "ingestion.cli", *command],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         cwd=tmp_path,
         timeout=300,
         check=False,
     )
+
+
+def _rcm_build(
+    tmp_path: Path, lake: Path, warehouse: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`rcm build` in a fresh interpreter on ``lake`` and ``warehouse``, artifacts in tmp/t."""
+    env = {
+        "RCM_LAKE_DIR": str(lake),
+        "RCM_WAREHOUSE_PATH": str(warehouse),
+        "RCM_TARGET": "local",
+        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+    }
+    return _rcm(tmp_path, env, "build", "--target-path", str(tmp_path / "t"), *args)
 
 
 def test_an_empty_lake_stops_rcm_build_with_what_to_do(tmp_path: Path) -> None:
@@ -280,30 +276,19 @@ def test_the_local_settings_take_duckdb_s_forms(
 
 def test_rcm_build_and_rcm_run_stop_on_a_bad_setting_before_they_start(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        RCM_WAREHOUSE_PATH=str(tmp_path / "wh" / "rcm.duckdb"),
-        RCM_TARGET="local",
-        RCM_DUCKDB_THREADS="0",
-    )
+    env = {
+        "RCM_WAREHOUSE_PATH": str(tmp_path / "wh" / "rcm.duckdb"),
+        "RCM_TARGET": "local",
+        "RCM_DUCKDB_THREADS": "0",
+    }
     for command in (
         ["build", "--lake", str(lake), "--target-path", str(tmp_path / "t")],
         ["run", "--sources", str(tmp_path / "sources"), "--lake", str(lake), "--scale", "0.01"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "ingestion.cli", *command],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert "RCM_DUCKDB_THREADS='0' is not a whole number of 1 or more" in (
-            done.stdout + done.stderr
-        )
-        assert "Traceback" not in done.stdout + done.stderr
+        done = _rcm(tmp_path, env, *command)
+        output = done.stdout + done.stderr
+        assert done.returncode == 1, output
+        assert "RCM_DUCKDB_THREADS='0' is not a whole number of 1 or more" in output
+        assert "Traceback" not in output
     assert not (tmp_path / "t").exists()  # dbt never ran
     assert not (tmp_path / "sources").exists()  # nothing generated
