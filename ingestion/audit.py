@@ -184,7 +184,13 @@ class AuditLog:
         return max(loaded, key=lambda r: r.load_id or "") if loaded else None
 
     def load_ids(self, entity: str) -> set[str]:
-        return {r.load_id for r in self._by_entity.get(entity, ()) if r.load_id}
+        """The load ids the entity's audit rows account for; an ``abandoned`` row accounts for
+        none: its load was removed unpublished, and a folder of that id is not its load."""
+        return {
+            r.load_id
+            for r in self._by_entity.get(entity, ())
+            if r.load_id and r.status != "abandoned"
+        }
 
     def append(self, record: AuditRecord, file_name: str) -> None:
         """Add a row of this run and rewrite this run's audit file of the entity (atomic).

@@ -299,8 +299,10 @@ def _traceback_logged(exception: BaseException | None) -> bool:
 
 
 def dbt_log_file(project_dir: Path) -> Path:
-    """dbt's log file: DBT_LOG_PATH, else the project's logs folder."""
-    return Path(os.environ.get("DBT_LOG_PATH") or project_dir / "logs") / "dbt.log"
+    """dbt's log file: DBT_ENGINE_LOG_PATH or DBT_LOG_PATH (dbt prefers the first), else the
+    project's logs folder (its log-path)."""
+    folder = os.environ.get("DBT_ENGINE_LOG_PATH") or os.environ.get("DBT_LOG_PATH")
+    return Path(folder or project_dir / "logs") / "dbt.log"
 
 
 def _counts(nodes: Sequence[NodeResult]) -> dict[str, Counter[str]]:

@@ -36,32 +36,75 @@ _VACUUM_TASKS = ("RCM_DUCKDB_MAX_VACUUM_TASKS", "0")
 _BLOCK_ALLOCATOR_MEMORY = ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "3GB")
 # dbt's threads on the local target (profiles/profiles.yml), checked with DuckDB's settings
 _DBT_THREADS = ("RCM_DBT_THREADS", "2")
-# a size as DuckDB reads one: 4GB, 512 MB, 1.5GiB (1000^i and 1024^i units)
-_SIZE = re.compile(r"\d+(\.\d+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)", re.IGNORECASE)
-_PERCENT = re.compile(r"\d+(\.\d+)?\s*%")
+# a size as DuckDB reads one (4GB, 512 MB, 1.5GiB, 8G, 2 gigabytes), and the bytes of its unit
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+_UNITS = {
+    **dict.fromkeys(("b", "byte", "bytes"), 1),
+    **{
+        name: 1000**power
+        for power, names in (
+            (1, ("k", "kb", "kilobyte", "kilobytes")),
+            (2, ("m", "mb", "megabyte", "megabytes")),
+            (3, ("g", "gb", "gigabyte", "gigabytes")),
+            (4, ("t", "tb", "terabyte", "terabytes")),
+        )
+        for name in names
+    },
+    **{name: 1024**power for power, name in ((1, "kib"), (2, "mib"), (3, "gib"), (4, "tib"))},
+}
+_WHOLE_NUMBER = re.compile(r"\s*[0-9]+\s*")
+
+
+def _size_bytes(value: str) -> float | None:
+    """``value`` in bytes when it is a size as DuckDB writes one, else None."""
+    found = _SIZE.fullmatch(value)
+    unit = None if found is None else _UNITS.get(found.group(2).lower())
+    return None if found is None or unit is None else float(found.group(1)) * unit
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def local_settings_problem(env: Mapping[str, str] | None = None) -> str | None:
     """What is wrong with the local profile's variables, naming the variable and what it takes,
     or None. Checked before dbt runs: a value dbt or DuckDB cannot use stopped a build with a
-    traceback and DuckDB's own words ("Must have at least 1 thread!"), and a percentage for
-    the block allocator aborts DuckDB 2.0's process outright."""
+    traceback and DuckDB's own words ("Must have at least 1 thread!"), and some values of the
+    block allocator's size (a percentage, none, more than DuckDB's default memory limit of 80 %
+    of the machine's memory) abort DuckDB 2.0's process outright, with no error to catch."""
     env = os.environ if env is None else env
     for (name, default), least in ((_DBT_THREADS, 1), (_THREADS, 1), (_VACUUM_TASKS, 0)):
         value = env.get(name, default)
-        if not value.strip().isdigit() or int(value) < least:
+        if not _WHOLE_NUMBER.fullmatch(value) or int(value) < least:
             return (
                 f"{name}={value!r} is not a whole number of {least} or more; set it like "
                 f"{name}={default}, or unset it for the default ({default})"
             )
-    for (name, default), percent in ((_MEMORY_LIMIT, True), (_BLOCK_ALLOCATOR_MEMORY, False)):
-        value = env.get(name, default).strip()
-        if _SIZE.fullmatch(value) or (percent and _PERCENT.fullmatch(value)):
-            continue
-        forms = "a size (4GB, 512MB, 8GiB)" + (" or a share of the memory (50%)" if percent else "")
+    name, default = _MEMORY_LIMIT
+    value = env.get(name, default)
+    try:
+        # DuckDB reads it as it will in the build (sizes, a share such as 50%, none or -1)
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error as error:
         return (
-            f"{name}={value!r} is not {forms}; set it like {name}={default}, or unset it for "
-            f"the default ({default})"
+            f"{name}={value!r} is not a memory limit DuckDB takes ({error}); set it like "
+            f"{name}={default} or 50%, or unset it for the default ({default})"
+        )
+    name, default = _BLOCK_ALLOCATOR_MEMORY
+    value = env.get(name, default)
+    size = _size_bytes(value)
+    most = 0.8 * _memory_bytes()
+    if size is None or size > most:
+        why = (
+            "is not a size (4GB, 512MB, 8GiB; a share such as 50%, none or a negative size "
+            "aborts DuckDB 2.0)"
+            if size is None
+            else f"is more than 80 % of this machine's memory ({most / 1e9:.1f} GB), which "
+            "aborts DuckDB 2.0"
+        )
+        return (
+            f"{name}={value!r} {why}; set it like {name}={default} (0B turns it off), or "
+            f"unset it for the default ({default})"
         )
     return None
 

@@ -25,6 +25,7 @@ import contextlib
 import os
 import posixpath
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -47,6 +48,7 @@ ENDPOINT_ENV = "RCM_ADLS_ENDPOINT"
 # without releasing it holds the lake until the lease runs out.
 LEASE_SECONDS = 60
 RENEW_SECONDS = 20.0
+RETRY_SECONDS = 5.0  # after a renewal that failed
 ACCOUNT_KEY_ENV = "AZURE_STORAGE_ACCOUNT_KEY"
 SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
@@ -77,6 +79,21 @@ def credential_from_env(account: str) -> Any:
     from azure.identity import DefaultAzureCredential  # imported lazily: slow to import
 
     return DefaultAzureCredential()
+
+
+def _acquire(lock: Any, lock_path: str, uri: str) -> Any:
+    """A lease of LEASE_SECONDS on the file ``lock``; LakeBusyError when another holds one."""
+    try:
+        return lock.acquire_lease(lease_duration=LEASE_SECONDS)
+    except HttpResponseError as error:
+        if getattr(error, "error_code", None) != "LeaseAlreadyPresent":
+            raise
+    raise LakeBusyError(
+        f"another `rcm ingest` or `rcm run` is loading into the lake {uri} (it holds the "
+        f"lease on {lock_path}): wait for it to end, then run again. A run that was killed "
+        f"holds it for at most {LEASE_SECONDS} s. Two runs at once would load the same rows "
+        "twice"
+    )
 
 
 def _clean(path: str) -> str:
@@ -148,34 +165,42 @@ class AdlsLake:
     def ingest_lease(self, lock_path: str, warn: Callable[[str], None]) -> Iterator[None]:
         """Hold the lake for one ingest run through a lease on the file ``lock_path``, or raise
         :class:`~ingestion.lake.LakeBusyError` at once when another run holds it. The lease
-        lasts LEASE_SECONDS and a thread renews it every RENEW_SECONDS; it is released when the
-        run ends, and runs out by itself after a run that was killed."""
+        lasts LEASE_SECONDS and a thread renews it every RENEW_SECONDS (sooner again after a
+        renewal that failed: each try waits at most a few seconds and is not retried by the
+        SDK, so a network cut is said while the lease still runs); it is released when the run
+        ends, and runs out by itself after a run that was killed. A lease that could not be
+        renewed is said, not enforced: the run goes on."""
         lock = self._fs.get_file_client(self._full(lock_path))
-        with contextlib.suppress(ResourceExistsError):
-            lock.create_file(match_condition=MatchConditions.IfMissing)
         try:
-            lease = lock.acquire_lease(lease_duration=LEASE_SECONDS)
-        except HttpResponseError as error:
-            if getattr(error, "error_code", None) != "LeaseAlreadyPresent":
-                raise
-            raise LakeBusyError(
-                f"another `rcm ingest` or `rcm run` is loading into the lake {self.uri} (it "
-                f"holds the lease on {lock_path}): wait for it to end, then run again. A run "
-                f"that was killed holds it for at most {LEASE_SECONDS} s. Two runs at once "
-                "would load the same rows twice"
-            ) from None
+            lease = _acquire(lock, lock_path, self.uri)
+        except ResourceNotFoundError:  # the lake's first run: make the file, then lease it
+            with contextlib.suppress(ResourceExistsError):
+                lock.create_file(match_condition=MatchConditions.IfMissing)
+            lease = _acquire(lock, lock_path, self.uri)
         ended = threading.Event()
 
         def renew() -> None:
-            while not ended.wait(RENEW_SECONDS):
+            renewed = time.monotonic()
+            wait = RENEW_SECONDS
+            while not ended.wait(wait):
                 try:
-                    lease.renew()
+                    lease.renew(retry_total=0, connection_timeout=5, read_timeout=10)
                 except AzureError as error:
+                    left = LEASE_SECONDS - (time.monotonic() - renewed)
+                    state = (
+                        f"it runs out in {left:.0f} s unless a renewal gets through"
+                        if left > 0
+                        else "it has run out"
+                    )
                     warn(
                         f"warning: could not renew the lease on {self.uri}/{lock_path} "
-                        f"({error}); if it stays so for {LEASE_SECONDS} s another ingest may "
-                        "start on this lake while this one loads"
+                        f"({type(error).__name__}: {error}); {state}, and then another "
+                        "ingest may start on this lake while this one loads"
                     )
+                    wait = RETRY_SECONDS
+                else:
+                    renewed = time.monotonic()
+                    wait = RENEW_SECONDS
 
         renewer = threading.Thread(target=renew, name="rcm-lake-lease", daemon=True)
         renewer.start()
@@ -185,7 +210,7 @@ class AdlsLake:
             ended.set()
             renewer.join()
             with contextlib.suppress(AzureError):  # it runs out by itself
-                lease.release()
+                lease.release(retry_total=0, connection_timeout=5, read_timeout=10)
 
     # ------------------------------------------------------------------ the Lake protocol
 

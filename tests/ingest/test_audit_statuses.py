@@ -4,11 +4,19 @@ a status the loader writes and the test does not know fails every build that rea
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from ingestion.audit import LOADED_STATUSES, STATUSES, WATERMARK_STATUSES
+from ingestion.audit import (
+    LOADED_STATUSES,
+    STATUSES,
+    WATERMARK_STATUSES,
+    AuditLog,
+    AuditRecord,
+)
+from ingestion.lake import LocalLake
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,3 +44,17 @@ def test_the_contract_lists_every_status() -> None:
 def test_an_abandoned_load_neither_moves_a_mark_nor_counts_as_loaded() -> None:
     assert "abandoned" in STATUSES
     assert "abandoned" not in WATERMARK_STATUSES | LOADED_STATUSES
+
+
+def test_an_abandoned_row_accounts_for_no_load_folder(tmp_path: Path) -> None:
+    # recovery audits a published load folder that no row accounts for; an abandoned row of
+    # the same id (its load was removed unpublished) must not hide such a folder
+    def row(load_id: str, status: str) -> AuditRecord:
+        now = datetime.now(UTC)
+        return AuditRecord(
+            "run", load_id, None, "hospital_a", "claims", "full", None, 0, 0, 0,
+            None, None, None, None, now, now, status, None,
+        )  # fmt: skip
+
+    audit = AuditLog(LocalLake(tmp_path), [row("a", "abandoned"), row("b", "success")])
+    assert audit.load_ids("hospital_a.claims") == {"b"}

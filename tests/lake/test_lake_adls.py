@@ -159,4 +159,5 @@ def test_the_lease_is_renewed_while_the_run_lasts_and_a_lost_one_is_said(
             pass
         store.refuse_leases.clear()
     assert said and "could not renew the lease on" in said[0]
+    assert "unless a renewal gets through" in said[0]
     assert "another ingest may start on this lake while this one loads" in said[0]

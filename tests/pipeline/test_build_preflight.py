@@ -228,8 +228,11 @@ def test_rcm_run_stops_at_the_build_stage_naming_the_process_that_holds_the_ware
         ("RCM_DUCKDB_THREADS", "0"),
         ("RCM_DBT_THREADS", "two"),
         ("RCM_DUCKDB_MAX_VACUUM_TASKS", "-1"),
-        # a share of the memory aborts DuckDB 2.0's process here (not an error it raises)
+        ("RCM_DUCKDB_THREADS", "\u00b2"),  # a digit to str.isdigit, not to int()
+        # these abort DuckDB 2.0's process (not an error it raises)
         ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "20%"),
+        ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "none"),
+        ("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", "999999TB"),
     ],
 )
 def test_a_local_setting_dbt_or_duckdb_cannot_use_is_named_before_dbt_runs(
@@ -239,7 +242,7 @@ def test_a_local_setting_dbt_or_duckdb_cannot_use_is_named_before_dbt_runs(
     monkeypatch.delenv("RCM_TARGET", raising=False)
     monkeypatch.setenv(name, value)
     problem = local_preflight(None, need_bronze=False)
-    assert problem is not None and problem.startswith(f"{name}={value!r} is not "), problem
+    assert problem is not None and problem.startswith(f"{name}={value!r} is "), problem
     assert "or unset it for the default" in problem
     # another engine's build does not read them
     assert local_preflight("databricks", need_bronze=False) is None
@@ -269,8 +272,11 @@ def test_the_local_settings_take_duckdb_s_forms(
         },
     ) as connection:
         assert connection.sql("select 1").fetchall() == [(1,)]
-    for size in ("4 GiB", "512mb", "1.5GB"):
+    for size in ("4 GiB", "512mb", "1.5GB", "8G", "2 gigabytes", "none", "-1"):
         monkeypatch.setenv("RCM_DUCKDB_MEMORY_LIMIT", size)
+        assert local_preflight(None, need_bronze=False) is None, size
+    for size in ("512 MB", "2 gigabytes", "1G", "3GB"):
+        monkeypatch.setenv("RCM_DUCKDB_BLOCK_ALLOCATOR_MEMORY", size)
         assert local_preflight(None, need_bronze=False) is None, size
 
 
