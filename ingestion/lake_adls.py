@@ -24,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,14 +84,23 @@ def credential_from_env(account: str) -> Any:
 
 
 def _acquire(lock: Any, lock_path: str, uri: str) -> Any:
-    """A lease of LEASE_SECONDS on the file ``lock``; LakeBusyError when another holds one."""
+    """A lease of LEASE_SECONDS on the file ``lock``; LakeBusyError when another holds one,
+    naming it from the file's metadata (written by the holder once it has the lease)."""
     try:
         return lock.acquire_lease(lease_duration=LEASE_SECONDS)
     except HttpResponseError as error:
         if getattr(error, "error_code", None) != "LeaseAlreadyPresent":
             raise
+    who = "it"
+    with contextlib.suppress(AzureError):
+        holder = lock.get_file_properties().metadata or {}
+        if {"host", "pid", "started_at"} <= set(holder):
+            who = (
+                f"the run of pid {holder['pid']} on {holder['host']}, started "
+                f"{holder['started_at']},"
+            )
     raise LakeBusyError(
-        f"another `rcm ingest` or `rcm run` is loading into the lake {uri} (it holds the "
+        f"another `rcm ingest` or `rcm run` is loading into the lake {uri} ({who} holds the "
         f"lease on {lock_path}): wait for it to end, then run again. A run that was killed "
         f"holds it for at most {LEASE_SECONDS} s. Two runs at once would load the same rows "
         "twice"
@@ -177,6 +188,13 @@ class AdlsLake:
             with contextlib.suppress(ResourceExistsError):
                 lock.create_file(match_condition=MatchConditions.IfMissing)
             lease = _acquire(lock, lock_path, self.uri)
+        holder = {
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        with contextlib.suppress(AzureError):  # for a refused run's message only
+            lock.set_metadata(holder, lease=lease.id)
         ended = threading.Event()
 
         def renew() -> None:

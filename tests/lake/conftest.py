@@ -15,6 +15,7 @@ parents created on path creation, atomic rename of files and whole directories):
 - ``HEAD`` and ``GET`` (with ``x-ms-range``) the blob way, as the SDK reads and stats paths
   through the blob endpoint (directories carry ``x-ms-meta-hdi_isfolder: true``);
 - ``DELETE ?recursive=``;
+- ``PUT ?comp=metadata`` the blob way (``x-ms-meta-*``, returned by ``HEAD``);
 - ``PUT ?comp=lease`` the blob way (``x-ms-lease-action`` acquire, renew, release; a lease of
   15-60 s or -1, ``LeaseAlreadyPresent`` while another holds it). A leased file cannot be
   replaced or deleted without its lease id (``LeaseIdMissing``); ``Store.expire_leases`` ends
@@ -52,6 +53,7 @@ class Node:
     data: bytes = b""
     staged: bytearray = field(default_factory=bytearray)
     etag: str = field(default_factory=lambda: f'"0x{uuid.uuid4().hex[:16].upper()}"')
+    metadata: dict[str, str] = field(default_factory=dict)
     lease_id: str | None = None
     lease_seconds: int = -1
     lease_ends: float = 0.0  # time.monotonic(); inf for a lease that does not end
@@ -155,6 +157,7 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
             }
             if node.kind == "directory":
                 headers["x-ms-meta-hdi_isfolder"] = "true"
+            headers.update({f"x-ms-meta-{key}": value for key, value in node.metadata.items()})
             return headers
 
         def _run(self) -> None:
@@ -214,6 +217,9 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
             if query.get("comp") == "lease":
                 self._lease(nodes.get(path))
                 return
+            if query.get("comp") == "metadata":
+                self._metadata(nodes.get(path))
+                return
             source_header = self.headers.get("x-ms-rename-source")
             if source_header:
                 self._rename(fs, nodes, path, source_header)
@@ -265,6 +271,18 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 self._send(200, headers={"x-ms-lease-id": given, "ETag": node.etag})
             else:
                 raise AdlsError(400, "InvalidHeaderValue", f"x-ms-lease-action={action}")
+
+        def _metadata(self, node: Node | None) -> None:
+            if node is None:
+                raise AdlsError(404, "BlobNotFound", "The specified blob does not exist.")
+            self._lease_allows(node)
+            node.metadata = {
+                key.lower().removeprefix("x-ms-meta-"): value
+                for key, value in self.headers.items()
+                if key.lower().startswith("x-ms-meta-")
+            }
+            node.touch()
+            self._send(200, headers={"ETag": node.etag, "Last-Modified": _now()})
 
         def _lease_allows(self, node: Node | None) -> None:
             if node is None or not node.leased():

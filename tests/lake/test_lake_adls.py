@@ -6,6 +6,8 @@ has no ``dfs`` endpoint).
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from urllib.parse import unquote
 
@@ -110,7 +112,8 @@ def test_one_ingest_at_a_time_holds_an_adls_lake(adls_server: AdlsServer) -> Non
             pytest.fail("a second run got the lake")
         message = str(busy.value)
         assert f"is loading into the lake {second.uri}" in message
-        assert f"holds the lease on {INGEST_LOCK}" in message
+        holder = f"the run of pid {os.getpid()} on {socket.gethostname()}, started "
+        assert f"({holder}" in message and f"holds the lease on {INGEST_LOCK}" in message
         assert f"at most {lake_adls.LEASE_SECONDS} s" in message
         # the held lock file cannot be removed or replaced by another client
         with pytest.raises(HttpResponseError):
