@@ -355,7 +355,15 @@ class LoadWriter:
             hook("before_publish", m.load_id)
         if m.rejected_path:
             self.lake.rename(f"{self.tmp}/rejected", m.rejected_path)
-        self.lake.rename(f"{self.tmp}/bronze", m.target_path)
+        try:
+            self.lake.rename(f"{self.tmp}/bronze", m.target_path)
+        except Exception:
+            # not committed: take the rejected rows back, as recovery would (the caller removes
+            # the temporary folder, and with it the manifest recovery would find them by)
+            if m.rejected_path:
+                with contextlib.suppress(Exception):  # never hide the first error
+                    self.lake.delete(m.rejected_path)
+            raise
         self.lake.delete(self.tmp)
 
     def publish_rejected(self, hook: Hook | None) -> None:

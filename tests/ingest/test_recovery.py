@@ -13,13 +13,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingestion.bronze import WriteSettings
+from ingestion.bronze import LoadManifest, LoadWriter, WriteSettings, new_load_id
+from ingestion.config import load_config
 from ingestion.ingest import format_summary
+from ingestion.lake import LocalLake
 
 from .conftest import (
     CLAIM_COLUMNS,
@@ -357,3 +360,36 @@ def test_a_run_killed_by_its_pid_alone_lets_go_of_the_lake(sources: Path, lake: 
     expected = source_count(sources, "hospital_a", "transactions")
     assert visible_rows(lake, "hospital_a", "transactions") == expected
     assert not list((lake / "_tmp").iterdir())
+
+
+class _BronzeRenameFails(LocalLake):
+    """A local lake whose rename of a load's Bronze folder fails (simulated: a network error or
+    a lost ADLS lease between the two renames of a publish cannot be made to happen on cue)."""
+
+    def rename(self, src: str, dst: str) -> None:
+        if src.endswith("/bronze"):
+            raise OSError(f"simulated failure renaming {src}")
+        super().rename(src, dst)
+
+
+def test_a_publish_that_fails_after_its_rejected_rows_takes_them_back(tmp_path: Path) -> None:
+    # rejected rows go into place first, Bronze last (the commit): when the commit fails, the
+    # rejected rows must not stay published with no load and no audit row to account for them
+    lake = _BronzeRenameFails(tmp_path / "lake")
+    config = load_config(write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (entity,) = config.entities
+    manifest = LoadManifest(
+        load_id=new_load_id(), run_id="run", database=None, datasource=entity.datasource,
+        tablename=entity.table, loadtype="full", source_kind="csv", source_system="hospital_a",
+        source_name="claims.csv", columns=["ClaimID"],
+        started_at=datetime.now(UTC).isoformat(), rows_read=2,
+    )  # fmt: skip
+    writer = LoadWriter(lake, entity, manifest, WriteSettings(), lambda _: None)
+    writer.write([["C1"]], [1])
+    writer.reject(2, "ClaimID: missing", "broken,line")
+    writer.finish()
+    with pytest.raises(OSError, match="simulated failure"):
+        writer.publish(None)
+    rejected = lake.root / entity.rejected_target
+    assert not rejected.exists() or not list(rejected.iterdir())
+    assert not (lake.root / entity.target).exists()
