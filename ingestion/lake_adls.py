@@ -22,6 +22,7 @@ time holds the lake through a lease on its lock file (:meth:`AdlsLake.ingest_lea
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import posixpath
 import socket
@@ -51,6 +52,12 @@ ENDPOINT_ENV = "RCM_ADLS_ENDPOINT"
 LEASE_SECONDS = 60
 RENEW_SECONDS = 20.0
 RETRY_SECONDS = 5.0  # after a renewal that failed
+# With no renewal for this long the lease may run out before a load being published is done:
+# the run then publishes no more loads (rename refuses; each such load fails, and the next run
+# loads its rows). Set by ingest_lease: a multiprocessing event, so the forked workers that
+# publish loads with lakes of their own see it too.
+LOST_AFTER_SECONDS = 50.0
+_lease_lost: Any = None
 ACCOUNT_KEY_ENV = "AZURE_STORAGE_ACCOUNT_KEY"
 SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
@@ -180,7 +187,8 @@ class AdlsLake:
         renewal that failed: each try waits at most a few seconds and is not retried by the
         SDK, so a network cut is said while the lease still runs); it is released when the run
         ends, and runs out by itself after a run that was killed. A lease that could not be
-        renewed is said, not enforced: the run goes on."""
+        renewed for LOST_AFTER_SECONDS makes the run publish no more loads (see rename)."""
+        global _lease_lost
         lock = self._fs.get_file_client(self._full(lock_path))
         try:
             lease = _acquire(lock, lock_path, self.uri)
@@ -196,6 +204,7 @@ class AdlsLake:
         with contextlib.suppress(AzureError):  # for a refused run's message only
             lock.set_metadata(holder, lease=lease.id)
         ended = threading.Event()
+        lost = multiprocessing.Event()
 
         def renew() -> None:
             renewed = time.monotonic()
@@ -204,16 +213,22 @@ class AdlsLake:
                 try:
                     lease.renew(retry_total=0, connection_timeout=5, read_timeout=10)
                 except AzureError as error:
-                    left = LEASE_SECONDS - (time.monotonic() - renewed)
-                    state = (
-                        f"it runs out in {left:.0f} s unless a renewal gets through"
-                        if left > 0
-                        else "it has run out"
-                    )
+                    since = time.monotonic() - renewed
+                    if since >= LOST_AFTER_SECONDS:
+                        state = (
+                            "it may run out before a load is published: this run publishes no "
+                            "more loads (the next run loads them)"
+                        )
+                        lost.set()
+                    else:
+                        state = (
+                            f"it runs out in {LEASE_SECONDS - since:.0f} s; without a renewal "
+                            f"within {LOST_AFTER_SECONDS - since:.0f} s this run stops "
+                            "publishing loads"
+                        )
                     warn(
                         f"warning: could not renew the lease on {self.uri}/{lock_path} "
-                        f"({type(error).__name__}: {error}); {state}, and then another "
-                        "ingest may start on this lake while this one loads"
+                        f"({type(error).__name__}: {error}); {state}"
                     )
                     wait = RETRY_SECONDS
                 else:
@@ -221,12 +236,14 @@ class AdlsLake:
                     wait = RENEW_SECONDS
 
         renewer = threading.Thread(target=renew, name="rcm-lake-lease", daemon=True)
+        _lease_lost = lost
         renewer.start()
         try:
             yield
         finally:
             ended.set()
             renewer.join()
+            _lease_lost = None
             with contextlib.suppress(AzureError):  # it runs out by itself
                 lease.release(retry_total=0, connection_timeout=5, read_timeout=10)
 
@@ -279,6 +296,12 @@ class AdlsLake:
         return sorted(self._rel(p.name) for p in paths if p.is_directory)
 
     def rename(self, src: str, dst: str) -> None:
+        if _lease_lost is not None and _lease_lost.is_set():
+            raise LakeBusyError(
+                f"cannot publish {dst}: this run's lease on the lake {self.uri} was not renewed "
+                f"for {LOST_AFTER_SECONDS:.0f} s, so another run may be loading into it; the "
+                "next run loads these rows"
+            )
         source, target = self._full(src), self._full(dst)
         kind = self._kind(source)
         if kind is None:

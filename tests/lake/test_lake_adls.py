@@ -6,9 +6,11 @@ has no ``dfs`` endpoint).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import time
+from collections.abc import Callable
 from urllib.parse import unquote
 
 import pytest
@@ -18,7 +20,7 @@ from ingestion import lake_adls
 from ingestion.lake import INGEST_LOCK, LakeBusyError, ingest_lock, open_lake
 from ingestion.lake_adls import AdlsLake, credential_from_env, parse_abfss_uri
 
-from .conftest import ACCOUNT, DUMMY_KEY, FILE_SYSTEM, AdlsServer, open_adls
+from .conftest import ACCOUNT, DUMMY_KEY, FILE_SYSTEM, AdlsServer, Store, open_adls
 
 
 def test_write_publishes_by_rename_only(adls_server: AdlsServer) -> None:
@@ -139,28 +141,60 @@ def test_a_killed_run_s_lease_runs_out_and_the_lake_is_free_again(
     # (the killed run's own release here finds its lease gone: not an error)
 
 
-def test_the_lease_is_renewed_while_the_run_lasts_and_a_lost_one_is_said(
+def _publish_in_a_forked_worker(endpoint: str, src: str, dst: str) -> str:
+    """What `rcm ingest`'s forked workers do: open a lake of their own and publish a load."""
+    try:
+        open_adls(AdlsServer(Store(), endpoint)).rename(src, dst)
+    except LakeBusyError as error:
+        return str(error)
+    return "published"
+
+
+def test_the_lease_is_renewed_and_a_run_that_cannot_renew_it_stops_publishing(
     adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(lake_adls, "RENEW_SECONDS", 0.05)
+    monkeypatch.setattr(lake_adls, "RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(lake_adls, "LOST_AFTER_SECONDS", 1.5)
     store = adls_server.store
     slow, other = open_adls(adls_server), open_adls(adls_server)
+    for name in ("one", "two", "three"):
+        slow.write_bytes(f"_tmp/{name}/part.parquet", b"p")
     said: list[str] = []
-    deadline = time.monotonic() + 10
+
+    def wait_for(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert done()
+
     with ingest_lock(slow, said.append):
-        while store.renewals < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert store.renewals >= 2
+        wait_for(lambda: store.renewals >= 2)
         assert said == []
-        # a network cut: the renewals fail and are said; the lease runs out, and another run
-        # can take the lake
+        # a network cut: the renewals fail and are said, with the time left
         store.refuse_leases.add("renew")
-        while not said and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: bool(said))
+        assert "could not renew the lease on" in said[0]
+        assert "without a renewal within" in said[0]
+        slow.rename("_tmp/one", "bronze/t/load_id=one")  # still in time: published
+        # no renewal for LOST_AFTER_SECONDS: nothing more is published, in this process or a
+        # forked worker, as the lease may run out while a load is being published
+        wait_for(lambda: any("this run publishes no more loads" in s for s in said))
+        with pytest.raises(LakeBusyError, match="cannot publish bronze/t/load_id=two"):
+            slow.rename("_tmp/two", "bronze/t/load_id=two")
+        fork = multiprocessing.get_context("fork")
+        with fork.Pool(1) as pool:
+            refused = pool.apply(
+                _publish_in_a_forked_worker,
+                (adls_server.endpoint, "_tmp/three", "bronze/t/load_id=3"),
+            )
+        assert "was not renewed for" in refused and "the next run loads these rows" in refused
+        # the lease runs out; another run can take the lake
         store.expire_leases()
         with ingest_lock(other):
             pass
         store.refuse_leases.clear()
-    assert said and "could not renew the lease on" in said[0]
-    assert "unless a renewal gets through" in said[0]
-    assert "another ingest may start on this lake while this one loads" in said[0]
+    assert slow.list_dirs("bronze/t") == ["bronze/t/load_id=one"]
+    # the next run publishes again
+    with ingest_lock(other):
+        other.rename("_tmp/two", "bronze/t/load_id=two")
