@@ -359,10 +359,12 @@ class LoadWriter:
             self.lake.rename(f"{self.tmp}/bronze", m.target_path)
         except Exception:
             # not committed: take the rejected rows back, as recovery would (the caller removes
-            # the temporary folder, and with it the manifest recovery would find them by)
+            # the temporary folder, and with it the manifest recovery would find them by). A
+            # rename whose reply was lost may have committed all the same: then they stay.
             if m.rejected_path:
                 with contextlib.suppress(Exception):  # never hide the first error
-                    self.lake.delete(m.rejected_path)
+                    if not self.lake.exists(m.target_path):
+                        self.lake.delete(m.rejected_path)
             raise
         self.lake.delete(self.tmp)
 

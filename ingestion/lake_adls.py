@@ -52,12 +52,16 @@ ENDPOINT_ENV = "RCM_ADLS_ENDPOINT"
 LEASE_SECONDS = 60
 RENEW_SECONDS = 20.0
 RETRY_SECONDS = 5.0  # after a renewal that failed
+# a lease request tries once and waits a few seconds at most (the SDK's retries take minutes)
+_ONE_TRY: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 10}
 # With no renewal for this long the lease may run out before a load being published is done:
 # the run then publishes no more loads (rename refuses; each such load fails, and the next run
-# loads its rows). Set by ingest_lease: a multiprocessing event, so the forked workers that
-# publish loads with lakes of their own see it too.
+# loads its rows) until a renewal gets through again.
 LOST_AFTER_SECONDS = 50.0
-_lease_lost: Any = None
+# lake URI -> when its lease was last known renewed (time.monotonic(), the time a renewal was
+# sent): shared memory, so the forked workers that publish loads with lakes of their own
+# compare the same clock, which Linux keeps for the whole system
+_renewed_at: dict[str, Any] = {}
 ACCOUNT_KEY_ENV = "AZURE_STORAGE_ACCOUNT_KEY"
 SAS_TOKEN_ENV = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
@@ -188,13 +192,14 @@ class AdlsLake:
         SDK, so a network cut is said while the lease still runs); it is released when the run
         ends, and runs out by itself after a run that was killed. A lease that could not be
         renewed for LOST_AFTER_SECONDS makes the run publish no more loads (see rename)."""
-        global _lease_lost
+        renewed = multiprocessing.Value("d", time.monotonic(), lock=False)  # before the request
         lock = self._fs.get_file_client(self._full(lock_path))
         try:
             lease = _acquire(lock, lock_path, self.uri)
         except ResourceNotFoundError:  # the lake's first run: make the file, then lease it
             with contextlib.suppress(ResourceExistsError):
                 lock.create_file(match_condition=MatchConditions.IfMissing)
+            renewed.value = time.monotonic()
             lease = _acquire(lock, lock_path, self.uri)
         holder = {
             "host": socket.gethostname(),
@@ -202,24 +207,22 @@ class AdlsLake:
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         with contextlib.suppress(AzureError):  # for a refused run's message only
-            lock.set_metadata(holder, lease=lease.id)
+            lock.set_metadata(holder, lease=lease.id, **_ONE_TRY)
         ended = threading.Event()
-        lost = multiprocessing.Event()
 
         def renew() -> None:
-            renewed = time.monotonic()
             wait = RENEW_SECONDS
             while not ended.wait(wait):
+                sent = time.monotonic()
                 try:
-                    lease.renew(retry_total=0, connection_timeout=5, read_timeout=10)
+                    lease.renew(**_ONE_TRY)
                 except AzureError as error:
-                    since = time.monotonic() - renewed
+                    since = time.monotonic() - renewed.value
                     if since >= LOST_AFTER_SECONDS:
                         state = (
                             "it may run out before a load is published: this run publishes no "
-                            "more loads (the next run loads them)"
+                            "more loads until a renewal gets through (the next run loads them)"
                         )
-                        lost.set()
                     else:
                         state = (
                             f"it runs out in {LEASE_SECONDS - since:.0f} s; without a renewal "
@@ -232,20 +235,24 @@ class AdlsLake:
                     )
                     wait = RETRY_SECONDS
                 else:
-                    renewed = time.monotonic()
+                    renewed.value = sent
                     wait = RENEW_SECONDS
 
         renewer = threading.Thread(target=renew, name="rcm-lake-lease", daemon=True)
-        _lease_lost = lost
+        outer = _renewed_at.get(self.uri)
+        _renewed_at[self.uri] = renewed
         renewer.start()
         try:
             yield
         finally:
             ended.set()
             renewer.join()
-            _lease_lost = None
+            if outer is None:
+                _renewed_at.pop(self.uri, None)
+            else:
+                _renewed_at[self.uri] = outer
             with contextlib.suppress(AzureError):  # it runs out by itself
-                lease.release(retry_total=0, connection_timeout=5, read_timeout=10)
+                lease.release(**_ONE_TRY)
 
     # ------------------------------------------------------------------ the Lake protocol
 
@@ -296,7 +303,8 @@ class AdlsLake:
         return sorted(self._rel(p.name) for p in paths if p.is_directory)
 
     def rename(self, src: str, dst: str) -> None:
-        if _lease_lost is not None and _lease_lost.is_set():
+        renewed = _renewed_at.get(self.uri)
+        if renewed is not None and time.monotonic() - renewed.value >= LOST_AFTER_SECONDS:
             raise LakeBusyError(
                 f"cannot publish {dst}: this run's lease on the lake {self.uri} was not renewed "
                 f"for {LOST_AFTER_SECONDS:.0f} s, so another run may be loading into it; the "
