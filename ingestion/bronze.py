@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion.audit import AuditLog, AuditRecord
-from ingestion.config import EntityConfig
+from ingestion.config import EntityConfig, audit_file_name
 from ingestion.lake import Lake
 
 TMP_ROOT = "_tmp"
@@ -445,8 +445,6 @@ def recover(
     load that a run stopped before publishing (its temporary folder, removed here, held its
     manifest; a folder removed before its manifest was written names no entity and gets none).
     """
-    entities = list(entities)
-    audit_files = {entity.name: entity.audit_file_name for entity in entities}
     recovered: list[AuditRecord] = []
     for tmp in lake.list_dirs(TMP_ROOT):
         load_id = tmp.rsplit("/", 1)[-1]
@@ -467,10 +465,7 @@ def recover(
             progress(f"recovery: removed the abandoned temporary load {load_id}")
             continue
         record = _abandoned_record(abandoned, run_id)
-        audit.append(
-            record,
-            audit_files.get(record.entity, f"{record.datasource}__{record.tablename}.parquet"),
-        )
+        audit.append(record, audit_file_name(record.datasource, record.tablename))
         recovered.append(record)
         progress(
             f"recovery: removed the abandoned temporary load {load_id} of {record.entity} "

@@ -177,6 +177,11 @@ def _invoke(args: list[str], target_path: Path) -> Any:
             _release_duckdb()
 
 
+def _file_log_written() -> bool:
+    """Whether dbt writes its log file (DBT_LOG_LEVEL_FILE=none turns it off)."""
+    return os.environ.get(LOG_LEVEL_FILE_ENV, "").lower() != "none"
+
+
 @contextmanager
 def _tracebacks_in_log_file_only() -> Iterator[None]:
     """Keep the traceback dbt prints for an error that is not its own (a fault in DuckDB, an
@@ -184,7 +189,7 @@ def _tracebacks_in_log_file_only() -> Iterator[None]:
     it, above the one line that says what failed. dbt's log file keeps it, and the summary
     says where. When that file is not written (DBT_LOG_LEVEL_FILE=none), the console keeps it.
     """
-    if os.environ.get(LOG_LEVEL_FILE_ENV, "").lower() == "none":
+    if not _file_log_written():
         yield
         return
     import dbt.events.logging
@@ -291,7 +296,7 @@ def _build_result(outcome: Any, target_path: Path, project_dir: Path) -> BuildRe
 
 def _traceback_logged(exception: BaseException | None) -> bool:
     """Whether dbt wrote a traceback for ``exception`` (it does for any error but its own)."""
-    if exception is None or os.environ.get(LOG_LEVEL_FILE_ENV, "").lower() == "none":
+    if exception is None or not _file_log_written():
         return False
     from dbt_common.exceptions import DbtBaseException
 

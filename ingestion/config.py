@@ -107,6 +107,11 @@ def _blank_to_none(value: object) -> object:
     return value
 
 
+def audit_file_name(datasource: str, table: str) -> str:
+    """The file of a run's audit rows of one entity (its Bronze table), under the run's folder."""
+    return f"{datasource}__{table}.parquet"
+
+
 class EntityConfig(BaseModel):
     """One row of the load config: one Bronze entity."""
 
@@ -358,7 +363,7 @@ class EntityConfig(BaseModel):
 
     @property
     def audit_file_name(self) -> str:
-        return f"{self.datasource}__{self.table}.parquet"
+        return audit_file_name(self.datasource, self.table)
 
     def config_line(self, field: str) -> str:
         """Where to fix this entity's `field`, for a message: 'config line 7 of <file>, field'."""
