@@ -251,6 +251,10 @@ class AdlsLake:
                 _renewed_at.pop(self.uri, None)
             else:
                 _renewed_at[self.uri] = outer
+            # the holder's name goes with its lease: a later run whose own metadata write
+            # fails is then refused as "it", not in the name of this ended run
+            with contextlib.suppress(AzureError):
+                lock.set_metadata({}, lease=lease.id, **_ONE_TRY)
             with contextlib.suppress(AzureError):  # it runs out by itself
                 lease.release(**_ONE_TRY)
 

@@ -76,6 +76,7 @@ class Store:
         self.renewals = 0  # lease renewals answered
         self.refuse_leases: set[str] = set()  # e.g. {"renew"}: answer 403 to that lease action
         self.refuse_actions: set[str] = set()  # e.g. {"flush"}: answer 403 to that PATCH action
+        self.refuse_metadata = False  # answer 403 to a metadata write
 
     def expire_leases(self) -> None:
         with self.lock:
@@ -276,6 +277,8 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
             if node is None:
                 raise AdlsError(404, "BlobNotFound", "The specified blob does not exist.")
             self._lease_allows(node)
+            if store.refuse_metadata:
+                raise AdlsError(403, "AuthorizationFailure", "metadata write refused")
             node.metadata = {
                 key.lower().removeprefix("x-ms-meta-"): value
                 for key, value in self.headers.items()

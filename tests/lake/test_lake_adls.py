@@ -126,6 +126,26 @@ def test_one_ingest_at_a_time_holds_an_adls_lake(adls_server: AdlsServer) -> Non
         pass
 
 
+def test_a_refusal_names_no_ended_run_as_the_holder(adls_server: AdlsServer) -> None:
+    # A run that ends takes its name off the lock file. The next holder's own name may fail to
+    # be written (a 403 on the metadata call): a refused run must then not be told the ended
+    # run holds the lake.
+    first, second, third = (open_adls(adls_server) for _ in range(3))
+    with ingest_lock(first):
+        pass
+    lock_file = adls_server.store.file_systems[FILE_SYSTEM][f"warehouse/lake/{INGEST_LOCK}"]
+    assert lock_file.metadata == {}
+    adls_server.store.refuse_metadata = True
+    try:
+        with ingest_lock(second), pytest.raises(LakeBusyError) as busy, ingest_lock(third):
+            pytest.fail("a third run got the lake")
+    finally:
+        adls_server.store.refuse_metadata = False
+    message = str(busy.value)
+    assert f"(it holds the lease on {INGEST_LOCK})" in message
+    assert "the run of pid" not in message
+
+
 def test_a_killed_run_s_lease_runs_out_and_the_lake_is_free_again(
     adls_server: AdlsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
