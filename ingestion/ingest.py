@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingestion import console
 from ingestion.audit import AUDIT_ROOT, LOADED_STATUSES, AuditLog, AuditRecord
 from ingestion.bronze import (
+    LINEAGE_FIELDS,
     Hook,
     LoadManifest,
     LoadWriter,
@@ -575,6 +576,17 @@ class _Run:
     def _manifest(
         self, entity: EntityConfig, source_system: str, source_name: str, columns: Sequence[str]
     ) -> LoadManifest:
+        lineage = {field.name.casefold(): field.name for field in LINEAGE_FIELDS}
+        taken = [name for name in columns if name.casefold() in lineage]
+        if taken:
+            # Bronze would hold the column twice and readers take the source's value for the
+            # loader's: staging's load order and dedupe would run on what the file says
+            raise SourceFormatError(
+                f"{source_name}: column(s) {', '.join(map(repr, taken))} of {entity.tablename} "
+                "have the name of a lineage column that the loader adds to every Bronze row "
+                f"({', '.join(lineage.values())}); nothing was loaded. Rename the column in "
+                "the source or its export"
+            )
         now = datetime.now(UTC)
         return LoadManifest(
             load_id=new_load_id(now),

@@ -398,6 +398,27 @@ def test_missing_required_column_fails_the_entity_only(
     assert [r["source_name"] for r in failed_rows] == [path.name]
 
 
+def test_a_column_named_like_a_lineage_column_fails_the_file(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # Bronze would hold _load_id twice, and a reader would take the file's value for the
+    # loader's: staging orders and dedupes claim versions by it
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*CLAIM_COLUMNS, "_Load_ID"])
+        writer.writerow([*(claim_row(1, 1)[c] for c in CLAIM_COLUMNS), "OLDLOAD"])
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    error = failed.error or ""
+    assert f"{path.name}: column(s) '_Load_ID' of claims have the name of a lineage" in error
+    assert "Rename the column" in error
+    assert path.exists(), "a failed file stays in landing"
+    assert [r["source_name"] for r in read_audit(lake) if r["status"] == "failed"] == [path.name]
+    bronze = read_bronze(lake, "hospital_a", "claims")
+    assert "OLDLOAD" not in bronze.column("_load_id").to_pylist()
+
+
 @pytest.mark.parametrize(("delimiter", "named"), [(";", "';'"), ("\t", "tabs")])
 def test_a_file_delimited_by_another_character_says_so(
     sources: Path, lake: Path, tmp_path: Path, delimiter: str, named: str

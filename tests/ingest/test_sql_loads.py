@@ -176,6 +176,21 @@ def test_a_column_renamed_in_the_source_fails_the_load_naming_it(
     assert third.entities[0].watermark == "2024-03-01 00:00:00"
 
 
+def test_a_table_column_named_like_a_lineage_column_fails_the_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    db = sources / "emr" / "hospital_a.db"
+    execute(db, "ALTER TABLE departments ADD COLUMN _source_row INTEGER")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.departments"])
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "failed"
+    assert "column(s) '_source_row' of departments have the name of a lineage" in (
+        entity.error or ""
+    )
+    assert load_folders(lake, "hospital_a", "departments") == []
+    assert read_audit(lake)[-1]["status"] == "failed"
+
+
 def test_an_incremental_load_says_when_the_source_has_no_index_on_its_watermark(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
