@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -490,6 +491,61 @@ def test_a_replay_that_quarantines_a_claims_only_version_equals_a_full_rebuild(
     assert conformed == (0,), "the claim whose every version is quarantined kept its clean row"
     assert quarantined == (1,)
 
+    _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
+
+
+def test_a_transaction_quarantined_by_a_build_that_left_out_its_fact_leaves_it_later(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A transaction's new version has no ProviderID, so the CDM quarantines it and a full
+    build has no row for it in fct_transactions. The build that quarantined it did not run
+    fct_transactions (a selection, as `rcm build`'s retry after a failure is another dbt run):
+    the next build must remove the row. It removed only keys quarantined in its own run."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = _copy_of(pipeline, tmp_path)
+    sources = tmp_path / "sources"
+    shutil.copytree(pipeline.sources, sources)
+    recorded = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert recorded.returncode == 0, recorded.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.execute(
+            "select substr(transaction_id, length('hospital_a:') + 1) from "
+            "marts.fct_transactions where source_system = 'hospital_a' "
+            "order by transaction_key limit 1"
+        ).fetchone()
+    assert found is not None
+    transaction_id = str(found[0])
+    with sqlite3.connect(sources / "emr" / "hospital_a.db") as emr:
+        emr.execute(
+            "update transactions set ProviderID = null, ModifiedDate = (select "
+            "strftime('%Y-%m-%d %H:%M:%S', max(ModifiedDate), '+1 second') from transactions) "
+            "where TransactionID = ?",
+            [transaction_id],
+        )
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake),
+        "--only", "hospital_a.transactions",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    cdm_only = _rcm_on(
+        warehouse, lake, "build", "--select", "stg_hospital_a__transactions+",
+        "--exclude", "fct_transactions+", "--target-path", str(tmp_path / "target"),
+    )  # fmt: skip
+    assert cdm_only.returncode == 0, cdm_only.stdout[-3000:]
+    key = f"hospital_a:{transaction_id}"
+    query = "select count(*) from {} where transaction_id = ?"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantined = con.execute(
+            query.format("cdm.int_transactions_unioned") + " and failed_rules is not null", [key]
+        ).fetchone()
+        before = con.execute(query.format("marts.fct_transactions"), [key]).fetchone()
+    assert quarantined == (1,), "the version without a ProviderID was not quarantined"
+    assert before == (1,), "the CDM-only build ran fct_transactions"
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        after = con.execute(query.format("marts.fct_transactions"), [key]).fetchone()
+    assert after == (0,), "the quarantined transaction kept its row in fct_transactions"
     _assert_equals_a_full_rebuild(warehouse, lake, tmp_path)
 
 

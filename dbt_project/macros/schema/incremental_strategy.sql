@@ -167,10 +167,14 @@
 {%- endmacro %}
 
 
-{#- Post-hook of an incremental model fed by a *_unioned model: the keys whose latest version
-    this run quarantined leave the model, as they would in a full build. Nothing on a full
-    build, or on the offline spark check (which has no DELETE). -#}
-{% macro delete_quarantined_this_run(unioned_relation, key_column) -%}
+{#- Pre-hook of an incremental model fed by a *_unioned model: the keys whose latest version
+    was quarantined since the model's last run leave the model, as they would in a full build
+    (its input, the *_conformed view, has no row for them). "Since its last run", not "in this
+    run": a run that quarantined a version and then failed before this model (`rcm build`'s
+    retry is another dbt run), or a build that selected the CDM alone, left the key for a later
+    run to remove. A pre-hook, so the last run is read before this run's rows are in. Nothing
+    on a full build, or on the offline spark check (which has no DELETE). -#}
+{% macro delete_quarantined_since_last_run(unioned_relation, key_column) -%}
     {%- if is_incremental() and target.type != 'spark' -%}
         delete from {{ this }}
         where {{ key_column }} in (
@@ -178,7 +182,7 @@
             from {{ unioned_relation }} as quarantined
             where
                 quarantined.failed_rules is not null
-                and quarantined.processed_at = {{ processed_at() }}
+                and {{ processed_since_last_run('quarantined.processed_at') }}
         )
     {%- endif -%}
 {%- endmacro %}

@@ -12,7 +12,7 @@
         unique_key='transaction_key',
         incremental_strategy=replace_rows_strategy(),
         on_schema_change='append_new_columns',
-        post_hook="{{ delete_quarantined_this_run(ref('int_transactions_unioned'), 'transaction_id') }}",
+        pre_hook="{{ delete_quarantined_since_last_run(ref('int_transactions_unioned'), 'transaction_id') }}",
         **engine_config
     )
 }}
@@ -31,7 +31,8 @@
 --      quarantined in the source, codes that no code set has), with the CDM's re-check of
 --      every unknown code, rewrote 165,707 transactions on a scale-10 day, 119,055 of them at
 --      an unknown member; the same day now rewrites 47,654 (1,002);
--- and a transaction whose latest version was quarantined in this run leaves (the post-hook).
+-- and a transaction whose latest version was quarantined since its last run leaves (the
+-- pre-hook).
 with
 
 transactions as (
