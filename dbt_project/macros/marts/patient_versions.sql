@@ -38,3 +38,15 @@
 {% macro changed_patient_versions_replaced_rows(relation, new_rows) -%}
     patient_id in (select new_rows.patient_id from {{ new_rows }} as new_rows)
 {%- endmacro %}
+
+
+{#- The as-of join's condition: the patient version `versions` (valid_from inclusive, valid_to
+    exclusive) in force at the end of the service day `service_date`. A change made during the
+    day (valid_from at its time of day, as the snapshot records it) applies to that day's
+    services: an address or insurance updated at the visit belongs to the visit. Exactly one
+    version of a patient holds the end of any day. -#}
+{% macro patient_version_on(versions, service_date) -%}
+    {%- set day_end = dbt.dateadd('day', 1, 'cast(' ~ service_date ~ ' as ' ~ dbt.type_timestamp() ~ ')') -%}
+    {{ versions }}.valid_from < {{ day_end }}
+    and {{ versions }}.valid_to >= {{ day_end }}
+{%- endmacro %}

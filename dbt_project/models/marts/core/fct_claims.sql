@@ -169,8 +169,7 @@ final as (
     left join patients
         on
             claims.patient_id = patients.patient_id
-            and cast(claims.service_date as {{ dbt.type_timestamp() }}) >= patients.valid_from
-            and cast(claims.service_date as {{ dbt.type_timestamp() }}) < patients.valid_to
+            and {{ patient_version_on('patients', 'claims.service_date') }}
     left join providers on claims.provider_id = providers.provider_id
     left join departments on claims.department_id = departments.department_id
     left join payers on transactions.payer_id = payers.payer_id

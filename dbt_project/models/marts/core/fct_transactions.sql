@@ -93,7 +93,7 @@ final as (
         transactions.transaction_id,
         transactions.encounter_id,
         transactions.claim_id,
-        -- the patient version valid on the service date (as-of join)
+        -- the patient version in force at the end of the service date (as-of join)
         coalesce(patients.patient_key, {{ unknown_key() }}) as patient_key,
         coalesce(providers.provider_key, {{ unknown_key() }}) as provider_key,
         coalesce(departments.department_key, {{ unknown_key() }}) as department_key,
@@ -124,8 +124,7 @@ final as (
     left join patients
         on
             transactions.patient_id = patients.patient_id
-            and cast(transactions.service_date as {{ dbt.type_timestamp() }}) >= patients.valid_from
-            and cast(transactions.service_date as {{ dbt.type_timestamp() }}) < patients.valid_to
+            and {{ patient_version_on('patients', 'transactions.service_date') }}
     left join providers on transactions.provider_id = providers.provider_id
     left join departments on transactions.department_id = departments.department_id
     left join payers on transactions.payer_id = payers.payer_id
