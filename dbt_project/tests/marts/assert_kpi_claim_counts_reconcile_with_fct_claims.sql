@@ -1,8 +1,9 @@
 -- Claim counts reconcile, per hospital: in kpi_monthly, claims accepted + finally denied +
 -- pending + rejected at the as-of date = claims submitted; and each count equals the number of
 -- fct_claims rows with that current outcome (fct_claims holds the latest state, so the second
--- check applies at the default as-of date, the latest claim modified date). Returns the
--- hospitals and outcomes that differ.
+-- check applies at the default as-of date, the latest claim modified date); so does the count
+-- of clean claims, which fct_claims.is_clean_claim must define as the clean claim rate does.
+-- Returns the hospitals and outcomes that differ.
 with
 
 monthly as (
@@ -12,7 +13,8 @@ monthly as (
         sum(claims_currently_accepted) as accepted,
         sum(claims_finally_denied) as denied,
         sum(claims_currently_pending) as pending,
-        sum(claims_currently_rejected) as rejected
+        sum(claims_currently_rejected) as rejected,
+        sum(clean_claims) as clean
     from {{ ref('kpi_monthly') }}
     group by source_system
 ),
@@ -27,6 +29,8 @@ monthly_outcomes as (
     select source_system, 'rejected' as outcome, rejected as kpi_claims from monthly
     union all
     select source_system, 'submitted' as outcome, claims_submitted as kpi_claims from monthly
+    union all
+    select source_system, 'clean' as outcome, clean as kpi_claims from monthly
     union all
     select
         source_system,
@@ -46,6 +50,11 @@ claims as (
     union all
     select source_system, 'sum_of_outcomes' as outcome, count(*) as fct_claims
     from {{ ref('fct_claims') }}
+    group by source_system
+    union all
+    select source_system, 'clean' as outcome, count(*) as fct_claims
+    from {{ ref('fct_claims') }}
+    where {{ is_true('is_clean_claim') }}
     group by source_system
 ),
 

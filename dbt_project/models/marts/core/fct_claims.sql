@@ -99,7 +99,8 @@ history_summary as (
         claim_id,
         count(*) as status_version_count,
         min(case when claim_status = 'Paid' then valid_from end) as first_paid_at,
-        max(case when kpi_outcome = 'denied' then 1 else 0 end) as was_ever_denied
+        max(case when kpi_outcome = 'denied' then 1 else 0 end) as was_ever_denied,
+        max(case when kpi_outcome = 'rejected' then 1 else 0 end) as was_ever_rejected
     from {{ status_history }}
     group by claim_id
 ),
@@ -131,8 +132,14 @@ final as (
         status_outcomes.kpi_outcome as current_outcome,
         coalesce(first_responses.first_submission_outcome, 'pending') as first_submission_outcome,
         first_responses.first_response_status,
+        -- clean as the clean claim rate counts it (int_claim_kpi_outcomes): accepted at the
+        -- first response, and never rejected or denied after
         case
-            when first_responses.first_submission_outcome = 'accepted' then {{ bool_true() }}
+            when
+                first_responses.first_submission_outcome = 'accepted'
+                and history_summary.was_ever_denied = 0
+                and history_summary.was_ever_rejected = 0
+                then {{ bool_true() }}
             else {{ bool_false() }}
         end as is_clean_claim,
         case
