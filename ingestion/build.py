@@ -890,8 +890,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--lake",
         default=None,
         metavar="DIR",
-        help=f"lake folder or abfss:// URI that dbt reads Bronze from (default: ${LAKE_ENV}, "
-        "else lake)",
+        help=f"local lake folder that the local DuckDB target reads Bronze from (default: "
+        f"${LAKE_ENV}, else lake); an ADLS lake is read by Databricks or Synapse through their "
+        "external tables",
     )
     parser.add_argument(
         "--warehouse",

@@ -2,7 +2,8 @@
 -- is skipped because no Bronze data changed (ingestion/build_state.py) must not leave it stale.
 {{ config(materialized='view') }}
 
--- The audit log is written by the ingestion code (typed Parquet, one row per entity per run);
+-- The audit log is written by the ingestion code (typed Parquet, one row per load: per landing
+-- file for file entities, a no_change row when nothing is new, rows recovery writes);
 -- cast to the house types without assuming how each column was stored.
 with
 
