@@ -30,7 +30,10 @@
 
 {#- A claim version whose status is missing or not one of the seed claim_status_outcomes
     (`Appealed`, `paid`) has no KPI outcome: quarantined, it stays out of the status history
-    and the facts, and the claim's latest version that passes is used instead. -#}
+    and the facts, and the claim's latest version that passes is used instead. So is one
+    without its claim amount, or a Paid one without its paid amount: A/R and the collection
+    rates would read the blank as $0 (a claim of $0 in A/R, or a paid claim left open at its
+    allowed amount). -#}
 {% macro claim_quarantine_rules() -%}
     {%- set statuses = "'" ~ known_claim_statuses() | join("', '") ~ "'" %}
     {{ return([
@@ -39,6 +42,8 @@
         ('missing_patient_id', 'source_patient_id is null'),
         ('missing_service_date', 'service_date is null'),
         ('unknown_claim_status', "coalesce(claim_status, '') not in (" ~ statuses ~ ")"),
+        ('missing_claim_amount', 'claim_amount is null'),
+        ('missing_paid_amount', "claim_status = 'Paid' and paid_amount is null"),
     ]) }}
 {%- endmacro %}
 
