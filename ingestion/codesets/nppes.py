@@ -21,6 +21,7 @@ descriptions. Transport failures are retried (see :mod:`ingestion.codesets.http`
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import math
@@ -271,15 +272,42 @@ def parse_response(payload: object, source: str) -> list[NpiRow]:
 
 
 def read_extract(path: Path) -> list[NpiRow]:
-    """Rows of an NPPES extract file (the API's response shape), parsed like an API answer."""
+    """Rows of an NPPES extract file (the API's response shape), parsed like an API answer.
+
+    The file is UTF-8, with or without a byte order mark (a Windows export writes one). Its
+    ``result_count``, when it has one, must be the number of its ``results``: a file that
+    holds fewer was cut short (a partial export or copy), and loading it would drop the
+    missing NPIs from the code list, which staging reads whole from its latest load."""
     source = str(path)
+    data = Path(path).read_bytes()
     try:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # the offset in the file: utf-8-sig reports it past a byte order mark
+        offset = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        byte = data[offset : offset + 1].hex()
+        line = data.count(b"\n", 0, offset) + 1
+        raise MalformedResponseError(
+            f"malformed NPPES extract {source}: not UTF-8: byte 0x{byte} at byte offset "
+            f"{offset} (line {line}); re-export it as UTF-8 and land it in its place",
+            url=source,
+        ) from exc
+    try:
+        payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MalformedResponseError(
             f"malformed NPPES extract {source}: not JSON ({exc})", url=source
         ) from exc
-    return parse_response(payload, source)
+    rows = parse_response(payload, source)
+    count = payload.get("result_count") if isinstance(payload, dict) else None
+    if count is not None and count != len(rows):
+        raise MalformedResponseError(
+            f"malformed NPPES extract {source}: its result_count is {count}, but its results "
+            f"hold {len(rows)} record(s) (a truncated or partial export?); nothing of it was "
+            "loaded: export it again whole and land it in its place",
+            url=source,
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- client

@@ -1,20 +1,22 @@
 """Landing CSV files (claims, CPT): a streaming reader that never loses a line silently.
 
-Every non-blank record is either a row (all values as text, an empty field as null: CSV has
-no other way to say null) or a reject with its line number, raw text and a reason naming the
-problem: a wrong number of fields, broken quoting, bytes that are not UTF-8 (with the column
-they fall in). Empty fields after the header's last column are dropped, not refused (an Excel
-or SSIS export ends every line with a comma; nothing is lost); a value there is refused. A
-record that swallowed several physical lines and does not parse (e.g. a quote that is never
+Every record is either a row (all values as text, an empty field as null: CSV has no other
+way to say null) or a reject with its line number, raw text and a reason naming the problem:
+a wrong number of fields, broken quoting, bytes that are not UTF-8 (with the column they fall
+in), a blank line (every field empty or spaces: ``,,,,``, an export's empty rows, which would
+load as a row of nulls). An empty line is no record: it is skipped, and counted nowhere.
+Empty fields after the header's last column are dropped, not refused (an Excel or SSIS
+export ends every line with a comma; nothing is lost); a value there is refused. A record
+that swallowed several physical lines and does not parse (e.g. a quote that is never
 closed) rejects only its first line; the following lines are read again. Required columns
 missing from the header fail the file; unknown extra columns are kept. Column names are
 matched whatever their case and renamed to the required and known columns' spelling (a
 lower-case `claimid` lands as `ClaimID`); two that differ only in case fail the file.
 
 Speed: runs of plain lines (no quote character, the header's number of commas, or more when
-the extra ones end the line, which are then cut) are parsed by Arrow in one call; the csv
-module reads every other line, and any run Arrow would read differently, so both paths give
-the same rows and rejects.
+the extra ones end the line, which are then cut; not blank) are parsed by Arrow in one call;
+the csv module reads every other line, and any run Arrow would read differently, so both
+paths give the same rows and rejects.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class CsvChunk:
 
 
 _BOM = b"\xef\xbb\xbf"
+# what a blank line's fields may hold: ASCII white space (and, in a line's bytes, commas)
+_SPACES = " \t\r\n\x0b\x0c"
+_BLANK_BYTES = b", \t\r\n\x0b\x0c"
 
 
 class _Lines:
@@ -129,7 +134,8 @@ class _Lines:
         record each with ``commas`` + 1 fields, after dropping empty fields past the last:
         no quote character, exactly ``commas`` commas (more commas only when the extra ones
         end the line: they are cut from the line returned), and at most ``longest`` bytes (so
-        no field exceeds the csv module's field size limit, which it would reject). The first
+        no field exceeds the csv module's field size limit, which it would reject), and not
+        blank (only commas and white space: the csv module's path rejects it). The first
         line must not start with a byte order mark, which Arrow drops at the start of its
         input. Returns the first one's number and the lines, which are consumed."""
         if self._pos >= len(self._buf):
@@ -144,7 +150,7 @@ class _Lines:
         run: list[bytes] = []
         while end < stop:
             line = buf[end]
-            if b'"' in line or len(line) > longest:
+            if b'"' in line or len(line) > longest or not line.strip(_BLANK_BYTES):
                 break
             extra = line.count(b",") - commas
             cut = _cut_trailing_commas(line, extra) if extra else line
@@ -193,6 +199,19 @@ def _decode_reason(line: PhysicalLine, header: Sequence[str]) -> str:
     return (
         f"line {line.number}: not valid UTF-8 (byte 0x{byte} at position {exc.start}, "
         f"in column {column!r}); re-export the file as UTF-8"
+    )
+
+
+def _is_blank(record: Sequence[str]) -> bool:
+    """Whether every field of ``record`` is empty or white space (a line of only commas and
+    spaces): no value to load, and no key to tell it by."""
+    return all(not value.strip(_SPACES) for value in record)
+
+
+def _blank_reason(line: int) -> str:
+    return (
+        f"line {line}: a blank line (only commas or spaces): it holds no value, and would load "
+        "as a row of nulls; remove it from the export, or fill in the record it stands for"
     )
 
 
@@ -402,6 +421,10 @@ class CsvFile:
         if bad is not None:
             chunk.rejects.append(
                 Reject(first.number, _decode_reason(bad, header), _raw_text(consumed))
+            )
+        elif _is_blank(record):
+            chunk.rejects.append(
+                Reject(first.number, _blank_reason(first.number), _raw_text(consumed))
             )
         elif len(record) != len(header):
             if len(consumed) > 1:

@@ -7,7 +7,9 @@ neither the file nor the row. So the typed columns of a claims file and of the E
 staging types (transactions, encounters, patients) are checked here with the same cleaning and
 casts, in DuckDB, and a row with such a value is rejected with the column and value in its
 reason, like a line with the wrong number of fields: the build never sees it, the rejected file
-keeps it, and read = written + rejected.
+keeps it, and read = written + rejected. So is a row of the CPT list without a code (blank, or
+the text 'null'): staging drops it, before its not_null test, and the list would lose it
+silently.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyarrow.compute as pc
 MONEY = "money"
 DATE = "date"
 TIMESTAMP = "timestamp"
+KEY = "key"  # a code list's key: staging drops a row where it is blank
 
 # what is wrong with a value: (column, value), its kind not read; or (column, value, problem)
 Finding = tuple[str, ...]
@@ -61,8 +64,12 @@ TABLE_COLUMN_KINDS: dict[str, dict[str, str]] = {
     "encounters": {"EncounterDate": DATE, "InsertedDate": TIMESTAMP, "ModifiedDate": TIMESTAMP},
     "patients": {"DOB": DATE, "ModifiedDate": TIMESTAMP, "Updated_Date": TIMESTAMP},
 }
-# the code sets' typed columns (the CPT and ICD-10-CM lists have none)
+# the code sets' typed columns (the CPT and ICD-10-CM lists have none; the CPT list's key below)
 NPI_COLUMN_KINDS: dict[str, str] = {"enumeration_date": DATE, "last_updated": DATE}
+# The CPT list's key, the load config's primary_key of cpt_codes: staging
+# (stg_codesets__cpt_codes) reads it as cpt_code and keeps only the rows where it is not null.
+# (The NPI and ICD-10-CM readers refuse a record without its key: nppes.py, icd10.py.)
+CPT_COLUMN_KINDS: dict[str, str] = {"CPT Codes": KEY}
 
 
 def column_kinds(source_kind: str, table: str) -> dict[str, str]:
@@ -73,6 +80,8 @@ def column_kinds(source_kind: str, table: str) -> dict[str, str]:
         return TABLE_COLUMN_KINDS.get(table, {})
     if source_kind == "nppes":  # the extract, or the API look-up (--online)
         return NPI_COLUMN_KINDS
+    if source_kind == "cpt_csv":
+        return CPT_COLUMN_KINDS
     return {}
 
 
@@ -90,6 +99,32 @@ def _cleaned(column: str) -> str:
         f"case when trim({quoted}) = '' or lower(trim({quoted})) = 'null' then null "
         f"else trim({quoted}) end"
     )
+
+
+def _failing(kind: str, column: str) -> str:
+    """The DuckDB condition under which staging cannot read ``column``'s value as ``kind``: a
+    value its cast refuses, or no key at all."""
+    cleaned = _cleaned(column)
+    if kind == KEY:
+        return f"({cleaned} is null)"
+    return f"({cleaned} is not null and {_typed(kind, cleaned)} is null)"
+
+
+def _no_key(name: str) -> str:
+    return (
+        f"has no value (staging reads blank and 'null' as none), and {name} is the key of the "
+        "code list (the load config's primary_key): staging would drop the row"
+    )
+
+
+def _keys_present(array: pa.Array) -> bool:
+    """Whether every value of ``array`` is a key staging keeps (a quick pass: Arrow trims more
+    white space than staging's trim, so a chunk that fails here is looked at in DuckDB)."""
+    if array.null_count:
+        return False
+    trimmed = pc.utf8_trim_whitespace(array)
+    blank = pc.or_(pc.equal(trimmed, ""), pc.equal(pc.utf8_lower(trimmed), "null"))
+    return not pc.any(blank).as_py()
 
 
 def _typed(kind: str, cleaned: str) -> str:
@@ -184,7 +219,10 @@ def _arrow_reads(kind: str, array: pa.Array) -> bool:
     """Whether Arrow casts every value of ``array`` as ``kind``, blank and 'null' being nulls
     (a quick pass over a chunk whose values are all plain: Arrow's casts, with the hour-only
     timestamps refused by their length, accept no value that DuckDB's refuse, and fewer, e.g.
-    no padding, so a chunk that fails here is looked at value by value in DuckDB)."""
+    no padding, so a chunk that fails here is looked at value by value in DuckDB). A key:
+    whether every value is one (_keys_present)."""
+    if kind == KEY:
+        return _keys_present(array)
     if _arrow_casts(kind, array):
         return True
     cleaned = _without_null_words(array)
@@ -225,9 +263,10 @@ def _flagged_rows(checked: Sequence[tuple[str, pa.Array]], conditions: Sequence[
 
 def unreadable_values(
     header: Sequence[str], columns: Sequence[pa.Array], kinds: Mapping[str, str]
-) -> dict[int, list[tuple[str, str]]]:
+) -> dict[int, list[Finding]]:
     """The rows (indexes into ``columns``) with a value that staging could not type, each with
-    its (column, value) pairs; columns of ``kinds`` absent from ``header`` are not checked."""
+    its (column, value) pairs, or without a key (a KEY column blank: (column, value as landed,
+    '' for null, problem)); columns of ``kinds`` absent from ``header`` are not checked."""
     lowered = _kinds_by_lower_name(kinds)
     checked = [
         (name, lowered[name.lower()], columns[i])
@@ -238,16 +277,15 @@ def unreadable_values(
         return {}
     if all(_arrow_reads(kind, array) for _, kind, array in checked):
         return {}
-    failing = [
-        f"({_cleaned(f'c{i}')} is not null and {_typed(kind, _cleaned(f'c{i}'))} is null)"
-        for i, (_, kind, _) in enumerate(checked)
-    ]
+    failing = [_failing(kind, f"c{i}") for i, (_, kind, _) in enumerate(checked)]
     rows = _flagged_rows([(name, array) for name, _, array in checked], failing)
-    found: dict[int, list[tuple[str, str]]] = {}
+    found: dict[int, list[Finding]] = {}
     for row_index, flagged in rows:
         found[int(row_index)] = [
-            (name, str(array[row_index].as_py()))
-            for (name, _, array), bad in zip(checked, flagged, strict=True)
+            (name, array[row_index].as_py() or "", _no_key(name))
+            if kind == KEY
+            else (name, str(array[row_index].as_py()))
+            for (name, kind, array), bad in zip(checked, flagged, strict=True)
             if bad
         ]
     return found

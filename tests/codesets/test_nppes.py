@@ -329,6 +329,66 @@ def test_bad_extract_names_the_file(tmp_path: Path, text: str, problem: str) -> 
     assert str(extract) in str(caught.value)
 
 
+def test_an_extract_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # a Windows export starts the file with a UTF-8 byte order mark: it was refused as
+    # "not JSON (Unexpected UTF-8 BOM ...)"
+    records = [nppes_record(n, i=i) for i, n in enumerate(make_npis(2))]
+    basic = records[1]["basic"]
+    assert isinstance(basic, dict)
+    basic["first_name"] = "ZOË"
+    text = json.dumps({"result_count": 2, "results": records}, ensure_ascii=False)
+    plain, marked = tmp_path / "plain.json", tmp_path / "marked.json"
+    plain.write_bytes(text.encode("utf-8"))
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    rows = read_extract(marked)
+    assert rows == read_extract(plain)
+    assert [r["first_name"] for r in rows] == ["FIRST0", "ZOË"]
+
+
+@pytest.mark.parametrize("mark", [b"", b"\xef\xbb\xbf"])
+def test_an_extract_not_in_utf8_names_the_file_and_the_byte(tmp_path: Path, mark: bytes) -> None:
+    # a Latin-1 export: the error was the codec's own, naming neither the file nor the place
+    records = [nppes_record(n, i=i) for i, n in enumerate(make_npis(2))]
+    basic = records[1]["basic"]
+    assert isinstance(basic, dict)
+    basic["first_name"] = "ZOË"
+    text = json.dumps({"result_count": 2, "results": records}, ensure_ascii=False, indent=1)
+    data = mark + text.encode("latin-1")
+    extract = tmp_path / "nppes_npi_extract.json"
+    extract.write_bytes(data)
+    offset = data.index(b"ZO\xcb") + 2
+    line = data[:offset].count(b"\n") + 1
+    with pytest.raises(MalformedResponseError) as caught:
+        read_extract(extract)
+    message = str(caught.value)
+    assert f"malformed NPPES extract {extract}: not UTF-8: byte 0xcb at byte offset {offset}" in (
+        message
+    )
+    assert f"(line {line})" in message and line > 1
+    assert "re-export it as UTF-8" in message
+
+
+@pytest.mark.parametrize("count", [5, 1, 0])
+def test_an_extract_whose_result_count_is_not_its_number_of_results_is_refused(
+    tmp_path: Path, count: int
+) -> None:
+    # a truncated or partial export: loaded, it would drop the missing NPIs from the list
+    records = [nppes_record(n, i=i) for i, n in enumerate(make_npis(3))]
+    extract = tmp_path / "nppes_npi_extract.json"
+    extract.write_text(json.dumps({"result_count": count, "results": records}))
+    with pytest.raises(MalformedResponseError) as caught:
+        read_extract(extract)
+    message = str(caught.value)
+    assert str(extract) in message
+    assert f"its result_count is {count}, but its results hold 3 record(s)" in message
+    assert "export it again whole" in message
+    # the count agreeing, or absent (nothing to check it by), the file reads
+    extract.write_text(json.dumps({"result_count": 3, "results": records}))
+    assert len(read_extract(extract)) == 3
+    extract.write_text(json.dumps({"results": records}))
+    assert len(read_extract(extract)) == 3
+
+
 def test_an_api_list_whose_every_record_is_rejected_is_not_published(
     fake_api: FakeApi, tmp_path: Path
 ) -> None:

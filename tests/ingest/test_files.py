@@ -287,6 +287,72 @@ def test_malformed_lines_are_rejected_with_line_and_reason(
     assert {r["ClaimID"] for r in good_after} <= ids
 
 
+def test_a_line_of_only_commas_or_spaces_is_rejected_as_blank_and_counted(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # a line of only commas (an export's empty rows: `,,,,` as many as the header's, or more)
+    # landed in Bronze as a claim of nulls; one of only spaces was refused with "values from
+    # column 'TransactionID' on are missing"; an empty line was skipped
+    landing = sources / "landing" / "claims"
+    rows = [claim_row(i, 1) for i in range(90, 95)]
+    commas = "," * (len(CLAIM_COLUMNS) - 1)
+    blank = {
+        3: commas,  # the header's number of fields: Arrow's quick path read it
+        5: commas + ",,",  # more fields than the header, all empty
+        6: "   ",  # one field, spaces
+        7: " ,\t, " + commas[2:],  # spaces and a tab between the commas
+        9: ",,,",  # fewer fields than the header
+        11: '"",""' + commas[1:],  # quoted empty values: through the csv module
+    }
+    lines = [",".join(CLAIM_COLUMNS)]
+    data = iter(rows)
+    for number in range(2, 14):
+        if number == 10:
+            lines.append("")  # an empty line: no record, counted nowhere
+        elif number in blank:
+            lines.append(blank[number])
+        else:
+            row = next(data)
+            lines.append(",".join(row[c] for c in CLAIM_COLUMNS))
+    assert next(data, None) is None
+    path = landing / "hospital1_claim_data_2024_12.csv"
+    path.write_text("\r\n".join(lines) + "\r\n")
+
+    config = write_config(tmp_path / "c.csv", ["hospital_a.claims"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    record = next(r for r in result.entities[0].records if r.source_name == path.name)
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (11, 5, 6)
+    landed = [
+        r
+        for r in read_bronze(lake, "hospital_a", "claims").to_pylist()
+        if r["_source_name"] == path.name
+    ]
+    assert sorted(r["ClaimID"] for r in landed) == [r["ClaimID"] for r in rows]
+    assert sorted(r["_source_row"] for r in landed) == [2, 4, 8, 12, 13]
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    rejected = {r["_source_row"]: r for r in pq.read_table(folder / "rejected.parquet").to_pylist()}
+    assert set(rejected) == set(blank)
+    for number, raw in blank.items():
+        assert rejected[number]["_reject_reason"].startswith(
+            f"line {number}: a blank line (only commas or spaces)"
+        ), rejected[number]["_reject_reason"]
+        assert rejected[number]["_raw"] == raw
+        assert rejected[number]["_source_name"] == path.name
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (11, 5, 6)
+
+    # a file of nothing but blank lines after its header is refused whole, like any file of
+    # which every line is rejected, and waits in landing
+    only = landing / "hospital1_claim_data_2025_01.csv"
+    only.write_text("\n".join([",".join(CLAIM_COLUMNS), commas, commas, ""]) + "\n")
+    again = ingest(sources, lake, config)
+    (failed,) = again.failed
+    assert f"{only.name}: all 2 lines were rejected" in (failed.error or "")
+    assert "line 2: a blank line (only commas or spaces)" in (failed.error or "")
+    assert only.exists()
+
+
 def test_trailing_empty_fields_beyond_the_header_are_accepted(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
@@ -549,6 +615,51 @@ def test_codeset_files_cpt_and_npi_extract(sources: Path, lake: Path, tmp_path: 
     assert data_files(lake) == before
 
 
+def test_a_cpt_line_without_a_code_is_rejected_naming_the_line_and_the_key_column(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # staging drops a CPT row whose code is blank (before its not_null test): the list lost
+    # it silently, and the audit said it was written
+    path = sources / "landing" / "cpt" / "cpt_codes.csv"
+    lines = path.read_text().splitlines()
+    assert lines[0].split(",")[1] == "CPT Codes" and len(lines) == 4
+    keyless = {
+        5: "Evaluation,,desc blank,New",
+        6: "Evaluation,   ,desc spaces,New",
+        7: "Evaluation,NULL,desc null,New",  # staging reads the text 'null' as no value
+        8: "Evaluation,\u00a0,desc no-break space,New",  # staging's trim removes it too
+    }
+    kept = "Evaluation, 99215 ,desc padded,New"  # a padded code is a code
+    path.write_text("\n".join([*lines, *keyless.values(), kept]) + "\n")
+    config = write_config(tmp_path / "c.csv", ["codesets.cpt_codes"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    (record,) = result.entities[0].records
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (8, 4, 4)
+    codes = read_bronze(lake, "codesets", "cpt_codes").column("CPT Codes").to_pylist()
+    assert sorted(codes) == sorted(["99213", "0051T", "99214", " 99215 "])
+    (folder,) = (lake / "rejected" / "codesets" / "cpt_codes").glob("load_id=*")
+    rejected = {r["_source_row"]: r for r in pq.read_table(folder / "rejected.parquet").to_pylist()}
+    assert set(rejected) == set(keyless)
+    for number, raw in keyless.items():
+        reason = rejected[number]["_reject_reason"]
+        assert reason.startswith(f"line {number}: CPT Codes {raw.split(',')[1]!r} has no value")
+        assert "CPT Codes is the key of the code list" in reason
+        assert "fix the value in the export" in reason
+        assert rejected[number]["_raw"] == raw
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (8, 4, 4)
+
+
+def test_the_cpt_key_checked_at_ingest_is_the_load_configs_primary_key() -> None:
+    from ingestion.config import load_config
+
+    (cpt,) = [e for e in load_config().entities if e.source_kind == "cpt_csv"]
+    kinds = column_kinds("cpt_csv", cpt.table)
+    assert [c for c, kind in kinds.items() if kind == "key"] == [cpt.primary_key]
+    assert cpt.primary_key in cpt.required_columns
+
+
 def test_an_npi_record_with_a_date_staging_cannot_type_is_rejected(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
@@ -570,6 +681,30 @@ def test_an_npi_record_with_a_date_staging_cannot_type_is_rejected(
     )
     landed = read_bronze(lake, "codesets", "npi").to_pylist()
     assert sorted((r["npi"], r["_source_row"]) for r in landed) == [(npis[0], 1), (npis[2], 3)]
+
+
+def test_a_cut_short_npi_extract_fails_and_the_list_keeps_its_last_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # result_count 4 and three results: a partial export, which loaded as the whole list and
+    # dropped the missing NPI from the code list (staging reads it from its latest load)
+    config = write_config(tmp_path / "c.csv", ["codesets.npi"])
+    assert ingest(sources, lake, config).ok
+    listed = sorted(read_bronze(lake, "codesets", "npi").column("npi").to_pylist())
+    path = sources / "landing" / "npi" / "nppes_npi_extract.json"
+    write_npi_extract(path, count=4)
+    extract = json.loads(path.read_text())
+    del extract["results"][3]
+    path.write_text(json.dumps(extract))
+    result = ingest(sources, lake, config)
+    (failed,) = result.failed
+    error = failed.error or ""
+    assert str(path) in error
+    assert "its result_count is 4, but its results hold 3 record(s)" in error
+    assert path.exists(), "a failed file stays in landing"
+    assert sorted(read_bronze(lake, "codesets", "npi").column("npi").to_pylist()) == listed
+    audit = [r for r in read_audit(lake) if r["status"] == "failed"]
+    assert [r["source_name"] for r in audit] == [path.name]
 
 
 def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) -> None:
@@ -611,6 +746,8 @@ def _line_oracle(raw: bytes, width: int) -> list[str | None] | str | None:
         (record,) = list(csv.reader([text], strict=True))
     except csv.Error:
         return "reject"
+    if all(not value.strip(" \t\r\n\x0b\x0c") for value in record):
+        return "reject"  # a blank line: only commas or spaces
     if len(record) > width and not any(record[width:]):
         record = record[:width]  # trailing empty fields beyond the header lose nothing
     if len(record) != width:
@@ -622,8 +759,9 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
     """Runs of plain lines take a fast path (Arrow); every other line the csv module's. Mixed
     at random with defects (quotes, wrong field counts, bad UTF-8, a stray carriage return,
     blank lines, empty values, a byte order mark starting a line, a field over the csv
-    module's size limit, empty fields past the last column), the rows and rejects must be those
-    of the csv module reading each line on its own, whatever the chunk and read-block sizes."""
+    module's size limit, empty fields past the last column, lines of only commas or spaces), the
+    rows and rejects must be those of the csv module reading each line on its own, whatever the
+    chunk and read-block sizes."""
     import random
 
     from ingestion.sources.csvfile import CsvFile
@@ -654,6 +792,9 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
             values += [""] * (1 + i % 3)  # an export that ends lines with commas: kept
         elif kind < 0.21:
             values += ["", "surplus"]  # a value past them is still an extra value
+        elif kind < 0.22:
+            # a blank line: only commas (the header's number, more or fewer) or spaces
+            values = [[""] * width, [""] * (width + 2), [" ", "\t", "", " ", ""], ["  "]][i % 4]
         text = ",".join(values)
         lines.append(text.encode("latin-1" if "\xe9" in text else "utf-8"))
     lines.append(b"1,2,3,4,5")
@@ -671,6 +812,7 @@ def test_plain_runs_read_by_arrow_match_the_csv_module_line_by_line(tmp_path: Pa
         elif isinstance(outcome, list):
             expected_rows.append((number, outcome))
     assert len(expected_rejects) > 100 and len(expected_rows) > 2500  # the mix is a real one
+    assert sum(bool(line) and not line.strip(b", \t") for line in lines) > 20  # blank lines
 
     for batch_rows, block_lines in [(50_000, 50_000), (97, 50_000), (1000, 64), (7, 5)]:
         with CsvFile(path, ["a"], block_lines=block_lines) as f:
@@ -784,7 +926,7 @@ def test_typed_columns_are_matched_as_staging_matches_them() -> None:
     us_dates = [f"{m:02d}/{d:02d}/2024 10:00:00" for m in range(1, 13) for d in range(1, 29)]
     assert bad_marks(us_dates * 50) == set(us_dates)
     assert column_kinds("claims_csv", "claims_2024") == CLAIM_COLUMN_KINDS
-    assert column_kinds("cpt_csv", "claims") == {}
+    assert column_kinds("cpt_csv", "claims") == {"CPT Codes": "key"}
 
 
 def test_zoned_timestamps_take_the_quick_pass_and_an_hour_alone_does_not() -> None:
