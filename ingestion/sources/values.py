@@ -130,13 +130,13 @@ def _keys_present(array: pa.Array) -> bool:
 def _typed(kind: str, cleaned: str) -> str:
     # staging's to_money, to_date and to_timestamp, as try_cast
     if kind == MONEY:
-        return f"try_cast(round(try_cast({cleaned} as double), 2) as decimal(18, 2))"
+        return f"try_cast({cleaned} as decimal(18, 2))"
     if kind == DATE:
         return f"try_cast(try_cast({cleaned} as timestamp) as date)"
     return f"try_cast({cleaned} as timestamp)"
 
 
-# below this, an amount's double rounds to a decimal(18, 2)
+# below this, an amount's text casts to a decimal(18, 2) (16 digits before the point)
 _MONEY_LIMIT = 9e15
 
 

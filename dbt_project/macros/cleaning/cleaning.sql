@@ -47,11 +47,12 @@
 
 {#- Money: the float text of the source (with float noise such as 150.00000000001) rounded to
     cents and stored as decimal(18,2); blank and 'null' text is null (ingest rejects text that
-    is not a number, and keeps it with its reason, before it reaches Bronze). The text is read
-    as a decimal, not a double: a double holds 0.285 as 0.28499999999999998 and rounded it to
-    0.28; as a decimal it rounds half away from zero, to 0.29, as a finance office does. -#}
+    is not a number, and keeps it with its reason, before it reaches Bronze). The text is cast
+    to the decimal directly, which rounds its exact digits half away from zero (0.285 to 0.29,
+    as a finance office rounds). Through a double, 0.285 was 0.28499999999999998 and rounded
+    to 0.28; through a wider decimal, the cast took five times as long (128-bit arithmetic). -#}
 {% macro to_money(column) -%}
-    cast(round({{ dbt.safe_cast(clean_string(column), 'decimal(38, 10)') }}, 2) as {{ type_money() }})
+    {{ dbt.safe_cast(clean_string(column), type_money()) }}
 {%- endmacro %}
 
 
