@@ -318,6 +318,8 @@ class _Marks:
     read_again: int = 0
     already_read_unmarked: int = 0
     new_unmarked: int = 0
+    # rows read whose watermark (every column of it) is NULL: a `>=` never selects such a row
+    no_mark: int = 0
 
     def __post_init__(self) -> None:
         self.high = self.since
@@ -335,6 +337,7 @@ class _Marks:
         column = batch[wm[0]] if len(wm) == 1 else pc.coalesce(*(batch[i] for i in wm))
         marks = column.to_pylist()
         present = [w for w in marks if w is not None]
+        self.no_mark += len(marks) - len(present)
         checked = self.check or self.form is not None
         bad_values = values.bad_marks(present, self.loaded_at, self.form) if checked else set()
         bad: set[int] = set()
@@ -407,6 +410,24 @@ class _Marks:
         parts.append(self.unmarked)
         self.unmarked = bytearray()
         return b"".join(parts)
+
+    def no_mark_warning(self, entity: EntityConfig) -> str | None:
+        """What the rows without a watermark mean for the loads after this one, or None."""
+        if not self.no_mark:
+            return None
+        columns = entity.watermark_columns
+        fix = (
+            f"name the insert time as a fallback in {entity.config_line('watermark')} (e.g. "
+            f"{columns[0]}|InsertDate)"
+            if len(columns) == 1
+            else f"add another fallback in {entity.config_line('watermark')}"
+        )
+        return (
+            f"{self.no_mark:,} row(s) of {entity.tablename} have no {entity.watermark_label} "
+            "(NULL). This load read them, but an incremental load selects the rows at or after "
+            "its mark and never one whose watermark is NULL: a row inserted or changed later "
+            f"without one will not load. To load such rows, {fix}"
+        )
 
     def messages(self, entity: EntityConfig) -> list[str]:
         said = []
@@ -891,6 +912,10 @@ class _Run:
                 manifest.boundary_from = _covered_from(tracker.floor, select_from)
             for message in tracker.messages(entity):
                 self.progress(message)
+            no_mark = tracker.no_mark_warning(entity)
+            if no_mark is not None:
+                self.warnings.append(no_mark)
+                self.progress(f"warning: {entity.name}: {no_mark}")
             if not incremental:
                 manifest.content_sha256 = content.hexdigest()
                 unchanged = self._unchanged(entity, manifest.content_sha256)

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.config import EntityConfig
+from ingestion.ingest import format_summary
 from ingestion.sources.sql import TableReader, connect
 from ingestion.sources.values import mark_less
 
@@ -921,6 +922,33 @@ def test_rows_passed_over_before_a_fallback_was_named_load_with_one_full_load(
     assert _load(sources, lake, fallback) == ("no_change", 0, 0, "2024-02-02 00:00:00")
     insert(db, "transactions", [unmodified_row(952, "2024-02-03 00:00:00")])
     assert _load(sources, lake, fallback) == ("success", 1, 0, "2024-02-03 00:00:00")
+
+
+def test_a_load_that_reads_rows_without_a_watermark_warns_that_later_ones_will_not_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # the first load reads a row whose ModifiedDate is NULL: the loader has the evidence that
+    # the table holds such rows, which no later incremental load selects
+    db = sources / "emr" / "hospital_a.db"
+    insert(db, "transactions", [unmodified_row(960, "2024-02-01 00:00:00")])
+    plain = write_config(tmp_path / "plain.csv", ["hospital_a.transactions"])
+    result = ingest(sources, lake, plain)
+    entity = result.entities[0]
+    assert entity.status == "success"
+    (warning,) = [w for w in entity.warnings if "(NULL)" in w]
+    assert warning.startswith("1 row(s) of transactions have no ModifiedDate (NULL).")
+    assert f"fallback in config line 2 of {plain}, watermark (e.g. ModifiedDate|InsertDate)" in (
+        warning
+    )
+    assert f"WARNING hospital_a.transactions: {warning}" in format_summary(result)
+    # with the fallback, the row has a watermark (its InsertDate): nothing to warn of
+    edits = {
+        "hospital_a.transactions": {"watermark": "ModifiedDate|InsertDate", "loadtype": "full"}
+    }
+    full = write_config(tmp_path / "full.csv", ["hospital_a.transactions"], edits)
+    again = ingest(sources, lake, full).entities[0]
+    assert again.status == "success"
+    assert not [w for w in again.warnings if "(NULL)" in w]
 
 
 # A row whose watermark is below the mark when it becomes visible (an EMR transaction that set
