@@ -866,7 +866,11 @@ class _Run:
         manifest.watermark_before = before
         writer = self._writer(entity, manifest)
         wm = [reader.columns.index(column) for column in entity.watermark_columns]
-        key = entity.primary_key if entity.primary_key in reader.columns else None
+        # the key as the table spells it: a rejected row's reason names its value
+        key = next(
+            (c for c in reader.columns if c.casefold() == (entity.primary_key or "").casefold()),
+            None,
+        )
         source = f"{entity.database} table {entity.tablename}"
 
         def describe(

@@ -388,6 +388,23 @@ def test_text_array_gives_the_lossless_text_of_any_column() -> None:
     assert text_array([b"\x00\xff"]).to_pylist() == ["00ff"]
 
 
+def test_a_rejected_row_is_named_by_its_key_whatever_the_key_column_s_case(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an engine that folds names (PostgreSQL) gives transactionid: the reason said "a row"
+    db = sources / "emr" / "hospital_a.db"
+    execute(db, 'ALTER TABLE transactions RENAME COLUMN "TransactionID" TO "transactionid"')
+    execute(db, "UPDATE transactions SET Amount = 'abc' WHERE transactionid = 'TRANS000002'")
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    entity = ingest(sources, lake, config).entities[0]
+    assert entity.status == "success" and entity.rows_rejected == 1, entity.error
+    (folder,) = (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert rejected["_reject_reason"].startswith(
+        "hospital_a table transactions, transactionid 'TRANS000002': Amount 'abc'"
+    )
+
+
 def test_values_staging_cannot_type_reject_their_row_named_by_table_key_and_column(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
