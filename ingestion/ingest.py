@@ -1209,6 +1209,9 @@ class _Run:
         numbers = codesets.provider_npis(self.lake, targets)
         self.progress(f"{entity.name}: looking up {len(numbers):,} NPIs of Bronze providers")
         rows = codesets.npi_from_api(self.settings.nppes_url, numbers)
+        for warning in rows.warnings:
+            self.warnings.append(warning)
+            self.progress(f"warning: {entity.name}: {warning}")
         return self._write_codeset(entity, rows, None)
 
     def _load_icd(self, entity: EntityConfig) -> AuditRecord:

@@ -8,7 +8,7 @@ The clients are imported when used (the offline ICD-10-CM list takes a second to
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +24,9 @@ class CodesetRows:
     source_name: str
     columns: tuple[str, ...]
     rows: list[dict[str, str | None]]
+    # what the load leaves out and why, for the run's summary (an API look-up's invalid and
+    # unknown numbers)
+    warnings: tuple[str, ...] = field(default=())
 
     def column_lists(self) -> list[list[str | None]]:
         return [[row.get(c) for row in self.rows] for c in self.columns]
@@ -45,7 +48,32 @@ def npi_from_api(base_url: str | None, numbers: Iterable[str]) -> CodesetRows:
         )
     client = nppes.NppesClient(base_url)
     rows = client.lookup(numbers)
-    return CodesetRows("nppes", f"NPPES API {base_url}", nppes.NPI_COLUMNS, rows)
+    summary = client.last_lookup
+    warnings: list[str] = []
+    if summary is not None and summary.invalid:
+        shown = "; ".join(f"{value!r} ({why})" for value, why in summary.invalid[:_SHOWN])
+        warnings.append(
+            f"{len(summary.invalid):,} NPI value(s) of the providers were not looked up, not "
+            f"being valid NPIs: {shown}{_more(len(summary.invalid))}. Their providers point "
+            "at the unknown NPI; correct them in the EMR"
+        )
+    if summary is not None and summary.not_found:
+        shown = ", ".join(summary.not_found[:_SHOWN])
+        warnings.append(
+            f"{len(summary.not_found):,} NPI(s) of the providers are not in the registry "
+            f"(deactivated, or never issued): {shown}{_more(len(summary.not_found))}. Their "
+            "providers have no registry data"
+        )
+    return CodesetRows(
+        "nppes", f"NPPES API {base_url}", nppes.NPI_COLUMNS, rows, warnings=tuple(warnings)
+    )
+
+
+_SHOWN = 5  # values a warning names
+
+
+def _more(count: int) -> str:
+    return f" and {count - _SHOWN:,} more" if count > _SHOWN else ""
 
 
 def icd_offline() -> CodesetRows:
@@ -74,7 +102,8 @@ def icd_from_api(base_url: str | None) -> CodesetRows:
 
 
 def provider_npis(lake: Lake, provider_targets: Sequence[str]) -> list[str]:
-    """Distinct NPIs of the providers loaded to Bronze (``NPI`` column), as 10-char strings."""
+    """Distinct NPIs of the providers loaded to Bronze (``NPI`` column), as 10-char strings;
+    a value that cannot be an NPI as it is (blank ones aside), so the look-up names it."""
     from ingestion.codesets import nppes
 
     seen: set[str] = set()
@@ -89,4 +118,6 @@ def provider_npis(lake: Lake, provider_targets: Sequence[str]) -> list[str]:
                 npi = nppes.normalise_npi(value)
                 if npi is not None:
                     seen.add(npi)
+                elif value is not None and str(value).strip():
+                    seen.add(str(value))
     return sorted(seen)

@@ -389,6 +389,52 @@ def test_an_extract_whose_result_count_is_not_its_number_of_results_is_refused(
     assert len(read_extract(extract)) == 3
 
 
+def test_an_online_look_up_names_the_npis_it_could_not_list(
+    fake_api: FakeApi, tmp_path: Path
+) -> None:
+    # the look-up skipped values that are not NPIs and found no record for others: the run
+    # said nothing of either, and the list was simply shorter
+    from ingestion.ingest import format_summary
+    from tests.ingest.conftest import execute, ingest, make_sources, read_bronze, write_config
+
+    sources = make_sources(tmp_path / "sources")
+    lake = tmp_path / "lake"
+    db = sources / "emr" / "hospital_a.db"
+    unknown = luhn_npi("999999999")
+    ids = [row[0] for row in _rows(db, "select ProviderID from providers order by ProviderID")]
+    execute(db, "update providers set NPI = '1234567890' where ProviderID = ?", [ids[0]])
+    execute(db, "update providers set NPI = 'n/a' where ProviderID = ?", [ids[1]])
+    execute(db, "update providers set NPI = ? where ProviderID = ?", [unknown, ids[2]])
+    config = write_config(tmp_path / "c.csv", ["hospital_a.providers", "codesets.npi"])
+    assert ingest(sources, lake, config).ok
+    known = sorted(
+        {
+            str(r["NPI"]).zfill(10)
+            for r in read_bronze(lake, "hospital_a", "providers").to_pylist()
+            if str(r["NPI"]) not in {"1234567890", "n/a", unknown}
+        }
+    )
+    fake_api.app = NppesRegistry([nppes_record(npi, i=i) for i, npi in enumerate(known)])
+    online = ingest(sources, lake, config, online=True, nppes_url=fake_api.base_url + "/api/")
+    npi = next(e for e in online.entities if e.entity == "codesets.npi")
+    assert npi.status == "success" and npi.rows_written == len(known)
+    invalid, not_found = npi.warnings
+    assert invalid.startswith("2 NPI value(s) of the providers were not looked up")
+    assert "'1234567890' (check digit does not match" in invalid and "'n/a' (not an NPI" in invalid
+    assert not_found.startswith("1 NPI(s) of the providers are not in the registry") and (
+        unknown in not_found
+    )
+    summary = format_summary(online)
+    assert f"WARNING codesets.npi: {invalid}" in summary and not_found in summary
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return con.execute(sql).fetchall()
+
+
 def test_an_api_list_whose_every_record_is_rejected_is_not_published(
     fake_api: FakeApi, tmp_path: Path
 ) -> None:
