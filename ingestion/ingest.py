@@ -1113,8 +1113,14 @@ class _Run:
                 "nothing of it was loaded and it stays in landing for the next run. Copy files "
                 "in under another name and rename them when complete"
             )
+        # A claims file of a header and blank lines (an empty export from a spreadsheet) loads
+        # nothing, like a header alone: it is not refused and does not hold up the later files.
+        # A code list's file is: published, it would empty the list.
+        only_blank = (
+            entity.loadtype == "incremental" and manifest.rows_rejected == csv_file.blank_lines
+        )
         try:
-            return self._commit(entity, writer, from_file=True)
+            return self._commit(entity, writer, from_file=not only_blank)
         except Exception:
             writer.abandon()
             raise

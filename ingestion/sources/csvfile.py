@@ -267,6 +267,7 @@ class CsvFile:
         self.known = tuple(known)
         self.header: list[str] = []
         self.renamed: list[tuple[str, str]] = []
+        self.blank_lines = 0  # lines of only commas or spaces, rejected
         self._handle: BinaryIO | None = None
         self._lines: _Lines | None = None
 
@@ -423,6 +424,7 @@ class CsvFile:
                 Reject(first.number, _decode_reason(bad, header), _raw_text(consumed))
             )
         elif _is_blank(record):
+            self.blank_lines += 1
             chunk.rejects.append(
                 Reject(first.number, _blank_reason(first.number), _raw_text(consumed))
             )

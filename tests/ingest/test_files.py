@@ -342,15 +342,24 @@ def test_a_line_of_only_commas_or_spaces_is_rejected_as_blank_and_counted(
     (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
     assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (11, 5, 6)
 
-    # a file of nothing but blank lines after its header is refused whole, like any file of
-    # which every line is rejected, and waits in landing
+    # a file of nothing but blank lines after its header (a spreadsheet's empty export) loads
+    # nothing, as a header alone does: it is not refused, so the later files do not wait
     only = landing / "hospital1_claim_data_2025_01.csv"
     only.write_text("\n".join([",".join(CLAIM_COLUMNS), commas, commas, ""]) + "\n")
     again = ingest(sources, lake, config)
-    (failed,) = again.failed
-    assert f"{only.name}: all 2 lines were rejected" in (failed.error or "")
+    assert again.ok, again.failed
+    assert not only.exists(), "the file of blank lines stays in landing"
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == only.name]
+    assert (audit["status"], audit["rows_read"], audit["rows_written"]) == ("success", 2, 0)
+    assert audit["rows_rejected"] == 2
+    # with one line of another kind among them, every line rejected refuses the file whole
+    mixed = landing / "hospital1_claim_data_2025_02.csv"
+    mixed.write_text("\n".join([",".join(CLAIM_COLUMNS), commas, "a,b", ""]) + "\n")
+    third = ingest(sources, lake, config)
+    (failed,) = third.failed
+    assert f"{mixed.name}: all 2 lines were rejected" in (failed.error or "")
     assert "line 2: a blank line (only commas or spaces)" in (failed.error or "")
-    assert only.exists()
+    assert mixed.exists()
 
 
 def test_trailing_empty_fields_beyond_the_header_are_accepted(
