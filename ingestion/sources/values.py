@@ -167,6 +167,8 @@ _ZONE_SAMPLE = 100
 def _arrow_casts(kind: str, array: pa.Array) -> bool:
     try:
         if kind == MONEY:
+            if pc.any(pc.match_substring_regex(array, "[eE]")).as_py():
+                return False  # an exponent: DuckDB's decimal cast is the judge (see _typed)
             numbers = pc.cast(array, pa.float64())
             if numbers.null_count == len(numbers):
                 return True

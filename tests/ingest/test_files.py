@@ -952,6 +952,19 @@ def test_zoned_timestamps_take_the_quick_pass_and_an_hour_alone_does_not() -> No
         assert found == {1: [("ModifiedDate", hour_only)]}
 
 
+def test_an_amount_with_an_exponent_is_judged_by_staging_s_own_cast() -> None:
+    # what ingest writes for an EMR float near zero (str(5.551115123125783e-17)) reads, and so
+    # does 1.5E2; text with an exponent is checked by DuckDB's decimal cast, as staging reads it,
+    # not passed by Arrow's float parse
+    good = pa.array(["5.551115123125783e-17", "1.5E2", "12.50"])
+    assert not _arrow_reads("money", good)
+    assert _arrow_reads("money", pa.array(["12.50", "0.285"]))
+    assert unreadable_values(["Amount"], [good], {"Amount": "money"}) == {}
+    bad = pa.array(["12.50", "1e", "1.5e2e3"])
+    found = unreadable_values(["Amount"], [bad], {"Amount": "money"})
+    assert found == {1: [("Amount", "1e")], 2: [("Amount", "1.5e2e3")]}
+
+
 def _python_utc(text: str) -> str:
     # the oracle: Python's own reading of an ISO timestamp with an offset, as ingest writes a
     # zoned database value (bronze.to_text)

@@ -52,7 +52,26 @@
     as a finance office rounds). Through a double, 0.285 was 0.28499999999999998 and rounded
     to 0.28; through a wider decimal, the cast took five times as long (128-bit arithmetic). -#}
 {% macro to_money(column) -%}
+    {{ return(adapter.dispatch('to_money', 'rcm')(column)) }}
+{%- endmacro %}
+
+{% macro default__to_money(column) -%}
     {{ dbt.safe_cast(clean_string(column), type_money()) }}
+{%- endmacro %}
+
+{#- T-SQL casts no text with an exponent to a decimal (a float's text near zero, 5.55e-17, as
+    ingest writes an EMR float): such text goes through a float, as before. -#}
+{% macro sqlserver__to_money(column) -%}
+    {%- set cleaned = clean_string(column) -%}
+    case
+        when upper({{ cleaned }}) like '%E%'
+            then cast(round(try_cast({{ cleaned }} as float), 2) as {{ type_money() }})
+        else try_cast({{ cleaned }} as {{ type_money() }})
+    end
+{%- endmacro %}
+
+{% macro synapse__to_money(column) -%}
+    {{ rcm.sqlserver__to_money(column) }}
 {%- endmacro %}
 
 
