@@ -417,8 +417,8 @@ class _Marks:
             return None
         columns = entity.watermark_columns
         fix = (
-            f"name the insert time as a fallback in {entity.config_line('watermark')} (e.g. "
-            f"{columns[0]}|InsertDate)"
+            f"name a column of the table that holds each row's insert time as a fallback in "
+            f"{entity.config_line('watermark')} (e.g. {columns[0]}|InsertDate)"
             if len(columns) == 1
             else f"add another fallback in {entity.config_line('watermark')}"
         )

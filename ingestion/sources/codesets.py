@@ -118,6 +118,6 @@ def provider_npis(lake: Lake, provider_targets: Sequence[str]) -> list[str]:
                 npi = nppes.normalise_npi(value)
                 if npi is not None:
                     seen.add(npi)
-                elif value is not None and str(value).strip():
-                    seen.add(str(value))
+                elif value is not None and str(value).strip().lower() not in ("", "null"):
+                    seen.add(str(value))  # blank and 'null' are no NPI, as staging reads them
     return sorted(seen)

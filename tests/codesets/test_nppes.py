@@ -405,13 +405,20 @@ def test_an_online_look_up_names_the_npis_it_could_not_list(
     execute(db, "update providers set NPI = '1234567890' where ProviderID = ?", [ids[0]])
     execute(db, "update providers set NPI = 'n/a' where ProviderID = ?", [ids[1]])
     execute(db, "update providers set NPI = ? where ProviderID = ?", [unknown, ids[2]])
+    # the text 'null' is no NPI, as staging reads it: nothing to warn of
+    execute(db, "insert into providers select * from providers where ProviderID = ?", [ids[0]])
+    execute(
+        db,
+        "update providers set ProviderID = 'PRV-NULL', NPI = 'NULL' "
+        "where rowid = (select max(rowid) from providers)",
+    )
     config = write_config(tmp_path / "c.csv", ["hospital_a.providers", "codesets.npi"])
     assert ingest(sources, lake, config).ok
     known = sorted(
         {
             str(r["NPI"]).zfill(10)
             for r in read_bronze(lake, "hospital_a", "providers").to_pylist()
-            if str(r["NPI"]) not in {"1234567890", "n/a", unknown}
+            if str(r["NPI"]) not in {"1234567890", "n/a", unknown, "NULL"}
         }
     )
     fake_api.app = NppesRegistry([nppes_record(npi, i=i) for i, npi in enumerate(known)])

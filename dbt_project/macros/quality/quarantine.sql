@@ -31,9 +31,9 @@
 {#- A claim version whose status is missing or not one of the seed claim_status_outcomes
     (`Appealed`, `paid`) has no KPI outcome: quarantined, it stays out of the status history
     and the facts, and the claim's latest version that passes is used instead. So is one
-    without its claim amount, or a Paid one without its paid amount: A/R and the collection
-    rates would read the blank as $0 (a claim of $0 in A/R, or a paid claim left open at its
-    allowed amount). -#}
+    without its claim amount, or a Paid one without its paid amount, which A/R and the
+    collection rates would read as $0 (a claim of $0 in A/R, a claim paid $0): the claim stays
+    as its last clean version says (open, unpaid) until a version with the amount arrives. -#}
 {% macro claim_quarantine_rules() -%}
     {%- set statuses = "'" ~ known_claim_statuses() | join("', '") ~ "'" %}
     {{ return([
