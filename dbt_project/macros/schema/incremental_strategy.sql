@@ -176,13 +176,22 @@
     on a full build, or on the offline spark check (which has no DELETE). -#}
 {% macro delete_quarantined_since_last_run(unioned_relation, key_column) -%}
     {%- if is_incremental() and target.type != 'spark' -%}
+        {#- the last run's time as a literal, read first: Databricks' DELETE takes no subquery
+            inside another -#}
+        {%- set last_run = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" -%}
+        {%- if execute -%}
+            {%- set newest = run_query('select max(processed_at) from ' ~ this).columns[0].values()[0] -%}
+            {%- if newest is not none -%}
+                {%- set last_run = "cast('" ~ newest ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+            {%- endif -%}
+        {%- endif -%}
         delete from {{ this }}
         where {{ key_column }} in (
             select quarantined.{{ key_column }}
             from {{ unioned_relation }} as quarantined
             where
                 quarantined.failed_rules is not null
-                and {{ processed_since_last_run('quarantined.processed_at') }}
+                and quarantined.processed_at > {{ last_run }}
         )
     {%- endif -%}
 {%- endmacro %}
