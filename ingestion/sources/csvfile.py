@@ -129,13 +129,16 @@ class _Lines:
         """Read again every line of the current record after its first one."""
         self._pos = self._mark + 1
 
-    def plain_run(self, limit: int, commas: int, longest: int) -> tuple[int, list[bytes]]:
+    def plain_run(
+        self, limit: int, commas: int, longest: int, header: bytes = b""
+    ) -> tuple[int, list[bytes]]:
         """Up to ``limit`` lines from the next one on that the csv module would read as one
         record each with ``commas`` + 1 fields, after dropping empty fields past the last:
         no quote character, exactly ``commas`` commas (more commas only when the extra ones
         end the line: they are cut from the line returned), and at most ``longest`` bytes (so
         no field exceeds the csv module's field size limit, which it would reject), and not
-        blank (only commas and white space: the csv module's path rejects it). The first
+        blank (only commas and white space: the csv module's path rejects it), nor the
+        header's line again (``header``: the csv module's path names it). The first
         line must not start with a byte order mark, which Arrow drops at the start of its
         input. Returns the first one's number and the lines, which are consumed."""
         if self._pos >= len(self._buf):
@@ -150,7 +153,12 @@ class _Lines:
         run: list[bytes] = []
         while end < stop:
             line = buf[end]
-            if b'"' in line or len(line) > longest or not line.strip(_BLANK_BYTES):
+            if (
+                b'"' in line
+                or len(line) > longest
+                or not line.strip(_BLANK_BYTES)
+                or line.rstrip(b"\r\n") == header
+            ):
                 break
             extra = line.count(b",") - commas
             cut = _cut_trailing_commas(line, extra) if extra else line
@@ -268,6 +276,8 @@ class CsvFile:
         self.header: list[str] = []
         self.renamed: list[tuple[str, str]] = []
         self.blank_lines = 0  # lines of only commas or spaces, rejected
+        self._header_line = b""
+        self._header_names: list[str] = []
         self._handle: BinaryIO | None = None
         self._lines: _Lines | None = None
 
@@ -313,6 +323,16 @@ class CsvFile:
             ) from exc
         if any(line.decode_error for line in lines.consumed):
             raise SourceFormatError(f"{self.path}: line 1: the header is not valid UTF-8")
+        if _is_blank(record):
+            raise SourceFormatError(
+                f"{self.path}: line 1 is blank (empty, or only commas or spaces): the header "
+                "must be the first line. Remove the lines above it and land the file again"
+            )
+        # the header's line as it is written, to tell it when it comes again (two exports
+        # joined into one file)
+        written = b"".join(line.raw for line in lines.consumed).rstrip(b"\r\n")
+        self._header_line = written.removeprefix(_BOM)
+        self._header_names = [name.strip().lstrip("\ufeff").casefold() for name in record]
         header = [name.strip() or f"column_{i + 1}" for i, name in enumerate(record)]
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
@@ -369,7 +389,9 @@ class CsvFile:
                 yield chunk.build()
                 chunk = _ChunkBuilder(len(header))
             if plain is not None and lines.next_number > careful_until:
-                first, run = lines.plain_run(batch_rows - chunk.rows_read, len(header) - 1, longest)
+                first, run = lines.plain_run(
+                    batch_rows - chunk.rows_read, len(header) - 1, longest, self._header_line
+                )
                 if run:
                     arrays = plain.parse(run)
                     if arrays is not None:
@@ -428,6 +450,12 @@ class CsvFile:
             chunk.rejects.append(
                 Reject(first.number, _blank_reason(first.number), _raw_text(consumed))
             )
+        elif [value.strip().casefold() for value in record] == self._header_names:
+            reason = (
+                f"line {first.number}: the header line again (two exports joined into one "
+                "file?): it holds column names, not a claim"
+            )
+            chunk.rejects.append(Reject(first.number, reason, _raw_text(consumed)))
         elif len(record) != len(header):
             if len(consumed) > 1:
                 reason = _count_reason(first.number, header, len(record))

@@ -362,6 +362,40 @@ def test_a_line_of_only_commas_or_spaces_is_rejected_as_blank_and_counted(
     assert mixed.exists()
 
 
+def test_a_header_line_again_in_the_file_is_rejected_as_such(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # two exports joined into one file: the second header was rejected with a finding for
+    # each of its typed columns ("ServiceDate 'ServiceDate' is not a date", ...)
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    header = ",".join(CLAIM_COLUMNS)
+    rows = [",".join(claim_row(i, 1)[c] for c in CLAIM_COLUMNS) for i in range(70, 73)]
+    path.write_bytes(
+        ("\ufeff" + "\n".join([header, rows[0], rows[1], header, rows[2]]) + "\n").encode()
+    )
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    assert result.ok, result.failed
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (4, 3, 1)
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    (rejected,) = pq.read_table(folder / "rejected.parquet").to_pylist()
+    assert rejected["_reject_reason"].startswith("line 4: the header line again")
+    assert rejected["_raw"] == header
+
+
+def test_a_file_whose_first_line_is_blank_says_the_header_must_come_first(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    row = ",".join(claim_row(80, 1)[c] for c in CLAIM_COLUMNS)
+    path.write_text("\n".join([",,,", ",".join(CLAIM_COLUMNS), row]) + "\n")
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    assert f"{path.name}: line 1 is blank" in (failed.error or "")
+    assert "the header must be the first line" in (failed.error or "")
+    assert path.exists()
+
+
 def test_trailing_empty_fields_beyond_the_header_are_accepted(
     sources: Path, lake: Path, tmp_path: Path
 ) -> None:
