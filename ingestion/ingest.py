@@ -1167,7 +1167,9 @@ class _Run:
         manifest.content_sha256 = sha
         writer = self._writer(entity, manifest)
         try:
-            manifest.rows_read = len(rows.rows)
+            manifest.rows_read = len(rows.rows) + len(rows.rejects)
+            for number, reason, raw in rows.rejects:
+                writer.reject(number, f"{rows.source_name}, {reason}", raw)
             batch = self.settings.batch_rows
             columns = rows.column_lists()
             kinds = values.column_kinds(entity.source_kind, entity.table)

@@ -241,10 +241,15 @@ def _api_errors(payload: Mapping[str, object], source: str) -> ApiError | None:
     return ApiError(f"NPPES refused {source}: {'; '.join(details) or 'Errors'}", url=source)
 
 
-def parse_response(payload: object, source: str) -> list[NpiRow]:
+def parse_response(
+    payload: object, source: str, rejects: list[tuple[int, str, str]] | None = None
+) -> list[NpiRow]:
     """Validate an NPPES v2.1 payload (API answer or extract file) and flatten its results.
 
-    ``source`` (a URL or a file path) is named in every error.
+    ``source`` (a URL or a file path) is named in every error. With ``rejects``, a result
+    that is malformed (a number that is no NPI, a name that is not text) does not fail the
+    whole payload: it goes there as (its number in the results from 1, the reason, the
+    record as JSON), and the others are read.
     """
     body = _object(payload, "the response", source)
     error = _api_errors(body, source)
@@ -268,11 +273,21 @@ def parse_response(payload: object, source: str) -> list[NpiRow]:
             f"malformed NPPES data in {source}: 'result_count' should be an integer, got {count!r}",
             url=source,
         )
-    return [flatten_result(item, f"results[{i}]", source) for i, item in enumerate(results)]
+    if rejects is None:
+        return [flatten_result(item, f"results[{i}]", source) for i, item in enumerate(results)]
+    rows: list[NpiRow] = []
+    for i, item in enumerate(results):
+        try:
+            rows.append(flatten_result(item, f"results[{i}]", source))
+        except MalformedResponseError as exc:
+            reason = f"record {i + 1}: {exc}; the record stays out of Bronze until it is fixed"
+            rejects.append((i + 1, reason, json.dumps(item, ensure_ascii=False, default=str)))
+    return rows
 
 
-def read_extract(path: Path) -> list[NpiRow]:
-    """Rows of an NPPES extract file (the API's response shape), parsed like an API answer.
+def read_extract(path: Path, rejects: list[tuple[int, str, str]] | None = None) -> list[NpiRow]:
+    """Rows of an NPPES extract file (the API's response shape), parsed like an API answer
+    (``rejects``: see :func:`parse_response`).
 
     The file is UTF-8, with or without a byte order mark (a Windows export writes one). Its
     ``result_count``, when it has one, must be the number of its ``results``: a file that
@@ -298,12 +313,13 @@ def read_extract(path: Path) -> list[NpiRow]:
         raise MalformedResponseError(
             f"malformed NPPES extract {source}: not JSON ({exc})", url=source
         ) from exc
-    rows = parse_response(payload, source)
+    rows = parse_response(payload, source, rejects)
     count = payload.get("result_count") if isinstance(payload, dict) else None
-    if count is not None and count != len(rows):
+    held = len(rows) + len(rejects or ())
+    if count is not None and count != held:
         raise MalformedResponseError(
             f"malformed NPPES extract {source}: its result_count is {count}, but its results "
-            f"hold {len(rows)} record(s) (a truncated or partial export?); nothing of it was "
+            f"hold {held} record(s) (a truncated or partial export?); nothing of it was "
             "loaded: export it again whole and land it in its place",
             url=source,
         )

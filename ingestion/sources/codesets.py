@@ -27,6 +27,9 @@ class CodesetRows:
     # what the load leaves out and why, for the run's summary (an API look-up's invalid and
     # unknown numbers)
     warnings: tuple[str, ...] = field(default=())
+    # records that could not be read, as (number in the source from 1, reason, raw text):
+    # rejected rows of the load
+    rejects: tuple[tuple[int, str, str], ...] = field(default=())
 
     def column_lists(self) -> list[list[str | None]]:
         return [[row.get(c) for row in self.rows] for c in self.columns]
@@ -35,7 +38,9 @@ class CodesetRows:
 def npi_from_extract(path: Path) -> CodesetRows:
     from ingestion.codesets import nppes
 
-    return CodesetRows("nppes", path.name, nppes.NPI_COLUMNS, nppes.read_extract(path))
+    rejects: list[tuple[int, str, str]] = []
+    rows = nppes.read_extract(path, rejects)
+    return CodesetRows("nppes", path.name, nppes.NPI_COLUMNS, rows, rejects=tuple(rejects))
 
 
 def npi_from_api(base_url: str | None, numbers: Iterable[str]) -> CodesetRows:

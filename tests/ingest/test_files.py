@@ -750,6 +750,35 @@ def test_a_cut_short_npi_extract_fails_and_the_list_keeps_its_last_load(
     assert [r["source_name"] for r in audit] == [path.name]
 
 
+def test_a_malformed_npi_extract_record_is_rejected_and_the_others_load(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # one record whose number is no NPI, one whose name is not text: the whole file failed
+    path = sources / "landing" / "npi" / "nppes_npi_extract.json"
+    npis = write_npi_extract(path, count=4)
+    extract = json.loads(path.read_text())
+    extract["results"][1]["number"] = "12AB"
+    extract["results"][3]["basic"]["first_name"] = {"given": "ANN"}
+    path.write_text(json.dumps(extract))
+    config = write_config(tmp_path / "c.csv", ["codesets.npi"])
+    result = ingest(sources, lake, config)
+    assert result.ok, result.failed
+    loaded = sorted(read_bronze(lake, "codesets", "npi").column("npi").to_pylist())
+    assert loaded == sorted([npis[0], npis[2]])
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (4, 2, 2)
+    (folder,) = (lake / "rejected" / "codesets" / "npi").glob("load_id=*")
+    rejected = sorted(
+        pq.read_table(folder / "rejected.parquet").to_pylist(), key=lambda r: r["_source_row"]
+    )
+    assert [r["_source_row"] for r in rejected] == [2, 4]
+    assert "record 2: " in rejected[0]["_reject_reason"]
+    assert "results[1].number '12AB' is not an NPI" in rejected[0]["_reject_reason"]
+    assert "results[3].basic.first_name should be text" in rejected[1]["_reject_reason"]
+    assert json.loads(rejected[0]["_raw"])["number"] == "12AB"
+    assert not path.exists(), "the file loaded and moved to processed"
+
+
 def test_quote_closed_lines_later_rejects_only_its_first_line(tmp_path: Path) -> None:
     from ingestion.sources.csvfile import CsvFile
 
