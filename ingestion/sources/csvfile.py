@@ -453,7 +453,7 @@ class CsvFile:
         elif [value.strip().casefold() for value in record] == self._header_names:
             reason = (
                 f"line {first.number}: the header line again (two exports joined into one "
-                "file?): it holds column names, not a claim"
+                "file?): it holds column names, not a record"
             )
             chunk.rejects.append(Reject(first.number, reason, _raw_text(consumed)))
         elif len(record) != len(header):
