@@ -10,6 +10,7 @@ that wrote a row) is the one column allowed to differ.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import shutil
@@ -651,6 +652,46 @@ def test_a_negative_amount_is_kept_as_sent_and_counted_for_review(
         after = con.execute(counted).fetchone()
     assert paid == (Decimal("-50.00"),)
     assert negative_before is not None and after == (negative_before[0] + 1,)
+
+
+def test_a_service_date_outside_dim_date_keys_the_unknown_date_and_is_counted(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """A claim whose service and claim dates fall before dim_date's first day (var
+    dim_date_start) keys dim_date's unknown member, as any foreign key to a missing row does:
+    the build passes (a key to a day dim_date does not hold failed its relationships test and
+    the build), the fact keeps the dates themselves, and the data-quality summary counts it."""
+    assert advanced.build.exit_code == 0
+    lake, warehouse = _copy_of(pipeline, tmp_path)
+    counted = (
+        "select rows_failed from marts.rpt_data_quality_summary where entity = 'claims' "
+        "and check_kind = 'unknown_member' and check_name = 'service_date_key_unknown'"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ((claim_id,),) = con.execute(
+            "select source_claim_id from cdm.int_claims_conformed "
+            "where source_system = 'hospital_a' order by claim_id limit 1"
+        ).fetchall()
+        before = con.execute(counted).fetchone()
+    _, row = _latest_bronze_claim(lake, str(claim_id))
+    row |= {
+        "ServiceDate": "2012-03-04",
+        "ClaimDate": "2012-03-10",
+        "ModifiedDate": "2025-02-03 09:00:00",
+    }
+    build = _land_claims_and_build(
+        tmp_path, warehouse, lake, "hospital1_claim_data_2025_02_03.csv", [row]
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        keyed = con.execute(
+            "select service_date, service_date_key, claim_date_key from marts.fct_claims "
+            "where claim_id = ?",
+            [f"hospital_a:{claim_id}"],
+        ).fetchone()
+        after = con.execute(counted).fetchone()
+    assert keyed == (dt.date(2012, 3, 4), -1, -1)
+    assert before == (0,) and after == (1,)
 
 
 def _keyless_bronze_line(warehouse: Path, lake: Path) -> dict[str, object]:

@@ -16,10 +16,18 @@
 {%- endmacro %}
 
 
-{#- A date's key in dim_date: YYYYMMDD as an integer (20240131); the unknown member when null. -#}
+{#- A date's key in dim_date: YYYYMMDD as an integer (20240131); the unknown member when null
+    or outside dim_date's days (vars dim_date_start, included, to dim_date_end, excluded): a
+    key to a day dim_date does not hold would be a foreign key to a missing row, which points
+    at the unknown member as every other one does (rpt_data_quality_summary counts a service
+    date's). -#}
 {% macro date_key(expression) -%}
+    {%- set first_day = modules.datetime.date.fromisoformat(var('dim_date_start') | string) -%}
+    {%- set end_day = modules.datetime.date.fromisoformat(var('dim_date_end') | string) -%}
     case
         when {{ expression }} is null then {{ unknown_key() }}
+        when {{ expression }} < cast('{{ first_day.isoformat() }}' as date) then {{ unknown_key() }}
+        when {{ expression }} >= cast('{{ end_day.isoformat() }}' as date) then {{ unknown_key() }}
         else cast(
             {{ date_part_of('year', expression) }} * 10000
             + {{ date_part_of('month', expression) }} * 100

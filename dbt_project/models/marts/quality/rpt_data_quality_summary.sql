@@ -1,6 +1,7 @@
 -- One row per entity and data-quality check: rows checked and rows failing. Quarantine rules
 -- (rows routed to the quarantine schema), flags (invalid NPI, unknown code, negative amount)
--- and foreign keys that point at an unknown member. A claims line without a claim id that
+-- and foreign keys that point at an unknown member (a service date outside dim_date's days
+-- among them). A claims line without a claim id that
 -- landed more than once (a re-landed month) is one line, checked and failing once.
 --
 -- One aggregate counts every check of a model, and the counts are then turned into rows (one
@@ -15,6 +16,10 @@
 {%- for key in ['patient_key', 'provider_key', 'department_key', 'payer_key', 'cpt_code_key', 'icd_code_key'] %}
     {%- do unknown_member_checks.append((key ~ '_unknown', key ~ ' = ' ~ unknown_key())) %}
 {%- endfor %}
+{#- a service date is never null in the facts (a quarantine rule): its key is the unknown member
+    when the date is outside dim_date's days (vars dim_date_start, dim_date_end) -#}
+{%- set service_date_check = ('service_date_key_unknown', 'service_date_key = ' ~ unknown_key()) %}
+{%- do unknown_member_checks.append(service_date_check) %}
 {#- a negative amount (a payer's take-back, a reversal, a sign error) is kept, and counted for
     review: the A/R and collection KPIs use it as sent -#}
 {%- set claim_amounts = [
@@ -42,6 +47,7 @@
         ('negative_amount', claim_amounts | join(' < 0 or ') ~ ' < 0'),
     ]),
     ('transactions', 'unknown_member', 'fct_transactions', unknown_member_checks),
+    ('claims', 'unknown_member', 'fct_claims', [service_date_check]),
 ] %}
 {#- the quarantine table of each model whose rules route rows to quarantine -#}
 {%- set failing_rows = {
