@@ -51,6 +51,7 @@ _SETTING_VARS = frozenset(
         "incremental_lookback_days",
         "offline_compile",
         "offline_incremental",
+        "replace_scope_by_merge",
     }
 )
 # a quoted string (kept: '--' or '/*' in it starts no comment), else a comment (dropped)

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +64,12 @@ def dbt_test(
     select: str | None,
     reconcile_loads: str,
     command: str = "test",
+    extra: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <command> --select <select>` (`dbt test` by default; no `--select` when None, as
     `dbt parse` takes none) on a warehouse file (a tampered copy, say), with
-    RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids)."""
+    RCM_RECONCILE_LOADS as `rcm build` would set it ("all", or load ids), and `extra`
+    arguments."""
     env = dict(
         os.environ,
         RCM_WAREHOUSE_PATH=str(warehouse),
@@ -85,6 +87,7 @@ def dbt_test(
             "--target-path",
             str(target),
             *(["--select", select] if select is not None else []),
+            *extra,
         ],
         env=env,
         capture_output=True,

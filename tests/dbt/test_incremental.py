@@ -24,9 +24,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from rcm_dbt_e2e import Advanced, Pipeline
+from rcm_dbt_e2e import Advanced, Pipeline, dbt_test
 
 from ingestion import build_state
+from ingestion.build import REPO_ROOT
 
 COMPARED_SCHEMAS = ("staging", "cdm", "quarantine", "marts", "restricted")
 RUN_COLUMNS = ("processed_at",)
@@ -692,6 +693,52 @@ def test_a_service_date_outside_dim_date_keys_the_unknown_date_and_is_counted(
         after = con.execute(counted).fetchone()
     assert keyed == (dt.date(2012, 3, 4), -1, -1)
     assert before == (0,) and after == (1,)
+
+
+def test_the_merge_form_of_replace_scope_removes_the_rows_its_delete_form_does(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """On Databricks the replace_scope strategy removes a run's scope with a MERGE, as Delta's
+    DELETE takes no subquery inside another and the scope predicates hold such. The MERGE
+    removes the target rows equal, in every column, to a row in the scope. DuckDB runs the
+    same MERGE with var replace_scope_by_merge: after a further advance of the sources, a build
+    in that form and one in the DELETE form must leave the same rows, and every replace_scope
+    model must have run its MERGE."""
+    assert advanced.build.exit_code == 0
+    sources = tmp_path / "sources"
+    shutil.copytree(pipeline.sources, sources)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
+    generated = _rcm_on(
+        warehouse, lake, "generate", "--out", str(sources), "--advance-to", "2025-01-10"
+    )
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    ingest = _rcm_on(warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake))
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    merged = tmp_path / "merged.duckdb"
+    shutil.copyfile(warehouse, merged)
+
+    by_delete = dbt_test(warehouse, lake, tmp_path / "target_delete", None, "all", "build")
+    assert by_delete.returncode == 0, by_delete.stdout[-3000:]
+    by_merge = dbt_test(
+        merged, lake, tmp_path / "target_merge", None, "all", "build",
+        ["--vars", "{replace_scope_by_merge: true}"],
+    )  # fmt: skip
+    assert by_merge.returncode == 0, by_merge.stdout[-3000:]
+
+    scoped = {
+        path.stem
+        for path in (REPO_ROOT / "dbt_project" / "models").rglob("*.sql")
+        if "replace_scope_strategy()" in path.read_text()
+    }
+    assert len(scoped) >= 5, scoped
+    ran: dict[str, dict[str, bool]] = {}
+    for form in ("delete", "merge"):
+        for path in (tmp_path / f"target_{form}" / "run").rglob("*.sql"):
+            if path.stem in scoped and path.parent.name != "_unit_tests.yml":
+                ran.setdefault(path.stem, {})[form] = "merge into" in path.read_text().lower()
+    assert ran == {name: {"delete": False, "merge": True} for name in scoped}
+    differences = table_differences(warehouse, merged)
+    assert not differences, f"the MERGE and DELETE forms left different rows: {differences}"
 
 
 def _keyless_bronze_line(warehouse: Path, lake: Path) -> dict[str, object]:

@@ -225,8 +225,18 @@
 {%- endmacro %}
 
 {#- The two statements of a replace_scope run. dbt-databricks passes no dest_columns and runs a
-    list of statements one by one; the other engines take one batch. -#}
-{% macro replace_scope_statements(arg_dict) -%}
+    list of statements one by one; the other engines take one batch.
+
+    With by_merge, the first statement removes the scope's rows with a MERGE instead of a
+    DELETE: Databricks' DELETE takes no subquery inside another (nor NOT IN inside OR), and
+    the scope predicates hold such (`claim_id in (select ... where processed_at > (select
+    max(...)))`), while a MERGE's source is any query. The source is the target's own rows in
+    the scope, distinct; a target row is removed when it equals one of them in every column
+    (NULL equal to NULL). That is the same set of rows as the DELETE's: the predicate is a
+    function of the row's values, so a row equal to one in the scope is in it, and it matches
+    one source row only (MERGE refuses a row that two source rows match). On DuckDB var
+    replace_scope_by_merge runs this form, so that a test can compare it with the DELETE. -#}
+{% macro replace_scope_statements(arg_dict, by_merge=false) -%}
     {%- set macro_name = config.get('replace_scope_macro') -%}
     {%- if not macro_name or macro_name not in context -%}
         {{ exceptions.raise_compiler_error(
@@ -245,8 +255,20 @@
     {%- endif -%}
     {%- set replaced = context[delete_macro](target, arg_dict['temp_relation']) if delete_macro
         else context[macro_name](target) -%}
+    {%- if by_merge -%}
+        {%- set matches = [] -%}
+        {%- for column in dest_columns -%}
+            {%- set name = adapter.quote(column.name) -%}
+            {%- do matches.append('replaced_rows.' ~ name ~ ' is not distinct from scope_rows.' ~ name) -%}
+        {%- endfor -%}
+        {%- set remove = 'merge into ' ~ target ~ ' as replaced_rows using (select distinct '
+            ~ columns ~ ' from ' ~ target ~ ' where ' ~ replaced ~ ') as scope_rows on '
+            ~ matches | join(' and ') ~ ' when matched then delete' -%}
+    {%- else -%}
+        {%- set remove = 'delete from ' ~ target ~ ' where ' ~ replaced -%}
+    {%- endif -%}
     {{ return([
-        'delete from ' ~ target ~ ' where ' ~ replaced,
+        remove,
         'insert into ' ~ target ~ ' (' ~ columns ~ ') select ' ~ columns
             ~ ' from ' ~ arg_dict['temp_relation'],
     ]) }}
@@ -257,11 +279,11 @@
 {%- endmacro %}
 
 {% macro default__get_incremental_replace_scope_sql(arg_dict) -%}
-    {{ return(replace_scope_statements(arg_dict) | join(';\n')) }}
+    {{ return(replace_scope_statements(arg_dict, var('replace_scope_by_merge', false)) | join(';\n')) }}
 {%- endmacro %}
 
 {% macro databricks__get_incremental_replace_scope_sql(arg_dict) -%}
-    {{ return(replace_scope_statements(arg_dict)) }}
+    {{ return(replace_scope_statements(arg_dict, true)) }}
 {%- endmacro %}
 
 
