@@ -260,6 +260,20 @@ def _lookback_start(entity: EntityConfig, mark: str) -> str:
     return start
 
 
+def _mark_rows_gone_warning(entity: EntityConfig, since: str) -> str:
+    """What it means that an incremental load selected no row at all: not even the rows at
+    the mark, which the last load read and every load selects again."""
+    label = entity.watermark_label
+    return (
+        f"no row of {entity.tablename} has a {label} at or after the mark {since!r}, not even "
+        "the rows the last load read there: they were deleted, or given an earlier "
+        f"{label}, or the database was restored from a backup older than the last load. "
+        "Nothing was loaded. After a restore, Bronze and the warehouse keep the versions the "
+        f"backup lacks (staging takes each key's latest {label}), and a row loads again once "
+        f"its {label} is at or after the mark: have the EMR team confirm what happened"
+    )
+
+
 def _covered_from(floor: str | None, select_from: str | None) -> str | None:
     """The lowest watermark whose rows a load's boundary holds: the start of its new mark's
     window (``floor``), but never below what the load selected (``select_from``; None: the
@@ -894,8 +908,10 @@ class _Run:
             last_load,
         )
         content = hashlib.sha256()
+        selected = 0
         try:
             for batch in reader.batches(select_from, self.settings.batch_rows):
+                selected += len(batch[0])
                 if wm:
                     drop = tracker.read(batch, wm)
                     if drop:
@@ -920,6 +936,11 @@ class _Run:
             if no_mark is not None:
                 self.warnings.append(no_mark)
                 self.progress(f"warning: {entity.name}: {no_mark}")
+            if since is not None and selected == 0:
+                # `>= mark` selects the rows at the mark, which the last load read, every time
+                gone = _mark_rows_gone_warning(entity, since)
+                self.warnings.append(gone)
+                self.progress(f"warning: {entity.name}: {gone}")
             if not incremental:
                 manifest.content_sha256 = content.hexdigest()
                 unchanged = self._unchanged(entity, manifest.content_sha256)

@@ -968,6 +968,37 @@ def test_a_load_that_reads_rows_without_a_watermark_warns_that_later_ones_will_n
     assert not [w for w in again.warnings if "(NULL)" in w]
 
 
+def test_a_load_that_finds_not_even_the_rows_at_its_mark_warns_of_a_restore(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    # an incremental load selects `>= mark`: the rows the last load read at the mark come back
+    # every time (and are skipped). When not even they do, the table went back in time: the
+    # EMR was restored from a backup older than the last load (or the rows were deleted)
+    db = sources / "emr" / "hospital_a.db"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    assert ingest(sources, lake, config).ok
+    backup = tmp_path / "backup.db"
+    shutil.copyfile(db, backup)
+    insert(db, "transactions", [transaction_row(971, "2024-03-01 00:00:00")])
+    loaded = ingest(sources, lake, config).entities[0]
+    assert (loaded.status, loaded.rows_read) == ("success", 1)
+    assert loaded.watermark == "2024-03-01 00:00:00"
+    unchanged = ingest(sources, lake, config).entities[0]
+    assert unchanged.status == "no_change" and unchanged.warnings == []
+
+    shutil.copyfile(backup, db)
+    result = ingest(sources, lake, config)
+    restored = result.entities[0]
+    assert restored.status == "no_change"
+    (warning,) = restored.warnings
+    assert warning.startswith(
+        "no row of transactions has a ModifiedDate at or after the mark '2024-03-01 00:00:00', "
+        "not even the rows the last load read there"
+    )
+    assert "restored from a backup older than the last load" in warning
+    assert f"WARNING hospital_a.transactions: {warning}" in format_summary(result)
+
+
 # A row whose watermark is below the mark when it becomes visible (an EMR transaction that set
 # ModifiedDate, then committed after a load read past it) is never selected by `>= mark`;
 # `watermark_lookback` selects from the mark less it, and the boundary skips what was read.
