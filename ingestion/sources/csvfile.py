@@ -318,12 +318,31 @@ class CsvFile:
                 "in its place, or move it out of the landing folder so the later files load"
             ) from None
         except csv.Error as exc:
+            first = b"".join(line.raw for line in lines.consumed)
+            if b"\r" in first.rstrip(b"\r\n"):
+                # the csv module's own message asked about "universal-newline mode"
+                raise SourceFormatError(
+                    f"{self.path}: its lines end in a carriage return alone (CR, the old Mac "
+                    "OS line break), which is not read as a line break: export or save it "
+                    "again with Windows (CRLF) or Unix (LF) line breaks and land it in its place"
+                ) from exc
             raise SourceFormatError(
                 f"{self.path}: line 1: the header does not parse: {exc}"
             ) from exc
         if any(line.decode_error for line in lines.consumed):
             raise SourceFormatError(f"{self.path}: line 1: the header is not valid UTF-8")
         if _is_blank(record):
+            try:
+                alone = next(reader, None) is None
+            except csv.Error:
+                alone = False
+            if alone:
+                # a byte-order mark, a line break or a line of commas, and nothing after it
+                raise SourceFormatError(
+                    f"{self.path}: the file is empty (no header line: only white space, commas "
+                    "or a byte-order mark): export it again and land it in its place, or move "
+                    "it out of the landing folder so the later files load"
+                )
             raise SourceFormatError(
                 f"{self.path}: line 1 is blank (empty, or only commas or spaces): the header "
                 "must be the first line. Remove the lines above it and land the file again"
@@ -333,7 +352,12 @@ class CsvFile:
         written = b"".join(line.raw for line in lines.consumed).rstrip(b"\r\n")
         self._header_line = written.removeprefix(_BOM)
         self._header_names = [name.strip().lstrip("\ufeff").casefold() for name in record]
-        header = [name.strip() or f"column_{i + 1}" for i, name in enumerate(record)]
+        # empty names at the end of the header are no columns: an export that ends every
+        # line with commas (its data lines' empty fields past the header are cut as well)
+        named = list(record)
+        while not named[-1].strip(_SPACES):
+            named.pop()
+        header = [name.strip() or f"column_{i + 1}" for i, name in enumerate(named)]
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
             raise SourceFormatError(

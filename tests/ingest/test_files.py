@@ -428,6 +428,56 @@ def test_trailing_empty_fields_beyond_the_header_are_accepted(
     assert "expected 20, found 22" in rejected["_reject_reason"]
 
 
+@pytest.mark.parametrize("data_commas", ["", ",,"])
+def test_empty_names_ending_the_header_are_no_columns(
+    sources: Path, lake: Path, tmp_path: Path, data_commas: str
+) -> None:
+    # an export that ends its header with commas, and its data lines too or not: the header
+    # counted two columns more (column_21, column_22), and data lines without them were
+    # rejected as short
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    rows = [claim_row(i, 1) for i in range(90, 93)]
+    lines = [",".join(CLAIM_COLUMNS) + ",,"]
+    lines += [",".join(row[c] for c in CLAIM_COLUMNS) + data_commas for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    assert result.ok, result.failed
+    (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (3, 3, 0)
+    landed = read_bronze(lake, "hospital_a", "claims")
+    assert not [name for name in landed.column_names if name.startswith("column_")]
+    assert [
+        {c: r[c] or "" for c in CLAIM_COLUMNS}
+        for r in landed.to_pylist()
+        if r["_source_name"] == path.name
+    ] == rows
+
+
+def test_a_file_with_carriage_returns_alone_for_line_breaks_says_so(
+    sources: Path, lake: Path, tmp_path: Path
+) -> None:
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    rows = [",".join(claim_row(i, 1)[c] for c in CLAIM_COLUMNS) for i in range(3)]
+    path.write_bytes(("\r".join([",".join(CLAIM_COLUMNS), *rows]) + "\r").encode())
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    assert f"{path.name}: its lines end in a carriage return alone" in (failed.error or "")
+    assert "universal-newline" not in (failed.error or "")
+    assert path.exists()
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n", b",,,\n"])
+def test_a_file_of_a_byte_order_mark_or_one_blank_line_is_empty(
+    sources: Path, lake: Path, tmp_path: Path, content: bytes
+) -> None:
+    path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
+    path.write_bytes(content)
+    result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
+    (failed,) = result.failed
+    assert f"{path.name}: the file is empty (no header line" in (failed.error or "")
+    assert path.exists()
+
+
 def test_a_file_whose_every_line_is_rejected_fails_loudly_and_waits_in_landing(
     sources: Path, lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
