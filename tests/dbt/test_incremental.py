@@ -741,6 +741,115 @@ def test_the_merge_form_of_replace_scope_removes_the_rows_its_delete_form_does(
     assert not differences, f"the MERGE and DELETE forms left different rows: {differences}"
 
 
+def test_a_provider_deleted_in_the_emr_gets_a_deletion_version_and_keeps_its_facts(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """The providers table is a full load: a provider the EMR deleted is not in the next load.
+    Staging read every load and kept the provider from an older one, so it stayed current for
+    good. Staging reads the latest load only: the provider leaves the CDM, snap_providers
+    records its deletion, dim_provider keeps it as inactive, and its facts keep their key."""
+    assert advanced.build.exit_code == 0
+    sources = tmp_path / "sources"
+    shutil.copytree(pipeline.sources, sources)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ((provider_id, source_id, lines),) = con.execute(
+            "select p.provider_id, p.source_provider_id, count(*) from marts.dim_provider as p "
+            "join marts.fct_transactions as f on f.provider_key = p.provider_key "
+            "where p.source_system = 'hospital_a' group by all order by 3 desc, 1 limit 1"
+        ).fetchall()
+        active = con.execute("select count(*) from marts.dim_provider where is_active").fetchone()
+    with sqlite3.connect(sources / "emr" / "hospital_a.db") as emr:
+        assert emr.execute("delete from providers where ProviderID = ?", [source_id]).rowcount == 1
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake),
+        "--only", "hospital_a.providers",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        staged = con.execute(
+            "select count(*) from staging.stg_hospital_a__providers where provider_id = ?",
+            [source_id],
+        ).fetchone()
+        versions = con.execute(
+            "select dbt_is_deleted, dbt_valid_to is null from snapshots.snap_providers "
+            "where provider_id = ? order by dbt_valid_from",
+            [provider_id],
+        ).fetchall()
+        dimension = con.execute(
+            "select is_active, provider_last_name is not null from marts.dim_provider "
+            "where provider_id = ?",
+            [provider_id],
+        ).fetchall()
+        kept = con.execute(
+            "select count(*) from marts.fct_transactions as f join marts.dim_provider as p "
+            "on f.provider_key = p.provider_key where p.provider_id = ?",
+            [provider_id],
+        ).fetchone()
+        active_after = con.execute(
+            "select count(*) from marts.dim_provider where is_active"
+        ).fetchone()
+    assert staged == (0,)
+    assert versions[-1] == ("True", True) and [v[0] for v in versions[:-1]] == ["False"] * (
+        len(versions) - 1
+    )
+    assert dimension == [(False, True)]
+    assert kept == (lines,)
+    assert active is not None and active_after == (active[0] - 1,)
+
+
+def test_a_provider_s_registry_flag_follows_the_registry_without_a_new_version(
+    advanced: Advanced, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """snap_providers opens a version when the provider's own columns change, not when the NPI
+    registry extract does; dim_provider took has_registered_npi from the snapshot, so an NPI
+    that left the registry stayed registered there while its npi_key went to the unknown
+    member. A new extract without one provider's NPI: the flag follows, with no new version."""
+    assert advanced.build.exit_code == 0
+    sources = tmp_path / "sources"
+    shutil.copytree(pipeline.sources, sources)
+    lake, warehouse = _copy_of(pipeline, tmp_path)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        ((provider_id, npi),) = con.execute(
+            "select provider_id, npi from marts.dim_provider where has_registered_npi "
+            "order by provider_id limit 1"
+        ).fetchall()
+        versions = con.execute(
+            "select count(*) from snapshots.snap_providers where provider_id = ?", [provider_id]
+        ).fetchone()
+    landing = sources / "landing" / "npi"
+    (extract,) = (landing / "processed").glob("nppes_npi_extract*.json")
+    registry = json.loads(extract.read_text())
+    registry["results"] = [r for r in registry["results"] if str(r["number"]) != npi]
+    registry["result_count"] = len(registry["results"])
+    (landing / "nppes_npi_extract_2025_01_08.json").write_text(json.dumps(registry))
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake),
+        "--only", "codesets.npi",
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        provider = con.execute(
+            "select has_registered_npi, npi_key from marts.dim_provider where provider_id = ?",
+            [provider_id],
+        ).fetchall()
+        conformed = con.execute(
+            "select has_registered_npi from cdm.int_providers_conformed where provider_id = ?",
+            [provider_id],
+        ).fetchall()
+        after = con.execute(
+            "select count(*) from snapshots.snap_providers where provider_id = ?", [provider_id]
+        ).fetchone()
+    assert conformed == [(False,)]
+    assert provider == [(False, -1)]
+    assert after == versions
+
+
 def _keyless_bronze_line(warehouse: Path, lake: Path) -> dict[str, object]:
     """A hospital A claims line without a ClaimID, as Bronze holds it (without lineage)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:

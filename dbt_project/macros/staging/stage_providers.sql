@@ -1,7 +1,8 @@
 {#
-    Stage a hospital EMR's providers table, one row per provider: rename, clean and type the
-    Bronze columns and keep each provider's row from the latest load (the list has no modified
-    timestamp). source_relation: the model's source() call.
+    Stage a hospital EMR's providers table (a full load), one row per provider: rename, clean
+    and type the Bronze columns of the latest load only. A provider deleted in the EMR is not in
+    it, so it leaves the CDM, and snap_providers records its deletion (dim_provider.is_active
+    false). source_relation: the model's source() call.
 #}
 {% macro stage_providers(source_relation) -%}
 
@@ -11,25 +12,31 @@ source as (
     select * from {{ source_relation }}
 ),
 
+-- Full load: every load is a complete copy, so only the latest load is current.
+latest_load as (
+    select max(_load_id) as load_id from source
+),
+
 renamed as (
     select
         -- ids
-        {{ clean_string('ProviderID') }} as provider_id,
-        {{ clean_string('DeptID') }} as department_id,
-        {{ normalise_npi('NPI') }} as npi,
+        {{ clean_string('source.ProviderID') }} as provider_id,
+        {{ clean_string('source.DeptID') }} as department_id,
+        {{ normalise_npi('source.NPI') }} as npi,
         -- attributes
-        {{ clean_string('FirstName') }} as first_name,
-        {{ clean_string('LastName') }} as last_name,
-        {{ clean_string('Specialization') }} as specialty,
+        {{ clean_string('source.FirstName') }} as first_name,
+        {{ clean_string('source.LastName') }} as last_name,
+        {{ clean_string('source.Specialization') }} as specialty,
         -- lineage
-        _source_system as source_system,
-        _source_name as source_name,
-        _load_id as load_id,
-        cast(_ingested_at as {{ dbt.type_timestamp() }}) as ingested_at
+        source._source_system as source_system,
+        source._source_name as source_name,
+        source._load_id as load_id,
+        cast(source._ingested_at as {{ dbt.type_timestamp() }}) as ingested_at
     from source
+    inner join latest_load on source._load_id = latest_load.load_id
 ),
 
--- the provider list has no modified timestamp: the latest load wins
+-- one load, so one row per provider; should a load hold one twice, one row is kept
 {{ latest_version_per_key(
     'provider_id',
     [

@@ -1,5 +1,6 @@
 -- Every Bronze row of the EMR and claims tables is in staging, or explained: it is a
--- superseded version (an older or replayed version of a key that staging keeps). Returns the
+-- superseded version (an older or replayed version of a key that staging keeps), or a provider
+-- of an older full load that the latest one lacks (deleted in the EMR). Returns the
 -- Bronze keys (or claim versions) that staging lost.
 -- Which rows: all of them, or under `rcm build` on top of a recorded successful build of the
 -- same project, the rows of the loads that build did not read (macro reconcile_scope) and,
@@ -23,7 +24,15 @@ lost as (
             from (
                 select {{ clean_string(source_keys[hospital]) }} as bronze_key
                 from {{ source(hospital, table) }}
-                where {{ reconcile_scope() }}
+                where
+                    {{ reconcile_scope() }}
+                    {%- if table == 'providers' %}
+                        -- a full load: a provider of an older load that the latest one lacks
+                        -- was deleted in the EMR (snap_providers records its deletion)
+                        and _load_id = (
+                            select max(latest._load_id) from {{ source(hospital, table) }} as latest
+                        )
+                    {%- endif %}
             ) as bronze
             left join {{ ref('stg_' ~ hospital ~ '__' ~ table) }} as staged
                 on bronze.bronze_key = staged.{{ key }}

@@ -33,7 +33,12 @@ final as (
         current_versions.specialty,
         current_versions.npi,
         current_versions.is_valid_npi,
-        current_versions.has_registered_npi,
+        -- from the registry as it is now: the snapshot opens no version when only the
+        -- registry changed (its check_cols are the provider's own columns)
+        case
+            when npis.npi_key is null or npis.npi_key = {{ unknown_key() }} then {{ bool_false() }}
+            else {{ bool_true() }}
+        end as has_registered_npi,
         npis.credential as npi_credential,
         npis.primary_taxonomy_code as npi_taxonomy_code,
         npis.primary_taxonomy_description as npi_taxonomy_description,
