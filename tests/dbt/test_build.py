@@ -105,6 +105,20 @@ def test_quarantine_keeps_rows_and_the_summary_counts_them(pipeline: Pipeline) -
     assert sum(int(n) for _, n in rows) >= quarantined
 
 
+def test_the_phi_dimension_has_the_versions_of_dim_patient_with_the_same_validity(
+    pipeline: Pipeline,
+) -> None:
+    # dim_patient_phi is keyed like dim_patient, and an as-of join on either must find the
+    # same version: its first versions were valid from the snapshot's timestamp, not 1900
+    ((phi, matched, differing),) = pipeline.query(
+        "select (select count(*) from restricted.dim_patient_phi), count(*), "
+        "count(*) filter (where d.valid_from <> p.valid_from or d.valid_to <> p.valid_to) "
+        "from marts.dim_patient as d join restricted.dim_patient_phi as p using (patient_key)"
+    )
+    assert phi > 0 and matched == phi
+    assert differing == 0
+
+
 @pytest.mark.parametrize(
     ("model", "column"),
     [("marts.fct_transactions", "patient_key"), ("marts.fct_claims", "patient_key")],

@@ -23,6 +23,20 @@
 {%- endmacro %}
 
 
+{#- A patient version's start of validity in the patient-version marts (dim_patient and
+    restricted.dim_patient_phi, which are keyed alike and must agree): the snapshot's
+    dbt_valid_from, but the first version is valid from the beginning of time, so a service
+    dated before the patient's first recorded change still finds its patient. Over every
+    version of the patient (the marts rewrite them all together). -#}
+{% macro patient_version_valid_from() -%}
+    case
+        when row_number() over (partition by patient_id order by dbt_valid_from) = 1
+            then cast('1900-01-01' as {{ dbt.type_timestamp() }})
+        else dbt_valid_from
+    end
+{%- endmacro %}
+
+
 {#- The end of validity of a version still current. -#}
 {% macro open_validity_end() -%}
     cast('9999-12-31' as {{ dbt.type_timestamp() }})

@@ -34,13 +34,8 @@ versions as (
         -- attributes (not PHI)
         gender,
         birth_year,
-        -- validity: the first version is valid from the beginning of time, so a service
-        -- dated before the patient's first recorded change still finds its patient
-        case
-            when row_number() over (partition by patient_id order by dbt_valid_from) = 1
-                then cast('1900-01-01' as {{ dbt.type_timestamp() }})
-            else dbt_valid_from
-        end as valid_from,
+        -- validity: the first version is valid from the beginning of time
+        {{ patient_version_valid_from() }} as valid_from,
         coalesce(dbt_valid_to, {{ open_validity_end() }}) as valid_to,
         case when dbt_valid_to is null then {{ bool_true() }} else {{ bool_false() }} end as is_current,
         modified_at,

@@ -34,7 +34,8 @@ final as (
         ssn,
         phone_number,
         address,
-        dbt_valid_from as valid_from,
+        -- as dim_patient's: the first version is valid from the beginning of time
+        {{ patient_version_valid_from() }} as valid_from,
         coalesce(dbt_valid_to, {{ open_validity_end() }}) as valid_to,
         {{ processed_at() }} as processed_at
     from snapshot
