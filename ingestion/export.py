@@ -29,6 +29,8 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
     ``out/<name>.parquet``; the files written."""
     import duckdb
 
+    # `--out .`: the folder's own name places its staging folder and its list beside it
+    out = out.resolve()
     try:
         opened = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as error:
@@ -55,6 +57,12 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
                     [schema],
                 ).fetchall()
             ]
+            if not names:
+                # before anything is written or removed: the last export stays whole
+                raise ExportError(
+                    f"{warehouse} has no schema {schema} (or nothing in it); nothing was "
+                    f"changed in {out}. Run `rcm build` first, then `rcm export` again"
+                )
             for name in names:
                 quoted = str(staging / f"{name}.parquet").replace("'", "''")
                 try:
@@ -110,9 +118,6 @@ def run(args: argparse.Namespace) -> int:
             f"--warehouse (or {WAREHOUSE_ENV}) at it"
         )
     written = export_marts(warehouse, args.out)
-    if not written:
-        print(f"rcm export: {warehouse} has no schema {MARTS_SCHEMA}: run `rcm build` first")
-        return 1
     print(f"{len(written)} tables of schema {MARTS_SCHEMA} written to {args.out}/ as Parquet")
     return 0
 

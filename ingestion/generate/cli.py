@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +63,19 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--start", type=_date, default=None, help=f"first day (default: {DEFAULT_START})"
     )
     p.add_argument("--end", type=_date, default=None, help=f"last day (default: {DEFAULT_END})")
+    # not read from RCM_EMR_HOSPITAL_*_URL, which name the EMRs `rcm ingest` reads: in
+    # production those are the hospitals' own databases, whose tables --force would replace
     p.add_argument(
         "--emr-url-a",
-        default=os.environ.get("RCM_EMR_HOSPITAL_A_URL"),
-        help="hospital A EMR URL (env RCM_EMR_HOSPITAL_A_URL; default OUT/emr/hospital_a.db)",
+        default=None,
+        metavar="URL",
+        help="write hospital A's demo EMR to this SQLAlchemy URL (default OUT/emr/hospital_a.db)",
     )
     p.add_argument(
         "--emr-url-b",
-        default=os.environ.get("RCM_EMR_HOSPITAL_B_URL"),
-        help="hospital B EMR URL (env RCM_EMR_HOSPITAL_B_URL; default OUT/emr/hospital_b.db)",
+        default=None,
+        metavar="URL",
+        help="write hospital B's demo EMR to this SQLAlchemy URL (default OUT/emr/hospital_b.db)",
     )
     p.add_argument(
         "--defect-rate",

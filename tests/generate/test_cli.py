@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -49,13 +50,28 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert main(["generate", "--out", str(tmp_path / "x"), "--scale", "0"]) == 2
 
 
-def test_environment_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "elsewhere_a.db"
-    monkeypatch.setenv("RCM_EMR_HOSPITAL_A_URL", f"sqlite:///{db}")
+def test_the_emr_url_is_a_flag_never_the_ingest_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RCM_EMR_HOSPITAL_A_URL names the EMR `rcm ingest` reads, in production the hospital's
+    # own database: `rcm generate --force` replaced its tables
+    real = tmp_path / "real_emr_a.db"
+    with sqlite3.connect(real) as con:
+        con.execute("create table patients (PatientID text)")
+        con.execute("insert into patients values ('P1')")
+    monkeypatch.setenv("RCM_EMR_HOSPITAL_A_URL", f"sqlite:///{real}")
     out = tmp_path / "src"
-    assert main(["generate", "--out", str(out), *ARGS]) == 0
-    assert db.exists() and not (out / "emr" / "hospital_a.db").exists()
-    assert (out / "emr" / "hospital_b.db").exists()
+    assert main(["generate", "--out", str(out), "--force", *ARGS]) == 0
+    assert (out / "emr" / "hospital_a.db").exists() and (out / "emr" / "hospital_b.db").exists()
+    with sqlite3.connect(real) as con:
+        assert con.execute("select * from patients").fetchall() == [("P1",)]
+        assert con.execute("select count(*) from sqlite_master").fetchone() == (1,)
+
+    db = tmp_path / "elsewhere_a.db"
+    elsewhere = tmp_path / "src2"
+    assert main(["generate", "--out", str(elsewhere), "--emr-url-a", f"sqlite:///{db}", *ARGS]) == 0
+    assert db.exists() and not (elsewhere / "emr" / "hospital_a.db").exists()
+    assert (elsewhere / "emr" / "hospital_b.db").exists()
 
 
 def test_advance_refuses_the_first_runs_settings(

@@ -128,3 +128,37 @@ def test_an_export_that_fails_half_way_leaves_the_last_one_whole(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     # no staging folder left beside it (only the list of the files the last export wrote)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".pbi.export.json", "pbi", "rcm.duckdb"]
+
+
+def test_a_warehouse_without_marts_leaves_the_last_export_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a new, empty warehouse file (a rebuild that has not run yet): the export stops before
+    # it writes or removes anything, and says so on stderr
+    out = tmp_path / "pbi"
+    export_marts(_warehouse(tmp_path / "rcm.duckdb"), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+
+    code = main(["export", "--warehouse", str(empty), "--out", str(out)])
+
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert code == 1
+    assert f"{empty} has no schema marts (or nothing in it); nothing was changed in {out}" in err
+    assert "removed" not in captured.out
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_an_export_into_the_current_folder_lists_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--out .`: the folder has no name of its own to place the staging folder and the list by
+    warehouse = _warehouse(tmp_path / "rcm.duckdb")
+    out = tmp_path / "pbi"
+    out.mkdir()
+    monkeypatch.chdir(out)
+    assert main(["export", "--warehouse", str(warehouse), "--out", "."]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["fct_claims.parquet", "kpi_view.parquet"]
+    assert (tmp_path / ".pbi.export.json").is_file()
