@@ -22,7 +22,8 @@ help:
 	@echo "make bench-dashboard - dashboard load time at the demo scale (headless Chromium)"
 	@echo "make profile - EXPLAIN ANALYZE the slowest models of the last build (ARGS: rcm profile's)"
 	@echo "make dashboard - start the finance dashboard on http://localhost:$(DASHBOARD_PORT)"
-	@echo "make clean  - remove generated data (sources/, lake/, warehouse/, target/)"
+	@echo "make docs   - the dbt lineage site of the built warehouse (rcm docs)"
+	@echo "make clean  - remove generated data (sources/, lake/, warehouse/, target/, logs/)"
 
 venv: $(STAMP)
 
@@ -78,6 +79,10 @@ dashboard: $(STAMP)
 	@echo "dashboard: http://localhost:$(DASHBOARD_PORT)  (warehouse: $${RCM_WAREHOUSE_PATH:-warehouse/rcm.duckdb}; Ctrl-C stops it)"
 	$(BIN)/python -m dashboard.serve --server.headless true \
 		--browser.gatherUsageStats false --server.address $(DASHBOARD_ADDRESS) --server.port $(DASHBOARD_PORT)
+
+# The lineage site (dbt docs generate, with the single static HTML file) of the built warehouse.
+docs: $(STAMP)
+	$(BIN)/rcm docs
 
 clean:
 	rm -rf sources lake warehouse target logs

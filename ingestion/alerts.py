@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 import tempfile
@@ -142,10 +143,12 @@ def read_alerts_and_total(
 ) -> tuple[list[Alert], int]:
     """``read_alerts``, and how many alerts match the filters before ``limit`` cuts them
     (counted in the same query, so both come from one state of the warehouse)."""
-    if not warehouse.exists():
+    if not warehouse.is_file():
         raise AlertsError(
-            f"warehouse {warehouse} not found: build it first (`make demo` or `rcm run`), "
-            f"or point {WAREHOUSE_ENV} at it"
+            f"warehouse {warehouse} not found"
+            + (" (it is a folder: name the .duckdb file in it)" if warehouse.is_dir() else "")
+            + f": build it first (`make demo` or `rcm run`), or point --warehouse or "
+            f"{WAREHOUSE_ENV} at it"
         )
     where: list[str] = []
     params: list[object] = []
@@ -396,11 +399,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         help="seconds to wait for the webhook (default %(default)s)",
     )
     parser.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    """A --timeout: a number of seconds above 0 (the HTTP client refuses 0 with a traceback)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -808,7 +809,7 @@ def _located(command: str, body: Callable[[argparse.Namespace], int]) -> Callabl
     def run(args: argparse.Namespace) -> int:
         unused = _unused_location(command, args)
         if unused is not None:
-            print(unused)
+            print(unused, file=sys.stderr)
             return 2
         with _locations(args):
             return body(args)
@@ -819,7 +820,7 @@ def _located(command: str, body: Callable[[argparse.Namespace], int]) -> Callabl
 def _build(args: argparse.Namespace) -> int:
     problem = local_preflight(args.target, need_bronze=not args.select)
     if problem is not None:
-        print(f"rcm build: {problem}")
+        print(f"rcm build: {problem}", file=sys.stderr)
         return 1
     result = build_unless_up_to_date(
         select=args.select or (),
@@ -830,13 +831,15 @@ def _build(args: argparse.Namespace) -> int:
         target_path=args.target_path,
     )
     if isinstance(result, SkippedBuild):
-        print(f"rcm build: {result.reason}")
+        # up to date (exit 0) is news; a refusal is an error, for a scheduler's error log
+        print(f"rcm build: {result.reason}", file=sys.stderr if result.exit_code else sys.stdout)
         return result.exit_code
     if result.exit_code == 0 and not result.nodes and (args.select or args.exclude):
         # dbt calls a selection that matches nothing a success: here it is almost always a typo
         print(
             "rcm build: the selection matched no node, so nothing was built; check the names "
-            "(`dbt ls --profiles-dir profiles --select ...` lists what a selection matches)"
+            "(`dbt ls --profiles-dir profiles --select ...` lists what a selection matches)",
+            file=sys.stderr,
         )
         return 1
     print(format_summary(result))
@@ -846,7 +849,7 @@ def _build(args: argparse.Namespace) -> int:
 def _docs(args: argparse.Namespace) -> int:
     problem = local_preflight(args.target, need_bronze=False)
     if problem is not None:
-        print(f"rcm docs: {problem}")
+        print(f"rcm docs: {problem}", file=sys.stderr)
         return 1
     warehouse = build_state.local_warehouse(args.target)
     unbuilt = warehouse is not None and not warehouse.is_file()
@@ -856,7 +859,8 @@ def _docs(args: argparse.Namespace) -> int:
             f"rcm docs: warning: no warehouse at {warehouse}: the site shows the project "
             "(models, lineage, descriptions) but no table's columns or row counts; run "
             f"`rcm build` first, or point --warehouse (or {WAREHOUSE_ENV}) at the warehouse "
-            "you built"
+            "you built",
+            file=sys.stderr,
         )
     try:
         if unbuilt:
@@ -870,7 +874,7 @@ def _docs(args: argparse.Namespace) -> int:
         else:
             html = run_docs(target=args.target, target_path=args.target_path)
     except RuntimeError as error:
-        print(f"rcm docs: {error}")
+        print(f"rcm docs: {error}", file=sys.stderr)
         return 1
     print(f"docs site (single static HTML): {html}")
     return 0
@@ -884,7 +888,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--target-path",
         type=Path,
         default=None,
-        help="where dbt writes its artifacts (default: ./target)",
+        help="where dbt writes its artifacts; a relative path is taken from the repository "
+        "root, as dbt takes it from the project (default: $DBT_TARGET_PATH, else target)",
     )
     parser.add_argument(
         "--lake",

@@ -115,7 +115,7 @@ class IngestSettings:
             "lake": env.get("RCM_LAKE_DIR") or "lake",
             "nppes_url": env.get("RCM_NPPES_URL") or None,
             "icd_url": env.get("RCM_ICD_URL") or None,
-            "workers": int(env.get("RCM_INGEST_WORKERS") or min(2, os.cpu_count() or 1)),
+            "workers": _workers_from_env(env),
             "env": env,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -140,6 +140,21 @@ class EntityResult:
     @property
     def load_ids(self) -> list[str]:
         return [r.load_id for r in self.records if r.load_id and r.status == "success"]
+
+
+def _workers_from_env(env: Mapping[str, str]) -> int:
+    """RCM_INGEST_WORKERS, else 2 (or 1 on one core)."""
+    default = min(2, os.cpu_count() or 1)
+    text = (env.get("RCM_INGEST_WORKERS") or "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(
+            f"RCM_INGEST_WORKERS={text!r} is not a whole number: set it to how many entities "
+            f"to load at once (1 or more), or unset it for {default}; nothing was loaded"
+        ) from None
 
 
 @dataclass
@@ -1398,6 +1413,26 @@ def _unmatched_message(unmatched: Sequence[str], config: LoadConfig) -> str:
     )
 
 
+def _check_online_urls(settings: IngestSettings, entities: list[EntityConfig]) -> None:
+    """With --online, the API base URL of each code set to fetch, before anything loads (the
+    entity alone failed, after every other one had loaded)."""
+    if not settings.online:
+        return
+    from ingestion.codesets import icd10, nppes
+
+    missing = []
+    kinds = {entity.source_kind for entity in entities}
+    if "nppes" in kinds and not settings.nppes_url:
+        missing.append(f"RCM_NPPES_URL (the NPPES API, e.g. {nppes.DEFAULT_BASE_URL})")
+    if "icd10cm" in kinds and not settings.icd_url:
+        missing.append(f"RCM_ICD_URL (the ICD-10-CM API, e.g. {icd10.DEFAULT_BASE_URL})")
+    if missing:
+        raise ConfigError(
+            f"--online needs {' and '.join(missing)}; set it, or drop --online to load the "
+            "code sets from their offline files; nothing was loaded"
+        )
+
+
 def run_ingest(settings: IngestSettings) -> IngestResult:
     """Recover, then load every selected entity; never raises for a failing entity.
 
@@ -1407,6 +1442,7 @@ def run_ingest(settings: IngestSettings) -> IngestResult:
     config = load_config(settings.config_path)
     entities = select_entities(config, settings.only)
     _check_sources_folder(settings, entities)
+    _check_online_urls(settings, entities)
     lake = open_lake(settings.lake)
     with ingest_lock(lake, settings.progress or console.info):
         return _run_ingest_locked(settings, config, entities, lake)
@@ -1529,7 +1565,8 @@ def _command(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     if settings.workers < 1:
-        console.error(f"--workers must be 1 or more, got {settings.workers}")
+        given = "--workers" if args.workers is not None else "RCM_INGEST_WORKERS"
+        console.error(f"{given} must be 1 or more, got {settings.workers}")
         return 2
     try:
         result = run_ingest(settings)

@@ -262,6 +262,19 @@ def _format_kpi(value: object, kind: str) -> str:
     return f"{number:.1f}"
 
 
+def _check_ingest_settings() -> None:
+    """The ingest's settings from the environment (RCM_INGEST_WORKERS), before generate."""
+    from ingestion.config import ConfigError
+    from ingestion.ingest import IngestSettings
+
+    try:
+        workers = IngestSettings.from_env().workers
+    except ConfigError as error:
+        raise StageFailedError(str(error)) from None
+    if workers < 1:
+        raise StageFailedError(f"RCM_INGEST_WORKERS must be 1 or more, got {workers}")
+
+
 def run_pipeline(
     *,
     sources: Path,
@@ -280,6 +293,7 @@ def run_pipeline(
     settings = compaction.local_settings_problem()
     if settings is not None and build_state.local_warehouse(target) is not None:
         raise StageFailedError(settings)
+    _check_ingest_settings()
     _check_sources(
         sources,
         regenerate,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,7 +221,10 @@ def run_profile(
 def _profile_command(args: argparse.Namespace) -> int:
     warehouse = args.warehouse or build_state.local_warehouse(None)
     if warehouse is None:
-        print("rcm profile: profiles the local DuckDB warehouse only (RCM_TARGET is not local)")
+        print(
+            "rcm profile: profiles the local DuckDB warehouse only (RCM_TARGET is not local)",
+            file=sys.stderr,
+        )
         return 1
     try:
         profiles = run_profile(
@@ -231,11 +235,14 @@ def _profile_command(args: argparse.Namespace) -> int:
             out_dir=args.out,
         )
     except ProfileError as error:
-        print(f"rcm profile: {error}")
+        print(f"rcm profile: {error}", file=sys.stderr)
         return 1
     failed = [profile.model.name for profile in profiles if profile.error is not None]
     if failed:
-        print(f"rcm profile: {len(failed)} select(s) did not run: {', '.join(failed)}")
+        print(
+            f"rcm profile: {len(failed)} select(s) did not run: {', '.join(failed)}",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

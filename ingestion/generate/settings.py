@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,8 @@ class GeneratorSettings:
     force: bool = False
 
     def validate(self) -> None:
-        if self.scale <= 0:
-            raise SettingsError(f"--scale must be positive, got {self.scale}")
+        if not math.isfinite(self.scale) or self.scale <= 0:
+            raise SettingsError(f"--scale must be positive and finite, got {self.scale}")
         if self.end < self.start:
             raise SettingsError(f"--end {self.end} is before --start {self.start}")
         if not 0 <= self.seed < 2**63:

@@ -200,6 +200,33 @@ def test_missing_warehouse_says_what_to_run(
     assert not missing.exists()
 
 
+def test_a_folder_for_the_warehouse_says_to_name_the_file_in_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "cannot open ... read-only (Is a directory); if a build is running, wait"
+    assert run(monkeypatch, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"warehouse {tmp_path} not found (it is a folder: name the .duckdb file in it)" in err
+    assert "build is running" not in err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "soon"])
+def test_a_timeout_that_is_no_wait_is_refused_by_the_parser(
+    monkeypatch: pytest.MonkeyPatch,
+    warehouse: Path,
+    capsys: pytest.CaptureFixture[str],
+    timeout: str,
+) -> None:
+    # 0 reached the HTTP client, whose ValueError ended in a traceback
+    with pytest.raises(SystemExit) as exc:
+        run(monkeypatch, warehouse, "--post", "--timeout", timeout, url="http://127.0.0.1:9/")
+    assert exc.value.code == 2
+    assert f"--timeout: must be a number of seconds above 0, got '{timeout}'" in (
+        capsys.readouterr().err
+    )
+    assert state(warehouse) == {}
+
+
 def test_a_file_that_is_not_a_duckdb_warehouse_is_named_as_such(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

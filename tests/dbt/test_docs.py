@@ -33,8 +33,8 @@ def test_docs_without_a_warehouse_say_what_the_site_lacks(
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert f"rcm docs: warning: no warehouse at {missing}" in done.stdout, done.stdout[-2000:]
-    assert "run `rcm build` first" in done.stdout
+    assert f"rcm docs: warning: no warehouse at {missing}" in done.stderr, done.stderr[-2000:]
+    assert "run `rcm build` first" in done.stderr
     # dbt's catalog read an empty warehouse elsewhere: none is left at the path, so the next
     # run warns again (and a build started meanwhile is never removed)
     assert not missing.exists() and not missing.with_name("rcm.duckdb.wal").exists()

@@ -101,7 +101,7 @@ def test_models_are_taken_slowest_first_and_a_failing_select_is_reported(tmp_pat
     assert headers == ["slow", "broken", "quick"]
     assert "HASH_JOIN" in result.stdout and "HASH_GROUP_BY" in result.stdout
     assert "could not run its select: Catalog Error" in result.stdout
-    assert "1 select(s) did not run: broken" in result.stdout
+    assert "1 select(s) did not run: broken" in result.stderr
     assert "slow_test" not in result.stdout
 
 
@@ -110,30 +110,30 @@ def test_a_missing_or_malformed_run_results_says_which_file_and_what_to_do(tmp_p
     missing = tmp_path / "nowhere" / "run_results.json"
     result = rcm_profile("--run-results", str(missing), "--warehouse", str(warehouse))
     assert result.returncode == 1
-    assert f"{missing}: no such file; run `rcm build` first" in result.stdout
+    assert f"{missing}: no such file; run `rcm build` first" in result.stderr
 
     malformed = tmp_path / "bad.json"
     malformed.write_text("{not json")
     result = rcm_profile("--run-results", str(malformed), "--warehouse", str(warehouse))
     assert result.returncode == 1
-    assert f"{malformed}: not a dbt run_results.json" in result.stdout
+    assert f"{malformed}: not a dbt run_results.json" in result.stderr
 
     docs = tmp_path / "docs_run_results.json"  # what `rcm docs` leaves in target/
     docs.write_text(json.dumps({"args": {"which": "generate"}, "results": []}))
     result = rcm_profile("--run-results", str(docs), "--warehouse", str(warehouse))
     assert result.returncode == 1
-    assert f"{docs}: the results of `dbt docs generate`, not of a build" in result.stdout
+    assert f"{docs}: the results of `dbt docs generate`, not of a build" in result.stderr
 
     only_tests = tmp_path / "run_results.json"  # written by _tiny_build: no model in it
     result = rcm_profile("--run-results", str(only_tests), "--warehouse", str(warehouse))
     assert result.returncode == 1
-    assert f"{only_tests}: no model with compiled SQL to profile" in result.stdout
+    assert f"{only_tests}: no model with compiled SQL to profile" in result.stderr
 
     run_results, _ = _tiny_build(tmp_path / "with_model", {"quick": (0.5, "select 1")})
     no_warehouse = tmp_path / "none.duckdb"
     result = rcm_profile("--run-results", str(run_results), "--warehouse", str(no_warehouse))
     assert result.returncode == 1
-    assert f"{no_warehouse}: no such warehouse" in result.stdout
+    assert f"{no_warehouse}: no such warehouse" in result.stderr
 
 
 @pytest.mark.parametrize("argument", [["--top", "0"], ["--top", "-1"], ["--operators", "x"]])

@@ -31,6 +31,24 @@ def run(sources: Path, lake: Path, *extra: str) -> int:
     return main(["ingest", "--sources", str(sources), "--lake", str(lake), *extra])
 
 
+def test_online_without_the_api_urls_stops_before_anything_loads(
+    sources: Path, lake: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the code set alone failed, after every other entity had loaded, with exit 1
+    monkeypatch.delenv("RCM_NPPES_URL", raising=False)
+    monkeypatch.delenv("RCM_ICD_URL", raising=False)
+    assert run(sources, lake, "--online") == 2
+    err = capsys.readouterr().err
+    assert "--online needs RCM_NPPES_URL (the NPPES API, e.g. " in err
+    assert "and RCM_ICD_URL (the ICD-10-CM API, e.g. " in err
+    assert "nothing was loaded" in err
+    assert read_audit(lake) == []
+    monkeypatch.setenv("RCM_NPPES_URL", "http://127.0.0.1:9/api/")
+    only = ["--only", "hospital_a.providers", "--only", "codesets.npi"]
+    assert run(sources, lake, "--online", *only) != 2
+    assert "--online needs" not in capsys.readouterr().err
+
+
 def test_default_config_end_to_end_and_audit_readable_by_duckdb(
     sources: Path, lake: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -61,8 +61,8 @@ def test_an_empty_lake_stops_rcm_build_with_what_to_do(tmp_path: Path) -> None:
     warehouse = tmp_path / "not" / "yet" / "rcm.duckdb"
     done = _rcm_build(tmp_path, lake, warehouse)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert f"the lake {lake} holds no Bronze data" in done.stdout
-    assert f"rcm ingest --lake {lake}" in done.stdout
+    assert f"the lake {lake} holds no Bronze data" in done.stderr
+    assert f"rcm ingest --lake {lake}" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert warehouse.parent.is_dir()  # made before the lake was looked at
     assert not (tmp_path / "t").exists()  # dbt never ran
@@ -101,7 +101,7 @@ def test_a_selection_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     done = _rcm_build(tmp_path, lake, tmp_path / "wh" / "rcm.duckdb", "--select", "no_such_model")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "the selection matched no node, so nothing was built" in done.stdout
+    assert "the selection matched no node, so nothing was built" in done.stderr
     assert "result: OK" not in done.stdout
 
 
@@ -126,8 +126,8 @@ def test_lake_and_warehouse_options_win_over_the_environment(tmp_path: Path) -> 
         tmp_path, env_lake, env_warehouse, "--lake", str(lake), "--warehouse", str(warehouse)
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert f"the lake {lake} holds no Bronze data" in done.stdout
-    assert "point --lake (or RCM_LAKE_DIR) at the lake you ingested into" in done.stdout
+    assert f"the lake {lake} holds no Bronze data" in done.stderr
+    assert "point --lake (or RCM_LAKE_DIR) at the lake you ingested into" in done.stderr
     assert warehouse.parent.is_dir() and not env_warehouse.parent.exists()
 
 
@@ -171,16 +171,16 @@ def test_docs_takes_the_warehouse_option_and_another_target_refuses_it(
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     assert main(["docs", "--warehouse", str(blocker / "rcm.duckdb")]) == 1
-    assert f"rcm docs: cannot create the warehouse folder {blocker}" in capsys.readouterr().out
+    assert f"rcm docs: cannot create the warehouse folder {blocker}" in capsys.readouterr().err
     # --warehouse is the local target's file: another target's build would ignore it
     for command in ("build", "docs"):
         assert main([command, "--target", "databricks", "--warehouse", "w.duckdb"]) == 2
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert f"rcm {command}: --warehouse is the DuckDB file of the local target" in out
         assert "databricks" in out
         # so is --lake: another target reads Bronze from its external tables, not the folder
         assert main([command, "--target", "synapse", "--lake", str(tmp_path)]) == 2
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert f"rcm {command}: --lake is the folder the local target reads Bronze from" in out
         assert "synapse" in out
 

@@ -96,3 +96,37 @@ def test_run_on_a_folder_it_did_not_generate_names_its_own_flags(
     )
     assert "--scale must be positive" in capsys.readouterr().err
     assert kept.exists() and not fresh.exists()
+
+
+@pytest.mark.parametrize(("value", "said"), [("abc", "is not a whole number"), ("0", "1 or more")])
+def test_rcm_ingest_workers_that_is_no_count_is_named_before_anything_runs(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    said: str,
+) -> None:
+    # 'abc' ended `rcm ingest` in a traceback, and `rcm run` only after it had generated the
+    # sources; '0' blamed a --workers flag nobody passed
+    monkeypatch.setenv("RCM_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "rcm.duckdb"))
+    lake = str(tmp_path / "lake")
+    monkeypatch.setenv("RCM_LAKE_DIR", lake)
+    monkeypatch.setenv("RCM_INGEST_WORKERS", value)
+    sources = tmp_path / "sources"
+    assert cli.main(["ingest", "--sources", str(sources), "--lake", lake]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "RCM_INGEST_WORKERS" in err and said in err and "--workers" not in err
+    assert cli.main(["run", "--sources", str(sources), "--lake", lake, "--no-docs"]) == 1
+    err = capsys.readouterr().err
+    assert "RCM_INGEST_WORKERS" in err and said in err
+    assert not sources.exists()
+
+
+@pytest.mark.parametrize("scale", ["nan", "inf"])
+def test_a_scale_that_is_no_size_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: str
+) -> None:
+    out = tmp_path / "src"
+    assert cli.main(["generate", "--out", str(out), "--scale", scale]) == 2
+    assert f"--scale must be positive and finite, got {scale}" in capsys.readouterr().err
+    assert not out.exists()
