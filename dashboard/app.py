@@ -118,6 +118,11 @@ def show_unavailable(status: WarehouseStatus) -> None:
     st.title("Revenue cycle dashboard")
     if show_build_in_progress(status):
         return
+    # a failed build may be why the marts are missing: say so before "run make demo"
+    notice = build_state.reader_notice(status.path)
+    if notice is not None:
+        headline, text = notice
+        st.warning(f"**{headline}** {text}", icon=":material/warning:")
     if status.state is State.MISSING:
         st.error("**Warehouse not found.** " + status.message, icon=":material/database_off:")
     elif status.state is State.EMPTY:
@@ -167,6 +172,13 @@ def tiles(
     filters: Filters,
     prior: Filters | None,
 ) -> None:
+    if monthly.empty:
+        # tiles of $0.00 and 0 visits would read as a quiet month, not as no data
+        st.info(
+            "No figures for this selection in these months: no hospital, payer and department "
+            "of it has charges, claims or A/R here. Widen the filters or the month range."
+        )
+        return
     rows = queries.records(monthly)
     values = kpis.compute_all(kpis.period_components(rows, filters.end_month))
     previous: dict[str, float | None] = {}
@@ -307,7 +319,13 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
                 # the month end is the range's, whatever the selection: never an earlier one's
                 st.info(f"No open A/R at {month_end:%d %b %Y} for this selection.")
             else:
-                st.caption(f"Open balance by days outstanding, at {month_end:%d %b %Y}.")
+                # the latest month is taken at the as-of date, not at its end (fct_ar_snapshots)
+                as_of = _as_of(path, version) if status.has("int_reporting_as_of") else None
+                taken = month_end if as_of is None or as_of >= month_end else as_of
+                st.caption(
+                    f"Open balance by days outstanding, at {taken:%d %b %Y}"
+                    + (" (the as-of date: the month has not ended)." if taken < month_end else ".")
+                )
                 bars(
                     aging.assign(aging_bucket=aging["aging_bucket"].astype(str)),
                     category="aging_bucket",
@@ -329,7 +347,9 @@ def aging_and_payment(path: str, version: int, filters: Filters, status: Warehou
             if days.empty:
                 st.info("No paid claims for the selection.")
             else:
-                st.caption("Average days from claim to payment, weighted by paid claims.")
+                st.caption(
+                    "Average days from submission to first payment, weighted by paid claims."
+                )
                 bars(
                     days,
                     category="payer_name",
@@ -400,8 +420,14 @@ def charges(path: str, version: int, filters: Filters, status: WarehouseStatus) 
                 st.info("No charges for the selection.")
                 continue
             short = frame["source_system"].map(lambda s: hospital_label(s).split()[-1])
+            names = frame[label] + " (" + short + ")"
+            if "provider_id" in frame:
+                # two providers of one name would be one bar: the id tells them apart
+                shared = names.duplicated(keep=False) & frame["provider_id"].notna()
+                ids = frame["provider_id"].fillna("").str.split(":").str[-1]
+                names = names.where(~shared, names + " " + ids)
             bars(
-                frame.assign(label=frame[label] + " (" + short + ")"),
+                frame.assign(label=names),
                 category="label",
                 value="charges_amount",
                 category_title="",

@@ -161,7 +161,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "ar_open",
         "Open A/R",
-        "Open accounts receivable at the end of the period's last month",
+        "Open accounts receivable at the end of the period's last month (at the as-of date "
+        "when that month is the latest)",
         "money",
         _total("ar_open_balance_amount"),
         higher_is_better=False,
@@ -178,7 +179,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "days_in_ar",
         "Days in A/R",
-        "A/R at period end / (charges of the prior 3 months / days in those months)",
+        "A/R at period end / (charges of the 3 months ending with the period / days in those "
+        "months; in the latest month both end at the as-of date)",
         "days",
         _days_in_ar,
         target="< 40 days",
@@ -219,7 +221,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "clean_claim_rate",
         "Clean claim rate",
-        "Claims accepted and paid on first submission / claims submitted",
+        "Claims accepted on first submission, never rejected or denied / claims submitted",
         "percent",
         _share("clean_claims", "claims_submitted"),
         target="> 90 %",
@@ -256,7 +258,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi(
         "avg_days_to_payment",
         "Avg days to payment",
-        "Sum of days from claim to payment / paid claims",
+        "Sum of days from submission to first payment / paid claims",
         "days",
         _share("days_to_payment_sum", "paid_claims"),
         higher_is_better=False,

@@ -458,15 +458,23 @@ order by 3 desc
     return _frame(path, sql, where.params)
 
 
+# the hospital of a charge: its provider's, else (a line whose provider is unknown: the unknown
+# member's source_system is 'unknown') its department's
+_CHARGES_HOSPITAL = (
+    "coalesce(nullif(providers.source_system, 'unknown'), departments.source_system, 'unknown')"
+)
+
+
 def _charges_sql(group: str, where: _Where, limit: int) -> str:
     return f"""
 with
 charges as (
     select
         charges.provider_key,
+        charges.provider_id,
         charges.provider_name,
         charges.department_name,
-        coalesce(providers.source_system, departments.source_system, 'unknown') as source_system,
+        {_CHARGES_HOSPITAL} as source_system,
         charges.transaction_count,
         charges.total_charge_amount,
         charges.total_paid_amount
@@ -493,16 +501,22 @@ limit {int(limit)}
 def _charges_where(filters: Filters) -> _Where:
     return (
         _Where()
-        .among("coalesce(providers.source_system, departments.source_system)", filters.hospitals)
+        .among(_CHARGES_HOSPITAL, filters.hospitals)
         .among("charges.department_name", filters.departments)
         .between("charges.service_month", filters.start_month, filters.end_month)
     )
 
 
 def top_providers(path: Path, filters: Filters, limit: int = 10) -> pd.DataFrame:
-    """Providers with the highest charges in the range (the payer filter does not apply)."""
+    """Providers with the highest charges in the range (the payer filter does not apply): one
+    row per provider, not per name (two providers may share one)."""
     where = _charges_where(filters)
-    sql = _charges_sql("trim(provider_name) as provider_name", where, limit)
+    sql = _charges_sql(
+        "provider_key, provider_id, coalesce(nullif(trim(provider_name), ''), 'Unknown provider') "
+        "as provider_name",
+        where,
+        limit,
+    )
     return _frame(path, sql, where.params)
 
 

@@ -374,6 +374,42 @@ def test_a_running_build_that_locks_the_warehouse_says_to_wait_not_to_run_make_d
     assert not [c for c in page.code if "make demo" in c.value], "a second build would fail"
 
 
+def test_a_selection_without_rows_says_so_instead_of_zero_tiles(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a hospital and a department it does not have showed Gross charges $0.00 and Visits 0
+    assert not [
+        r
+        for r in fixture_data.rows("kpi_monthly")
+        if (r["source_system"], r["department_name"]) == ("hospital_b", "Oncology")
+    ]
+    path = write_warehouse(tmp_path / "rcm.duckdb", fixture_data)
+    page = open_page(path, monkeypatch)
+    page.sidebar.multiselect[0].set_value(["hospital_b"])
+    page.sidebar.multiselect[2].set_value(["Oncology"])
+    page.run()
+    assert not page.exception, [e.value for e in page.exception]
+    infos = [i.value for i in page.info]
+    assert any(i.startswith("No figures for this selection in these months") for i in infos)
+    assert not [h for h in page.get("html") if "rcm-tile" in str(h.proto)]
+
+
+def test_empty_marts_after_a_failed_build_say_the_build_failed(
+    tmp_path: Path, fixture_data: FixtureData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the empty-warehouse page said only "run make demo", though the last build had failed
+    path = write_warehouse(tmp_path / "rcm.duckdb", fixture_data, empty=True)
+    build_state.record_outcome(path, "failed", ["model.rcm.kpi_monthly"])
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(path))
+    page = AppTest.from_file(APP, default_timeout=60)
+    page.run()
+    assert not page.exception
+    headline, _ = build_state.reader_notice(path) or ("", "")
+    assert headline and any(headline in w.value for w in page.warning), [
+        w.value for w in page.warning
+    ]
+
+
 @pytest.mark.parametrize("section", ["A/R aging and payment", "Top providers and departments"])
 def test_money_chart_tooltips_show_cents(
     warehouse: Path, monkeypatch: pytest.MonkeyPatch, section: str
@@ -433,11 +469,17 @@ def test_a_department_without_open_ar_at_the_range_end_says_so(
     infos = [i.value for i in page.info]
     assert f"No open A/R at {last:%d %b %Y} for this selection." in infos, infos
     assert not [c.value for c in page.caption if "Open balance by days outstanding" in c.value]
-    # Cardiology has open A/R at that month end: its aging is drawn, at that date
+    # Cardiology has open A/R in that month: its aging is drawn, at the as-of date, at which
+    # the month's snapshot is taken (the month had not ended)
     page.sidebar.multiselect[2].set_value(["Cardiology"])
     page.run()
     captions = [c.value for c in page.caption]
-    assert f"Open balance by days outstanding, at {last:%d %b %Y}." in captions, captions
+    (as_of,) = [r["as_of_date"] for r in data.rows("int_reporting_as_of")]
+    assert as_of < last
+    assert (
+        f"Open balance by days outstanding, at {as_of:%d %b %Y} (the as-of date: the month "
+        "has not ended)." in captions
+    ), captions
 
 
 @pytest.mark.parametrize("section", ["A/R aging and payment", "Denials"])

@@ -481,6 +481,52 @@ def test_top_providers_and_departments(
     assert got_d == pytest.approx(dict(departments))
 
 
+def test_charges_of_an_unknown_provider_go_to_their_department_s_hospital_and_names_stay_apart(
+    tmp_path: Path, fixture_data: FixtureData
+) -> None:
+    # the unknown provider's source_system is 'unknown': its charges fell out of a hospital's
+    # filter into an '(Unknown)' bar; and two providers of one name were summed as one bar
+    data = copy.deepcopy(fixture_data)
+    charges = data.rows("rpt_charges_by_provider_department_month")
+    first = charges[0]
+    provider = next(
+        p for p in data.rows("dim_provider") if p["provider_key"] == first["provider_key"]
+    )
+    department = next(
+        d for d in data.rows("dim_department") if d["department_key"] == first["department_key"]
+    )
+    data.tables["dim_provider"] += [
+        {"provider_key": -1, "provider_id": "unknown", "department_key": -1,
+         "provider_first_name": None, "provider_last_name": None, "source_system": "unknown"},
+        {**provider, "provider_key": 999_001, "provider_id": f"{provider['source_system']}:TWIN"},
+    ]  # fmt: skip
+    huge = 10_000_000.0
+    charges += [
+        {**first, "provider_key": -1, "provider_id": "unknown", "provider_name": " ",
+         "total_charge_amount": huge},
+        {**first, "provider_key": 999_001, "provider_id": f"{provider['source_system']}:TWIN",
+         "total_charge_amount": huge / 2},
+    ]  # fmt: skip
+    path = write_warehouse(tmp_path / "rcm.duckdb", data)
+    hospital = Filters(hospitals=(department["source_system"],))
+
+    top = queries.top_providers(path, hospital, limit=50)
+    unknown = top[top["provider_key"] == -1]
+    assert list(unknown["provider_name"]) == ["Unknown provider"]
+    assert list(unknown["source_system"]) == [department["source_system"]]
+    twins = top[top["provider_name"] == first["provider_name"]]
+    assert len(twins) == 2 and set(twins["provider_key"]) == {first["provider_key"], 999_001}
+    departments = queries.top_departments(path, hospital, limit=50)
+    row = departments[departments["department_name"] == department["department_name"]]
+    want = sum(
+        float(r["total_charge_amount"])
+        for r in charges
+        if r["department_key"] == department["department_key"]
+    )
+    assert list(row["source_system"]) == [department["source_system"]]
+    assert float(row["charges_amount"].sum()) == pytest.approx(want)
+
+
 def test_alerts_panel_filters_by_hospital(warehouse: Path, fixture_data: FixtureData) -> None:
     frame = queries.alerts(warehouse, Filters(hospitals=("hospital_a",)))
     want = [a for a in fixture_data.rows("alerts") if a["source_system"] == "hospital_a"]
