@@ -380,6 +380,25 @@ def _rcm_on(warehouse: Path, lake: Path, *args: str) -> subprocess.CompletedProc
     )  # fmt: skip
 
 
+def _copy_with_sources(pipeline: Pipeline, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Copies of the built pipeline's sources, lake and warehouse under tmp_path."""
+    sources = tmp_path / "sources"
+    shutil.copytree(pipeline.sources, sources)
+    return (sources, *_copy_of(pipeline, tmp_path))
+
+
+def _ingest_only_and_build(
+    tmp_path: Path, sources: Path, lake: Path, warehouse: Path, entity: str
+) -> None:
+    """`rcm ingest --only entity` from ``sources``, then `rcm build`; both must succeed."""
+    ingest = _rcm_on(
+        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake), "--only", entity
+    )
+    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
+    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
+    assert build.returncode == 0, build.stdout[-3000:]
+
+
 def _latest_bronze_claim(lake: Path, claim_id: str) -> tuple[list[str], dict[str, object]]:
     bronze = duckdb.connect().execute(
         f"select * exclude (_source_system, _source_name, _source_row, _load_id, _ingested_at)"
@@ -705,9 +724,7 @@ def test_the_merge_form_of_replace_scope_removes_the_rows_its_delete_form_does(
     in that form and one in the DELETE form must leave the same rows, and every replace_scope
     model must have run its MERGE."""
     assert advanced.build.exit_code == 0
-    sources = tmp_path / "sources"
-    shutil.copytree(pipeline.sources, sources)
-    lake, warehouse = _copy_of(pipeline, tmp_path)
+    sources, lake, warehouse = _copy_with_sources(pipeline, tmp_path)
     generated = _rcm_on(
         warehouse, lake, "generate", "--out", str(sources), "--advance-to", "2025-01-10"
     )
@@ -749,9 +766,7 @@ def test_a_provider_deleted_in_the_emr_gets_a_deletion_version_and_keeps_its_fac
     good. Staging reads the latest load only: the provider leaves the CDM, snap_providers
     records its deletion, dim_provider keeps it as inactive, and its facts keep their key."""
     assert advanced.build.exit_code == 0
-    sources = tmp_path / "sources"
-    shutil.copytree(pipeline.sources, sources)
-    lake, warehouse = _copy_of(pipeline, tmp_path)
+    sources, lake, warehouse = _copy_with_sources(pipeline, tmp_path)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         ((provider_id, source_id, lines),) = con.execute(
             "select p.provider_id, p.source_provider_id, count(*) from marts.dim_provider as p "
@@ -761,13 +776,7 @@ def test_a_provider_deleted_in_the_emr_gets_a_deletion_version_and_keeps_its_fac
         active = con.execute("select count(*) from marts.dim_provider where is_active").fetchone()
     with sqlite3.connect(sources / "emr" / "hospital_a.db") as emr:
         assert emr.execute("delete from providers where ProviderID = ?", [source_id]).rowcount == 1
-    ingest = _rcm_on(
-        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake),
-        "--only", "hospital_a.providers",
-    )  # fmt: skip
-    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
-    assert build.returncode == 0, build.stdout[-3000:]
+    _ingest_only_and_build(tmp_path, sources, lake, warehouse, "hospital_a.providers")
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         staged = con.execute(
@@ -809,9 +818,7 @@ def test_a_provider_s_registry_flag_follows_the_registry_without_a_new_version(
     that left the registry stayed registered there while its npi_key went to the unknown
     member. A new extract without one provider's NPI: the flag follows, with no new version."""
     assert advanced.build.exit_code == 0
-    sources = tmp_path / "sources"
-    shutil.copytree(pipeline.sources, sources)
-    lake, warehouse = _copy_of(pipeline, tmp_path)
+    sources, lake, warehouse = _copy_with_sources(pipeline, tmp_path)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         ((provider_id, npi),) = con.execute(
             "select provider_id, npi from marts.dim_provider where has_registered_npi "
@@ -826,13 +833,7 @@ def test_a_provider_s_registry_flag_follows_the_registry_without_a_new_version(
     registry["results"] = [r for r in registry["results"] if str(r["number"]) != npi]
     registry["result_count"] = len(registry["results"])
     (landing / "nppes_npi_extract_2025_01_08.json").write_text(json.dumps(registry))
-    ingest = _rcm_on(
-        warehouse, lake, "ingest", "--sources", str(sources), "--lake", str(lake),
-        "--only", "codesets.npi",
-    )  # fmt: skip
-    assert ingest.returncode == 0, ingest.stdout[-3000:] + ingest.stderr[-3000:]
-    build = _rcm_on(warehouse, lake, "build", "--target-path", str(tmp_path / "target"))
-    assert build.returncode == 0, build.stdout[-3000:]
+    _ingest_only_and_build(tmp_path, sources, lake, warehouse, "codesets.npi")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         provider = con.execute(
             "select has_registered_npi, npi_key from marts.dim_provider where provider_id = ?",
