@@ -64,9 +64,10 @@ def new_load_id(now: datetime | None = None) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
 
 
-def to_text(value: object) -> str | None:
+def to_text(value: object, keep_offset: bool = False) -> str | None:
     """The lossless text of a source value (``None`` stays ``None``; a timestamp with a zone
-    gives the same instant in UTC, ``+00:00``)."""
+    gives the same instant in UTC, ``+00:00``, or with ``keep_offset`` its own offset: for a
+    column staging reads as a date, whose date is the one on the source's clock)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -74,7 +75,7 @@ def to_text(value: object) -> str | None:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, datetime):
-        if value.utcoffset() is not None:
+        if value.utcoffset() is not None and not keep_offset:
             # a zoned timestamp (timestamptz, datetimeoffset) comes in the session's or the
             # row's own offset; staging's cast drops an offset, so it is written in UTC (a
             # value whose instant is past year 9999 keeps its own offset)
@@ -88,16 +89,19 @@ def to_text(value: object) -> str | None:
     return str(value)
 
 
-def text_column(values: Sequence[object]) -> list[str | None]:
-    return [v if v is None or v.__class__ is str else to_text(v) for v in values]  # type: ignore[misc]
+def text_column(values: Sequence[object], keep_offset: bool = False) -> list[str | None]:
+    return [
+        v if v is None or v.__class__ is str else to_text(v, keep_offset)  # type: ignore[misc]
+        for v in values
+    ]
 
 
-def text_array(values: Sequence[object]) -> pa.Array:
+def text_array(values: Sequence[object], keep_offset: bool = False) -> pa.Array:
     """The values as an Arrow string array of their lossless text (see ``to_text``). A column
     of text (and nulls) goes to Arrow as it is, one of integers through Arrow's cast (the same
     digits), one of numbers through ``str`` (what ``to_text`` gives a number, 4-5 times faster
     than its type checks: amounts are most of an EMR table's non-text values); only others are
-    converted value by value."""
+    converted value by value (``keep_offset``: see ``to_text``)."""
     try:
         inferred = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -114,7 +118,7 @@ def text_array(values: Sequence[object]) -> pa.Array:
             # Arrow infers float64 only from Python ints and floats: str() of each is its text
             # (Arrow's own cast would print 280.0 as "280")
             return pa.array([v if v is None else str(v) for v in values], type=pa.string())
-    return pa.array(text_column(values), type=pa.string())
+    return pa.array(text_column(values, keep_offset), type=pa.string())
 
 
 def row_digest(values: Sequence[str | None]) -> bytes:

@@ -278,11 +278,18 @@ class TableReader:
             stmt = stmt.order_by(self.table.c[key])
         if since is not None and self.entity.watermark is not None:
             stmt = stmt.where(self._since(since))
+        # a zoned value (timestamptz, datetimeoffset) of a column staging reads as a date keeps
+        # its own offset: in UTC, an evening service in New York fell on the next day
+        kinds = values.column_kinds(self.entity.source_kind, self.entity.table)
+        dated = [values.kind_of(kinds, column) == values.DATE for column in self.columns]
         try:
             with self.engine.connect() as conn:
                 result = conn.execution_options(yield_per=batch_rows).execute(stmt)
                 for rows in result.partitions(batch_rows):
-                    yield [text_array(col) for col in zip(*rows, strict=True)]
+                    yield [
+                        text_array(col, keep_offset)
+                        for col, keep_offset in zip(zip(*rows, strict=True), dated, strict=True)
+                    ]
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(
                 f"reading {self.entity.tablename} from {describe(self.engine)} "

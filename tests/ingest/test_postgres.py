@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +121,15 @@ def _insert_in(conn: psycopg.Connection[Any], rows: list[dict[str, object]]) -> 
         )
 
 
-def _create_transactions(url: str, timestamps: str, *, indexed: bool = False) -> str:
+def _create_transactions(
+    url: str, timestamps: str, *, indexed: bool = False, types: dict[str, str] | None = None
+) -> str:
     """Create the source contract's ``transactions`` table in the database at ``url``: amounts
-    as doubles, ``ModifiedDate`` and ``InsertDate`` of type ``timestamps``, the rest text (with
-    ``indexed``, an index on ``ModifiedDate``); the database's psycopg connection string."""
+    as doubles, ``ModifiedDate`` and ``InsertDate`` of type ``timestamps``, other ``types``, the
+    rest text (with ``indexed``, an index on ``ModifiedDate``); the database's psycopg
+    connection string."""
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    types = {"Amount": "double precision", "PaidAmount": "double precision"}
+    types = {"Amount": "double precision", "PaidAmount": "double precision"} | (types or {})
     types |= {"ModifiedDate": timestamps, "InsertDate": timestamps}
     columns = ", ".join(f'"{c}" {types.get(c, "text")}' for c in COLUMNS)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -310,6 +313,30 @@ def test_zoned_timestamps_land_in_utc_across_a_clock_change(
     assert second.entities[0].rows_written == 1
     newest = pq.read_table(load_folders(lake, "hospital_a", "transactions")[-1]).to_pylist()
     assert [r["ModifiedDate"] for r in newest] == ["2024-11-03 06:20:00+00:00"]
+
+
+def test_a_zoned_value_of_a_date_column_keeps_its_own_day(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A service at 20:30 in New York is 01:30 UTC the next day: written in UTC, as a zoned
+    timestamp column is, staging's date cast took the next day for it. A column staging reads
+    as a date keeps the value's own offset (the cast drops it, leaving the local date)."""
+    url = _new_database(postgres_url, "emr_zoned_dates", "SET timezone TO 'America/New_York'")
+    _create_transactions(url, "timestamptz", types={"ServiceDate": "timestamptz"})
+    evening = datetime(2024, 1, 6, 1, 30, tzinfo=UTC)  # 2024-01-05 20:30 EST
+    row = transaction_row(1, evening) | {"ServiceDate": evening, "InsertDate": evening}
+    _insert(url, [row])
+    sources, lake = tmp_path / "sources", tmp_path / "lake"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    loaded = ingest(sources, lake, config, env={"RCM_EMR_HOSPITAL_A_URL": url})
+    assert loaded.ok, loaded.failed
+    assert loaded.entities[0].rows_rejected == 0
+    (landed,) = read_bronze(lake, "hospital_a", "transactions").to_pylist()
+    assert landed["ServiceDate"] == "2024-01-05 20:30:00-05:00"
+    assert landed["ModifiedDate"] == "2024-01-06 01:30:00+00:00"  # a timestamp: in UTC
+    with duckdb.connect() as con:  # staging's to_date
+        day = con.execute("select cast(try_cast(? as timestamp) as date)", [landed["ServiceDate"]])
+        assert day.fetchone() == (date(2024, 1, 5),)
 
 
 @pytest.mark.parametrize(("lookback", "loaded"), [("1h", True), ("", False)])
