@@ -90,14 +90,44 @@ def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
             )
         return sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
     connect_args: dict[str, object] = {}
-    if parsed.get_backend_name() == "postgresql":
+    postgresql = parsed.get_backend_name() == "postgresql"
+    if postgresql:
         connect_args["connect_timeout"] = 10
     try:
-        return sa.create_engine(url, connect_args=connect_args)
+        engine = sa.create_engine(url, connect_args=connect_args)
     except (SQLAlchemyError, ImportError) as exc:
         raise SourceUnavailableError(
             f"EMR database {database}: cannot use {safe_url(url)}: {exc}"
         ) from exc
+    if postgresql and parsed.get_driver_name() == "psycopg":
+        sa.event.listen(engine, "connect", _read_out_of_range_times_as_text)
+    return engine
+
+
+def _read_out_of_range_times_as_text(dbapi_connection: Any, _record: Any) -> None:
+    """psycopg refuses, while fetching, a date or timestamp Python has no value for
+    (`infinity`, a BC date, a year past 9999): the whole table failed on every run. Such a
+    value is read as PostgreSQL's text instead, and the row is then rejected for it like any
+    value staging cannot type (or kept as text in a column staging does not type)."""
+    from psycopg import DataError
+    from psycopg.types import datetime as times
+
+    def tolerant(loader: type[Any]) -> type[Any]:
+        class Tolerant(loader):  # type: ignore[misc]
+            def load(self, data: Any) -> Any:
+                try:
+                    return super().load(data)
+                except DataError:
+                    return bytes(data).decode("utf-8", "replace")
+
+        return Tolerant
+
+    for name, loader in (
+        ("date", times.DateLoader),
+        ("timestamp", times.TimestampLoader),
+        ("timestamptz", times.TimestamptzLoader),
+    ):
+        dbapi_connection.adapters.register_loader(name, tolerant(loader))
 
 
 def _type_family(column_type: sa.types.TypeEngine[Any]) -> str:

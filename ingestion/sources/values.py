@@ -128,11 +128,16 @@ def _keys_present(array: pa.Array) -> bool:
 
 
 def _typed(kind: str, cleaned: str) -> str:
-    # staging's to_money, to_date and to_timestamp, as try_cast
+    # staging's to_money, to_date and to_timestamp, as try_cast; an infinite date
+    # ('infinity', '-infinity': DuckDB's cast takes them) is no day of service (an infinite
+    # timestamp is found by the check of times later than the load, or sets no mark)
     if kind == MONEY:
         return f"try_cast({cleaned} as decimal(18, 2))"
     if kind == DATE:
-        return f"try_cast(try_cast({cleaned} as timestamp) as date)"
+        return (
+            f"case when isfinite(try_cast({cleaned} as timestamp)) "
+            f"then try_cast(try_cast({cleaned} as timestamp) as date) end"
+        )
     return f"try_cast({cleaned} as timestamp)"
 
 

@@ -339,6 +339,39 @@ def test_a_zoned_value_of_a_date_column_keeps_its_own_day(
         assert day.fetchone() == (date(2024, 1, 5),)
 
 
+def test_an_infinite_or_bc_date_rejects_its_row_not_the_table_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """psycopg refuses `infinity`, a BC date or a year past 9999 while fetching: the whole
+    table failed on every run. Such a value is read as PostgreSQL's text: its row is rejected,
+    naming the column and value, and the others load."""
+    url = _new_database(postgres_url, "emr_infinity")
+    dsn = _create_transactions(url, "timestamp", types={"ServiceDate": "date"})
+    _insert(url, [transaction_row(i, datetime(2024, 1, 6, 8, 0, i)) for i in range(3)])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            """UPDATE transactions SET "ServiceDate" = 'infinity' """
+            """WHERE "TransactionID" = 'TRANS000001'"""
+        )
+        conn.execute(
+            """UPDATE transactions SET "ModifiedDate" = '0044-03-15 12:00:00 BC' """
+            """WHERE "TransactionID" = 'TRANS000002'"""
+        )
+    sources, lake = tmp_path / "sources", tmp_path / "lake"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    loaded = ingest(sources, lake, config, env={"RCM_EMR_HOSPITAL_A_URL": url})
+    assert loaded.ok, loaded.failed
+    entity = loaded.entities[0]
+    assert (entity.rows_read, entity.rows_written, entity.rows_rejected) == (3, 1, 2)
+    assert [
+        r["TransactionID"] for r in read_bronze(lake, "hospital_a", "transactions").to_pylist()
+    ] == ["TRANS000000"]
+    (folder,) = (lake / "rejected" / "hospital_a" / "transactions").glob("load_id=*")
+    reasons = sorted(r["_reject_reason"] for r in pq.read_table(folder).to_pylist())
+    assert "ServiceDate 'infinity'" in reasons[0] or "ServiceDate 'infinity'" in reasons[1]
+    assert any("ModifiedDate '0044-03-15 12:00:00 BC'" in reason for reason in reasons), reasons
+
+
 @pytest.mark.parametrize(("lookback", "loaded"), [("1h", True), ("", False)])
 def test_a_transaction_that_commits_after_a_load_loads_within_the_lookback_from_postgresql(
     postgres_url: str, tmp_path: Path, lookback: str, loaded: bool
