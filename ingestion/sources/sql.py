@@ -138,7 +138,10 @@ def _type_family(column_type: sa.types.TypeEngine[Any]) -> str:
     except NotImplementedError:
         return str(column_type).lower()
     if python_type is datetime:
-        zoned = getattr(column_type, "timezone", False)
+        # SQL Server's datetimeoffset says timezone=False in SQLAlchemy, yet holds an offset
+        zoned = getattr(column_type, "timezone", False) or (
+            type(column_type).__name__.upper() == "DATETIMEOFFSET"
+        )
         return "timestamp with time zone" if zoned else "timestamp"
     if python_type is date:
         return "date"

@@ -1375,3 +1375,16 @@ def test_a_full_load_with_a_lookback_takes_its_window_from_a_mark_that_is_a_time
     assert json.loads((folder / "_load.json").read_text())["boundary_from"] == shifted(
         high, hours=-1
     )
+
+
+def test_sql_server_datetimeoffset_is_a_zoned_timestamp_for_the_fallback_check() -> None:
+    # SQLAlchemy's DATETIMEOFFSET says timezone=False: `ModifiedDate datetimeoffset |
+    # InsertDate datetime2` passed the check that refuses a zoned and a naive watermark column
+    # (the UTC mark is compared with local InsertDate clock times). No SQL Server here: the
+    # type objects are the dialect's own.
+    from sqlalchemy.dialects import mssql
+
+    from ingestion.sources.sql import _type_family
+
+    assert _type_family(mssql.DATETIMEOFFSET()) == "timestamp with time zone"
+    assert _type_family(mssql.DATETIME2()) == "timestamp"
