@@ -86,6 +86,9 @@ def to_text(value: object, keep_offset: bool = False) -> str | None:
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
+    if isinstance(value, dict | list | tuple):
+        # json / jsonb, arrays: JSON text (Python's repr, {'a': True}, is not JSON)
+        return json.dumps(value, ensure_ascii=False, default=lambda item: to_text(item))
     return str(value)
 
 

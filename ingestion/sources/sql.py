@@ -100,15 +100,26 @@ def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
             f"EMR database {database}: cannot use {safe_url(url)}: {exc}"
         ) from exc
     if postgresql and parsed.get_driver_name() == "psycopg":
-        sa.event.listen(engine, "connect", _read_out_of_range_times_as_text)
+        sa.event.listen(engine, "connect", _postgresql_text_loaders)
     return engine
 
 
-def _read_out_of_range_times_as_text(dbapi_connection: Any, _record: Any) -> None:
-    """psycopg refuses, while fetching, a date or timestamp Python has no value for
-    (`infinity`, a BC date, a year past 9999): the whole table failed on every run. Such a
-    value is read as PostgreSQL's text instead, and the row is then rejected for it like any
-    value staging cannot type (or kept as text in a column staging does not type)."""
+def _interval_text_loader() -> type[Any]:
+    from psycopg.adapt import Loader
+
+    class IntervalText(Loader):
+        def load(self, data: Any) -> str:
+            return bytes(data).decode("utf-8", "replace")
+
+    return IntervalText
+
+
+def _postgresql_text_loaders(dbapi_connection: Any, _record: Any) -> None:
+    """Values psycopg cannot give losslessly, read as PostgreSQL's text. A date or timestamp
+    Python has no value for (`infinity`, a BC date, a year past 9999) failed the whole table,
+    while fetching, on every run: its row is then rejected like any value staging cannot type
+    (or kept as text in a column staging does not type). An interval, which psycopg turns
+    into a timedelta of 30-day months, always."""
     from psycopg import DataError
     from psycopg.types import datetime as times
 
@@ -128,6 +139,9 @@ def _read_out_of_range_times_as_text(dbapi_connection: Any, _record: Any) -> Non
         ("timestamptz", times.TimestamptzLoader),
     ):
         dbapi_connection.adapters.register_loader(name, tolerant(loader))
+    # an interval as PostgreSQL writes it ('1 mon 2 days'): psycopg's timedelta counts a
+    # month as 30 days and a year as 365
+    dbapi_connection.adapters.register_loader("interval", _interval_text_loader())
 
 
 def _type_family(column_type: sa.types.TypeEngine[Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -370,6 +371,34 @@ def test_an_infinite_or_bc_date_rejects_its_row_not_the_table_on_postgresql(
     reasons = sorted(r["_reject_reason"] for r in pq.read_table(folder).to_pylist())
     assert "ServiceDate 'infinity'" in reasons[0] or "ServiceDate 'infinity'" in reasons[1]
     assert any("ModifiedDate '0044-03-15 12:00:00 BC'" in reason for reason in reasons), reasons
+
+
+def test_json_arrays_and_intervals_land_as_text_a_reader_can_parse(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Bronze keeps each source value's text: a jsonb value landed as Python's repr
+    ({'a': 1, 'b': True}), an array of dates as [datetime.date(2024, 1, 5)], and an interval
+    as a timedelta of 30-day months ('30 days, 0:00:00' for '1 mon')."""
+    url = _new_database(postgres_url, "emr_other_types")
+    dsn = _create_transactions(url, "timestamp")
+    _insert(url, [transaction_row(1, datetime(2024, 1, 6, 8, 0))])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            'ALTER TABLE transactions ADD COLUMN "Extra" jsonb, ADD COLUMN "Days" date[], '
+            'ADD COLUMN "Wait" interval'
+        )
+        conn.execute(
+            """UPDATE transactions SET "Extra" = '{"a": 1, "b": true, "c": null}', """
+            """"Days" = '{2024-01-05,2024-02-29}', "Wait" = '1 year 1 mon 2 days'"""
+        )
+    sources, lake = tmp_path / "sources", tmp_path / "lake"
+    config = write_config(tmp_path / "c.csv", ["hospital_a.transactions"])
+    loaded = ingest(sources, lake, config, env={"RCM_EMR_HOSPITAL_A_URL": url})
+    assert loaded.ok, loaded.failed
+    (landed,) = read_bronze(lake, "hospital_a", "transactions").to_pylist()
+    assert json.loads(landed["Extra"]) == {"a": 1, "b": True, "c": None}
+    assert json.loads(landed["Days"]) == ["2024-01-05", "2024-02-29"]
+    assert landed["Wait"] == "1 year 1 mon 2 days"
 
 
 @pytest.mark.parametrize(("lookback", "loaded"), [("1h", True), ("", False)])
