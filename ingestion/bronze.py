@@ -64,10 +64,11 @@ def new_load_id(now: datetime | None = None) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}"
 
 
-def to_text(value: object, keep_offset: bool = False) -> str | None:
+def to_text(value: object, local: bool = False) -> str | None:
     """The lossless text of a source value (``None`` stays ``None``; a timestamp with a zone
-    gives the same instant in UTC, ``+00:00``, or with ``keep_offset`` its own offset: for a
-    column staging reads as a date, whose date is the one on the source's clock)."""
+    gives the same instant in UTC, ``+00:00``, or with ``local`` its clock time without the
+    offset: for a column staging reads as a date, whose day is the one on the source's clock,
+    on every engine: DuckDB's cast drops an offset, Spark's applies it)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -75,7 +76,9 @@ def to_text(value: object, keep_offset: bool = False) -> str | None:
     if isinstance(value, int | float | Decimal):
         return str(value)
     if isinstance(value, datetime):
-        if value.utcoffset() is not None and not keep_offset:
+        if value.utcoffset() is not None and local:
+            return value.replace(tzinfo=None).isoformat(sep=" ")
+        if value.utcoffset() is not None:
             # a zoned timestamp (timestamptz, datetimeoffset) comes in the session's or the
             # row's own offset; staging's cast drops an offset, so it is written in UTC (a
             # value whose instant is past year 9999 keeps its own offset)
@@ -92,19 +95,19 @@ def to_text(value: object, keep_offset: bool = False) -> str | None:
     return str(value)
 
 
-def text_column(values: Sequence[object], keep_offset: bool = False) -> list[str | None]:
+def text_column(values: Sequence[object], local: bool = False) -> list[str | None]:
     return [
-        v if v is None or v.__class__ is str else to_text(v, keep_offset)  # type: ignore[misc]
+        v if v is None or v.__class__ is str else to_text(v, local)  # type: ignore[misc]
         for v in values
     ]
 
 
-def text_array(values: Sequence[object], keep_offset: bool = False) -> pa.Array:
+def text_array(values: Sequence[object], local: bool = False) -> pa.Array:
     """The values as an Arrow string array of their lossless text (see ``to_text``). A column
     of text (and nulls) goes to Arrow as it is, one of integers through Arrow's cast (the same
     digits), one of numbers through ``str`` (what ``to_text`` gives a number, 4-5 times faster
     than its type checks: amounts are most of an EMR table's non-text values); only others are
-    converted value by value (``keep_offset``: see ``to_text``)."""
+    converted value by value (``local``: see ``to_text``)."""
     try:
         inferred = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -121,7 +124,7 @@ def text_array(values: Sequence[object], keep_offset: bool = False) -> pa.Array:
             # Arrow infers float64 only from Python ints and floats: str() of each is its text
             # (Arrow's own cast would print 280.0 as "280")
             return pa.array([v if v is None else str(v) for v in values], type=pa.string())
-    return pa.array(text_column(values, keep_offset), type=pa.string())
+    return pa.array(text_column(values, local), type=pa.string())
 
 
 def row_digest(values: Sequence[str | None]) -> bytes:

@@ -278,6 +278,7 @@ class CsvFile:
         self.blank_lines = 0  # lines of only commas or spaces, rejected
         self._header_line = b""
         self._header_names: list[str] = []
+        self._named_width = 0
         self._handle: BinaryIO | None = None
         self._lines: _Lines | None = None
 
@@ -318,7 +319,9 @@ class CsvFile:
                 "in its place, or move it out of the landing folder so the later files load"
             ) from None
         except csv.Error as exc:
-            first = b"".join(line.raw for line in lines.consumed)
+            # the first physical line alone: a CRLF file whose header opens a quote it never
+            # closes has read several lines, each ending in CR LF
+            first = lines.consumed[0].raw if lines.consumed else b""
             if b"\r" in first.rstrip(b"\r\n"):
                 # the csv module's own message asked about "universal-newline mode"
                 raise SourceFormatError(
@@ -352,12 +355,12 @@ class CsvFile:
         written = b"".join(line.raw for line in lines.consumed).rstrip(b"\r\n")
         self._header_line = written.removeprefix(_BOM)
         self._header_names = [name.strip().lstrip("\ufeff").casefold() for name in record]
-        # empty names at the end of the header are no columns: an export that ends every
-        # line with commas (its data lines' empty fields past the header are cut as well)
-        named = list(record)
-        while not named[-1].strip(_SPACES):
-            named.pop()
-        header = [name.strip() or f"column_{i + 1}" for i, name in enumerate(named)]
+        header = [name.strip() or f"column_{i + 1}" for i, name in enumerate(record)]
+        # the header's names before any empty ones that end it (an export that ends its
+        # header with commas): a data line may leave those unnamed columns out
+        self._named_width = len(record)
+        while self._named_width > 1 and not record[self._named_width - 1].strip(_SPACES):
+            self._named_width -= 1
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
             raise SourceFormatError(
@@ -480,6 +483,9 @@ class CsvFile:
                 "file?): it holds column names, not a record"
             )
             chunk.rejects.append(Reject(first.number, reason, _raw_text(consumed)))
+        elif self._named_width <= len(record) < len(header) and len(consumed) == 1:
+            # a line without the header's unnamed last columns: they are empty in it
+            chunk.add_row(record + [""] * (len(header) - len(record)), first.number)
         elif len(record) != len(header):
             if len(consumed) > 1:
                 reason = _count_reason(first.number, header, len(record))

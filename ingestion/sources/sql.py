@@ -104,44 +104,45 @@ def connect(url: str, database: str, *, from_env: bool = False) -> Engine:
     return engine
 
 
-def _interval_text_loader() -> type[Any]:
-    from psycopg.adapt import Loader
-
-    class IntervalText(Loader):
-        def load(self, data: Any) -> str:
-            return bytes(data).decode("utf-8", "replace")
-
-    return IntervalText
-
-
 def _postgresql_text_loaders(dbapi_connection: Any, _record: Any) -> None:
     """Values psycopg cannot give losslessly, read as PostgreSQL's text. A date or timestamp
     Python has no value for (`infinity`, a BC date, a year past 9999) failed the whole table,
     while fetching, on every run: its row is then rejected like any value staging cannot type
     (or kept as text in a column staging does not type). An interval, which psycopg turns
     into a timedelta of 30-day months, always."""
-    from psycopg import DataError
-    from psycopg.types import datetime as times
+    from psycopg import DataError, postgres, pq
+    from psycopg.adapt import Loader
 
-    def tolerant(loader: type[Any]) -> type[Any]:
-        class Tolerant(loader):  # type: ignore[misc]
+    adapters = dbapi_connection.adapters
+
+    def tolerant(name: str) -> type[Any]:
+        # psycopg's own loader (its C one, which cannot be subclassed) does the work; only a
+        # value it refuses is read as text
+        oid = postgres.types[name].oid
+        base = adapters.get_loader(oid, pq.Format.TEXT)
+
+        class Tolerant(Loader):
+            def __init__(self, oid: int, context: Any = None) -> None:
+                super().__init__(oid, context)
+                self._load = base(oid, context).load
+
             def load(self, data: Any) -> Any:
                 try:
-                    return super().load(data)
+                    return self._load(data)
                 except DataError:
                     return bytes(data).decode("utf-8", "replace")
 
         return Tolerant
 
-    for name, loader in (
-        ("date", times.DateLoader),
-        ("timestamp", times.TimestampLoader),
-        ("timestamptz", times.TimestamptzLoader),
-    ):
-        dbapi_connection.adapters.register_loader(name, tolerant(loader))
-    # an interval as PostgreSQL writes it ('1 mon 2 days'): psycopg's timedelta counts a
-    # month as 30 days and a year as 365
-    dbapi_connection.adapters.register_loader("interval", _interval_text_loader())
+    class IntervalText(Loader):
+        # as PostgreSQL writes it ('1 mon 2 days'): psycopg's timedelta counts a month as 30
+        # days and a year as 365
+        def load(self, data: Any) -> str:
+            return bytes(data).decode("utf-8", "replace")
+
+    for name in ("date", "timestamp", "timestamptz"):
+        adapters.register_loader(name, tolerant(name))
+    adapters.register_loader("interval", IntervalText)
 
 
 def _type_family(column_type: sa.types.TypeEngine[Any]) -> str:
@@ -325,8 +326,8 @@ class TableReader:
             stmt = stmt.order_by(self.table.c[key])
         if since is not None and self.entity.watermark is not None:
             stmt = stmt.where(self._since(since))
-        # a zoned value (timestamptz, datetimeoffset) of a column staging reads as a date keeps
-        # its own offset: in UTC, an evening service in New York fell on the next day
+        # a zoned value (timestamptz, datetimeoffset) of a column staging reads as a date is
+        # written in its clock time: in UTC, an evening service in New York fell on the next day
         kinds = values.column_kinds(self.entity.source_kind, self.entity.table)
         dated = [values.kind_of(kinds, column) == values.DATE for column in self.columns]
         try:
@@ -334,8 +335,8 @@ class TableReader:
                 result = conn.execution_options(yield_per=batch_rows).execute(stmt)
                 for rows in result.partitions(batch_rows):
                     yield [
-                        text_array(col, keep_offset)
-                        for col, keep_offset in zip(zip(*rows, strict=True), dated, strict=True)
+                        text_array(col, local)
+                        for col, local in zip(zip(*rows, strict=True), dated, strict=True)
                     ]
         except SQLAlchemyError as exc:
             raise SourceUnavailableError(

@@ -428,40 +428,50 @@ def test_trailing_empty_fields_beyond_the_header_are_accepted(
     assert "expected 20, found 22" in rejected["_reject_reason"]
 
 
-@pytest.mark.parametrize("data_commas", ["", ",,"])
-def test_empty_names_ending_the_header_are_no_columns(
-    sources: Path, lake: Path, tmp_path: Path, data_commas: str
+def test_a_line_may_leave_out_the_unnamed_columns_that_end_the_header(
+    sources: Path, lake: Path, tmp_path: Path
 ) -> None:
-    # an export that ends its header with commas, and its data lines too or not: the header
-    # counted two columns more (column_21, column_22), and data lines without them were
-    # rejected as short
+    # an export that ends its header with commas: the unnamed columns (column_21, column_22)
+    # are kept, and a data line without them was rejected as short; it loads with them empty
     path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
-    rows = [claim_row(i, 1) for i in range(90, 93)]
-    lines = [",".join(CLAIM_COLUMNS) + ",,"]
-    lines += [",".join(row[c] for c in CLAIM_COLUMNS) + data_commas for row in rows]
+    rows = [claim_row(i, 1) for i in range(90, 94)]
+    header = ",".join(CLAIM_COLUMNS) + ",,"
+    values = [",".join(row[c] for c in CLAIM_COLUMNS) for row in rows]
+    lines = [header, values[0], values[1] + ",,", values[2] + ",,note", values[3] + ","]
+    lines += [header, values[0][: values[0].rindex(",")]]  # the header again; one short line
     path.write_text("\n".join(lines) + "\n")
     result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
     assert result.ok, result.failed
     (audit,) = [r for r in read_audit(lake) if r["source_name"] == path.name]
-    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (3, 3, 0)
-    landed = read_bronze(lake, "hospital_a", "claims")
-    assert not [name for name in landed.column_names if name.startswith("column_")]
-    assert [
-        {c: r[c] or "" for c in CLAIM_COLUMNS}
-        for r in landed.to_pylist()
+    assert (audit["rows_read"], audit["rows_written"], audit["rows_rejected"]) == (6, 4, 2)
+    landed = [
+        r
+        for r in read_bronze(lake, "hospital_a", "claims").to_pylist()
         if r["_source_name"] == path.name
-    ] == rows
+    ]
+    assert [{c: r[c] or "" for c in CLAIM_COLUMNS} for r in landed] == rows
+    assert [r["column_22"] for r in landed] == [None, None, "note", None]
+    (folder,) = (lake / "rejected" / "hospital_a" / "claims").glob("load_id=*")
+    reasons = sorted(r["_reject_reason"] for r in pq.read_table(folder).to_pylist())
+    assert reasons[0].startswith("line 6: the header line again"), reasons
+    assert "line 7: wrong number of fields: expected 22, found 19" in reasons[1], reasons
 
 
+@pytest.mark.parametrize("broken", [False, True])
 def test_a_file_with_carriage_returns_alone_for_line_breaks_says_so(
-    sources: Path, lake: Path, tmp_path: Path
+    sources: Path, lake: Path, tmp_path: Path, broken: bool
 ) -> None:
+    # and a CRLF file whose header opens a quote it never closes is not said to be one
     path = sources / "landing" / "claims" / "hospital1_claim_data_2024_06.csv"
     rows = [",".join(claim_row(i, 1)[c] for c in CLAIM_COLUMNS) for i in range(3)]
-    path.write_bytes(("\r".join([",".join(CLAIM_COLUMNS), *rows]) + "\r").encode())
+    if broken:
+        path.write_bytes(('"' + "\r\n".join([",".join(CLAIM_COLUMNS), *rows]) + "\r\n").encode())
+    else:
+        path.write_bytes(("\r".join([",".join(CLAIM_COLUMNS), *rows]) + "\r").encode())
     result = ingest(sources, lake, write_config(tmp_path / "c.csv", ["hospital_a.claims"]))
     (failed,) = result.failed
-    assert f"{path.name}: its lines end in a carriage return alone" in (failed.error or "")
+    said = f"{path.name}: its lines end in a carriage return alone" in (failed.error or "")
+    assert said is not broken, failed.error
     assert "universal-newline" not in (failed.error or "")
     assert path.exists()
 
