@@ -41,6 +41,21 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
             "exported. If `rcm build` or another process that writes it is running, wait for "
             "it to end and run `rcm export` again"
         ) from error
+    names = [
+        str(row[0])
+        for row in opened.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "order by table_name",
+            [schema],
+        ).fetchall()
+    ]
+    if not names:
+        # before anything is written or removed: the last export stays whole
+        opened.close()
+        raise ExportError(
+            f"{warehouse} has no schema {schema} (or nothing in it); nothing was "
+            f"changed in {out}. Run `rcm build` first, then `rcm export` again"
+        )
     out.mkdir(parents=True, exist_ok=True)
     # every file is written beside the folder's, and they replace the old ones only once all
     # are written: an export that fails half way (a view that no longer binds, a full disk)
@@ -49,20 +64,6 @@ def export_marts(warehouse: Path, out: Path, schema: str = MARTS_SCHEMA) -> list
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     try:
         with opened as con:
-            names = [
-                str(row[0])
-                for row in con.execute(
-                    "select table_name from information_schema.tables where table_schema = ? "
-                    "order by table_name",
-                    [schema],
-                ).fetchall()
-            ]
-            if not names:
-                # before anything is written or removed: the last export stays whole
-                raise ExportError(
-                    f"{warehouse} has no schema {schema} (or nothing in it); nothing was "
-                    f"changed in {out}. Run `rcm build` first, then `rcm export` again"
-                )
             for name in names:
                 quoted = str(staging / f"{name}.parquet").replace("'", "''")
                 try:

@@ -115,9 +115,10 @@ class IngestSettings:
             "lake": env.get("RCM_LAKE_DIR") or "lake",
             "nppes_url": env.get("RCM_NPPES_URL") or None,
             "icd_url": env.get("RCM_ICD_URL") or None,
-            "workers": _workers_from_env(env),
             "env": env,
         }
+        if overrides.get("workers") is None:  # --workers wins over a bad RCM_INGEST_WORKERS
+            values["workers"] = _workers_from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -1556,14 +1557,18 @@ def format_summary(result: IngestResult) -> str:
 
 
 def _command(args: argparse.Namespace) -> int:
-    settings = IngestSettings.from_env(
-        sources=args.sources,
-        lake=args.lake,
-        config_path=args.config,
-        only=tuple(args.only),
-        online=args.online,
-        workers=args.workers,
-    )
+    try:
+        settings = IngestSettings.from_env(
+            sources=args.sources,
+            lake=args.lake,
+            config_path=args.config,
+            only=tuple(args.only),
+            online=args.online,
+            workers=args.workers,
+        )
+    except ConfigError as exc:  # RCM_INGEST_WORKERS
+        console.error(str(exc))
+        return 2
     if settings.workers < 1:
         given = "--workers" if args.workers is not None else "RCM_INGEST_WORKERS"
         console.error(f"{given} must be 1 or more, got {settings.workers}")

@@ -113,9 +113,13 @@ def test_rcm_ingest_workers_that_is_no_count_is_named_before_anything_runs(
     monkeypatch.setenv("RCM_LAKE_DIR", lake)
     monkeypatch.setenv("RCM_INGEST_WORKERS", value)
     sources = tmp_path / "sources"
-    assert cli.main(["ingest", "--sources", str(sources), "--lake", lake]) in (1, 2)
+    assert cli.main(["ingest", "--sources", str(sources), "--lake", lake]) == 2
     err = capsys.readouterr().err
     assert "RCM_INGEST_WORKERS" in err and said in err and "--workers" not in err
+    # --workers wins over the variable: the run goes on to what is wrong next (no sources)
+    cli.main(["ingest", "--sources", str(sources), "--lake", lake, "--workers", "1"])
+    err = capsys.readouterr().err
+    assert "RCM_INGEST_WORKERS" not in err and str(sources) in err
     assert cli.main(["run", "--sources", str(sources), "--lake", lake, "--no-docs"]) == 1
     err = capsys.readouterr().err
     assert "RCM_INGEST_WORKERS" in err and said in err

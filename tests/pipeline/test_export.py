@@ -149,6 +149,9 @@ def test_a_warehouse_without_marts_leaves_the_last_export_whole(
     assert f"{empty} has no schema marts (or nothing in it); nothing was changed in {out}" in err
     assert "removed" not in captured.out
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    fresh = tmp_path / "never"
+    assert main(["export", "--warehouse", str(empty), "--out", str(fresh)]) == 1
+    assert not fresh.exists()
 
 
 def test_an_export_into_the_current_folder_lists_its_files(

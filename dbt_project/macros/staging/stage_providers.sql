@@ -36,14 +36,18 @@ renamed as (
     inner join latest_load on source._load_id = latest_load.load_id
 ),
 
--- one load, so one row per provider; should a load hold one twice, one row is kept
+-- one load, so one row per provider; should a load hold one twice, the same one is kept on
+-- every build (a row picked at random would open a snap_providers version now and then)
 {{ latest_version_per_key(
     'provider_id',
     [
         'provider_id', 'department_id', 'npi', 'first_name', 'last_name', 'specialty',
         'source_system', 'source_name', 'load_id', 'ingested_at',
     ],
-    order_by=['load_id desc'],
+    order_by=[
+        'load_id desc', 'department_id desc', 'npi desc', 'last_name desc', 'first_name desc',
+        'specialty desc',
+    ],
     with_processed_at=false,
 ) }}
 

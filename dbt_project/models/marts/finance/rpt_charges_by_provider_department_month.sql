@@ -14,17 +14,15 @@ departments as (
     select * from {{ ref('dim_department') }}
 ),
 
-dates as (
-    select * from {{ ref('dim_date') }}
-),
-
 final as (
     select
         transactions.provider_key,
         transactions.department_key,
-        dates.month_start_date as service_month,
-        dates.calendar_year as service_year,
-        dates.calendar_month as service_month_number,
+        -- from the date itself, not dim_date: a service date outside dim_date's days keys its
+        -- unknown member, and its charges still have a month
+        cast({{ dbt.date_trunc('month', 'transactions.service_date') }} as date) as service_month,
+        {{ date_part_of('year', 'transactions.service_date') }} as service_year,
+        {{ date_part_of('month', 'transactions.service_date') }} as service_month_number,
         providers.provider_id,
         {{ dbt.concat([
             "coalesce(providers.provider_first_name, '')",
@@ -40,13 +38,12 @@ final as (
     from transactions
     inner join providers on transactions.provider_key = providers.provider_key
     inner join departments on transactions.department_key = departments.department_key
-    inner join dates on transactions.service_date_key = dates.date_key
     group by
         transactions.provider_key,
         transactions.department_key,
-        dates.month_start_date,
-        dates.calendar_year,
-        dates.calendar_month,
+        cast({{ dbt.date_trunc('month', 'transactions.service_date') }} as date),
+        {{ date_part_of('year', 'transactions.service_date') }},
+        {{ date_part_of('month', 'transactions.service_date') }},
         providers.provider_id,
         providers.provider_first_name,
         providers.provider_last_name,
