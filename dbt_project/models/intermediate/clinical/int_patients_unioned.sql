@@ -53,8 +53,10 @@ conformed as (
         -- attributes
         {{ conform_gender('gender') }} as gender,
         {{ date_part_of('year', 'birth_date') }} as birth_year,
-        -- timestamps
-        modified_at,
+        -- timestamps: a version without one (read by a first or full load: ingest warns of
+        -- it) takes its load's time, when it was known; snap_patients starts a version at
+        -- modified_at, and one started at NULL never took a later version
+        coalesce(modified_at, ingested_at) as modified_at,
         -- lineage
         source_system,
         source_name,
